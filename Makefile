@@ -1,0 +1,57 @@
+# golden: a thin menu over the real tools. `make help` lists the targets.
+# Every variable can be overridden on the command line: make image ROLE=chroma
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+GOLDEN := $(VENV)/bin/golden
+ROLE ?= app
+ENV ?= local
+SUITE ?= bookworm
+MIRROR ?=
+PORT ?= 8080
+PYTEST_ARGS ?=
+export CHECKPOINT_DISABLE := 1
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets and what they do
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo; echo "Variables: ROLE=$(ROLE) ENV=$(ENV) SUITE=$(SUITE) MIRROR=$(MIRROR) PORT=$(PORT)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
+
+lint: setup ## ruff on the Python code, packer fmt check on the templates
+	$(VENV)/bin/ruff check scripts autoscaling tests salt/_modules
+	@if command -v packer >/dev/null; then packer fmt -check -diff packer/; fi
+
+base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE, MIRROR)
+	$(GOLDEN) base-image --suite $(SUITE) $(if $(MIRROR),--mirror $(MIRROR))
+
+image: setup ## Build the twin image for ROLE through the one provisioning path
+	$(GOLDEN) twin build --role $(ROLE)
+
+twin: image ## Boot the twin of ROLE on 127.0.0.1:PORT and wait until healthy
+	$(GOLDEN) twin up --role $(ROLE) --port $(PORT)
+
+twin-down: setup ## Stop the twin of ROLE
+	$(GOLDEN) twin down --name golden-twin-$(ROLE)
+
+local: image ## The main job on the local twin: build the image and boot it
+	$(GOLDEN) twin up --role app --port $(PORT)
+
+test: setup ## Everything CI runs: builds the images, runs the whole suite
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench-image: image ## Time the base image, highstates and start-to-healthy (prints a table)
+	$(GOLDEN) bench image --role $(ROLE)
+
+clean: ## Remove build outputs (images stay in Docker)
+	rm -rf build
+
+.PHONY: help setup lint base-image image twin twin-down local test bench-image clean

@@ -1,0 +1,1 @@
+"""Release engine: launch templates, Auto Scaling groups and instance refreshes."""

@@ -1,0 +1,456 @@
+"""`golden env`, `golden release`, `golden status`, `golden rollback`, `golden amis`.
+
+Each command parses, calls one orchestration function and prints: progress and errors on
+stderr, the result on stdout (a table, or JSON with --json).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from golden.errors import ConfigError, GoldenError, OperationFailed
+from rich.console import Console
+from rich.table import Table
+
+from autoscaling import amis as amis_ops
+from autoscaling import envapply, refresh, settings
+from autoscaling import release as release_ops
+from autoscaling import rollback as rollback_ops
+from autoscaling import status as status_ops
+from autoscaling.aws import Clients
+from autoscaling.progress import Reporter
+
+ENV_HELP = "environment name (autoscaling/environments/ENV.yaml) or path to a settings file"
+
+
+def register(main: click.Group) -> None:
+    for command in (env_group, release, status, rollback, amis_group):
+        main.add_command(command)
+
+
+def _aws_errors(func):
+    """botocore failures become one readable line and exit code 4 (via GoldenError)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GoldenError:
+            raise
+        except EndpointConnectionError as exc:
+            raise OperationFailed(
+                f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url')}"
+                f" (for the `local` environment start the emulator: make "
+                f"emulator)"
+            ) from None
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise OperationFailed(
+                f"AWS {exc.operation_name} failed: {err.get('Code')}: {err.get('Message')}"
+            ) from None
+        except BotoCoreError as exc:
+            raise OperationFailed(f"AWS call failed: {exc}") from None
+
+    return wrapper
+
+
+def _out() -> Console:
+    return Console(file=sys.stdout, width=140, highlight=False)
+
+
+def _emit_json(result) -> None:
+    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def _table(title: str, rows: list[dict], columns: list[str]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    _out().print(table)
+
+
+def _load(env: str) -> tuple[settings.Environment, Clients]:
+    environment = settings.load(env)
+    return environment, Clients.for_env(environment)
+
+
+def _timing(
+    role: settings.Role, poll_min: float, poll_max: float, timeout_minutes: float | None
+) -> refresh.Timing:
+    if poll_max < poll_min:
+        raise ConfigError("--poll-max-seconds: expected a value >= --poll-min-seconds")
+    minutes = timeout_minutes or role.refresh["timeout_minutes"]
+    return refresh.Timing(min_interval=poll_min, max_interval=poll_max, timeout=minutes * 60)
+
+
+def _wait_options(func):
+    func = click.option(
+        "--timeout-minutes",
+        type=click.FloatRange(min=0.01),
+        default=None,
+        help="Give up waiting after this long (default: the role's "
+        "refresh.timeout_minutes). The refresh goes on in AWS.",
+    )(func)
+    func = click.option(
+        "--poll-max-seconds",
+        type=click.FloatRange(min=0.001),
+        default=float(os.environ.get("GOLDEN_POLL_MAX_SECONDS", 30)),
+        show_default=True,
+        help="Longest pause between two status polls.",
+    )(func)
+    func = click.option(
+        "--poll-min-seconds",
+        type=click.FloatRange(min=0.001),
+        default=float(os.environ.get("GOLDEN_POLL_MIN_SECONDS", 5)),
+        show_default=True,
+        help="Shortest pause between two polls (the interval grows while nothing changes).",
+    )(func)
+    return func
+
+
+# -- env ----------------------------------------------------------------------------------------
+@click.group("env")
+def env_group() -> None:
+    """Make launch templates, Auto Scaling groups and scaling policies match the settings."""
+
+
+def _print_plan(plans, env_name: str) -> None:
+    out = _out()
+    total = sum(len(p.steps) for p in plans)
+    if not total:
+        out.print(f"{env_name}: no changes; AWS matches the settings.")
+    for plan in plans:
+        for step in plan.steps:
+            out.print(f"[bold]{plan.role}[/bold]: {step.summary}")
+            for field_name, before, after in step.diff:
+                out.print(f"    {field_name}: {_brief(before)} -> {_brief(after)}", markup=False)
+        for note in plan.notes:
+            out.print(f"note: {note}", markup=False)
+
+
+def _brief(value) -> str:
+    text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else value
+    if "\n" in text:
+        text = f"<{text.count(chr(10))} lines>"
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@env_group.command("plan")
+@click.argument("env")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(settings.ROLES),
+    help="Only this role (repeatable; default: every role in the settings).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_aws_errors
+def env_plan(env, roles, as_json):
+    """Show what `golden env apply ENV` would change (read-only).
+
+    ENV is a name (autoscaling/environments/ENV.yaml) or a path to a settings file.
+    """
+    environment, clients = _load(env)
+    plans = envapply.plan(environment, clients, list(roles) or None)
+    if as_json:
+        _emit_json(
+            {
+                "environment": environment.name,
+                "plans": [p.as_dict() for p in plans],
+                "changes": sum(len(p.steps) for p in plans),
+            }
+        )
+    else:
+        _print_plan(plans, environment.name)
+
+
+@env_group.command("apply")
+@click.argument("env")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(settings.ROLES),
+    help="Only this role (repeatable).",
+)
+@click.option("--yes", is_flag=True, help="Apply the plan (without it: show it only).")
+@click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print plan and result as JSON.")
+@_aws_errors
+def env_apply(env, roles, yes, dry_run, as_json):
+    """Create or update the launch template, group and scaling policy of each role.
+
+    Prints the plan first and applies it only with --yes; when AWS already matches the
+    settings nothing is changed. Every launch-template version written requires IMDSv2
+    and encrypted gp3 volumes; the group always names an explicit version.
+    """
+    environment, clients = _load(env)
+    reporter = Reporter()
+    plans = envapply.plan(environment, clients, list(roles) or None)
+    changes = sum(len(p.steps) for p in plans)
+    execute = yes and not dry_run and changes > 0
+    if not as_json:
+        _print_plan(plans, environment.name)
+    done = []
+    if execute:
+        done = envapply.apply(environment, clients, plans, progress=reporter.info)
+        reporter.info(f"applied {len(done)} change(s) to {environment.name}")
+    elif changes and not yes:
+        reporter.info("plan only: add --yes to apply it")
+    if as_json:
+        _emit_json(
+            {
+                "environment": environment.name,
+                "plans": [p.as_dict() for p in plans],
+                "changes": changes,
+                "applied": done,
+                "dry_run": not execute,
+            }
+        )
+
+
+# -- release ------------------------------------------------------------------------------------
+@click.command("release")
+@click.argument("env")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(settings.ROLES),
+    help="Which role's group to release to.",
+)
+@click.option(
+    "--ami", required=True, help="AMI id, or 'latest' for the newest tested AMI of the role."
+)
+@click.option("--dry-run", is_flag=True, help="Run the pre-flight and show the plan only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_wait_options
+@_aws_errors
+def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
+    """Roll an AMI through ENV's Auto Scaling group for ROLE, with health gates and
+    automatic rollback.
+
+    \b
+    Pre-flight (nothing changes if any check fails, exit 3):
+      the AMI exists in the region, is available, tagged golden:role=ROLE and
+      golden:tested=true, not deprecated; the launch template and group exist; the group
+      names an explicit launch-template version; no other refresh is active.
+    Then: a new launch-template version (current one + new ImageId + freshly rendered
+    user data), StartInstanceRefresh with that version in DesiredConfiguration only,
+    AutoRollback, the role's gating alarms, min/max healthy %, warmup, checkpoints and
+    bake time. A progress bar follows the refresh; on success every instance is checked
+    (new AMI, new version, healthy targets) and the version becomes the default.
+
+    \b
+    Example (against the local emulator):
+      $ golden release local --role app --ami latest
+      release ami-0f3c... to local/app (group golden-local-app, region us-east-1)
+      created launch template golden-local-app version 3 (from version 2)
+      started instance refresh 5d0e...: golden-local-app -> version 3
+        InProgress          50%  1 instance(s) left  Checkpoint 50% reached.
+        Baking             100%  0 instance(s) left  Waiting for the bake time to end.
+        Successful         100%  0 instance(s) left
+      done: every instance of golden-local-app runs ami-0f3c... (version 3, now the default)
+
+    If new instances fail their health checks or a gating alarm fires, AWS rolls the
+    group back; the command exits 4 with AWS's reason and what the group runs now.
+    Interrupted? Run the same command again: it attaches to the refresh in flight.
+    Exit codes: 0 released, 2 bad input, 3 refused by pre-flight, 4 failed/rolled back.
+    """
+    environment, clients = _load(env)
+    role_settings = environment.role(role)
+    opts = release_ops.Options(
+        dry_run=dry_run,
+        reporter=Reporter(),
+        timing=_timing(role_settings, poll_min_seconds, poll_max_seconds, timeout_minutes),
+    )
+    result = release_ops.release(environment, clients, role, ami, opts)
+    _print_result(result, as_json, "release")
+
+
+def _print_result(result: dict, as_json: bool, title: str) -> None:
+    if as_json:
+        _emit_json(result)
+        return
+    rows = result.get("instances")
+    summary = {k: v for k, v in result.items() if k not in ("instances", "preferences", "changes")}
+    _table(title, [{"key": k, "value": _brief(v)} for k, v in summary.items()], ["key", "value"])
+    if result.get("changes"):
+        _table(
+            "launch template changes",
+            [
+                {"field": k, "before": _brief(b), "after": _brief(a)}
+                for k, (b, a) in result["changes"].items()
+            ],
+            ["field", "before", "after"],
+        )
+    if rows:
+        _table(
+            "instances",
+            rows,
+            [
+                "instance_id",
+                "ami",
+                "launch_template_version",
+                "lifecycle",
+                "health",
+                "targets",
+                "zone",
+            ],
+        )
+
+
+# -- status / rollback --------------------------------------------------------------------------
+@click.command("status")
+@click.argument("env")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(settings.ROLES),
+    help="Only this role (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@_aws_errors
+def status(env, roles, as_json):
+    """Per role: the group, its launch-template version, the refresh in flight, and each
+    instance's AMI, launch-template version and health (read-only)."""
+    environment, clients = _load(env)
+    result = status_ops.status(environment, clients, list(roles) or None)
+    if as_json:
+        _emit_json(result)
+        return
+    for entry in result["roles"]:
+        if not entry["exists"]:
+            _out().print(
+                f"{entry['role']}: group {entry['group']} does not exist "
+                f"(golden env apply {environment.name})"
+            )
+            continue
+        last = entry.get("last_refresh") or {}
+        _out().print(
+            f"[bold]{entry['role']}[/bold] {entry['group']}: launch template "
+            f"{entry['launch_template']} version {entry['group_version']} (default "
+            f"{entry['default_version']}), capacity {entry['capacity']}; refresh "
+            f"{'IN FLIGHT ' if entry['refresh_in_flight'] else ''}"
+            f"{last.get('status', 'none')} {last.get('percentage', '')}"
+        )
+        _table(
+            f"{entry['role']} instances",
+            entry["instances"],
+            [
+                "instance_id",
+                "ami",
+                "launch_template_version",
+                "lifecycle",
+                "health",
+                "targets",
+                "zone",
+            ],
+        )
+
+
+@click.command("rollback")
+@click.argument("env")
+@click.option("--role", required=True, type=click.Choice(settings.ROLES))
+@click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_wait_options
+@_aws_errors
+def rollback(env, role, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
+    """Roll ROLE back: RollbackInstanceRefresh while a refresh is active, otherwise a
+    release of the previous known-good launch-template version (recorded on the template
+    by every successful release)."""
+    environment, clients = _load(env)
+    role_settings = environment.role(role)
+    opts = release_ops.Options(
+        dry_run=dry_run,
+        reporter=Reporter(),
+        timing=_timing(role_settings, poll_min_seconds, poll_max_seconds, timeout_minutes),
+    )
+    result = rollback_ops.rollback(environment, clients, role, opts)
+    _print_result(result, as_json, "rollback")
+
+
+# -- amis ---------------------------------------------------------------------------------------
+@click.group("amis")
+def amis_group() -> None:
+    """List and prune golden AMIs (region and endpoint from --env, else AWS_REGION)."""
+
+
+def _ami_clients(env: str | None, region: str | None) -> Clients:
+    if env:
+        environment = settings.load(env)
+        return Clients(region or environment.region, environment.endpoint_url)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigError("--env/--region: give an environment or a region (or set AWS_REGION)")
+    return Clients(region)
+
+
+_env_option = click.option(
+    "--env", "env", default=None, help=ENV_HELP + " (for region and endpoint)"
+)
+_region_option = click.option("--region", default=None, help="AWS region (overrides --env's).")
+
+
+@amis_group.command("list")
+@click.option("--role", required=True, type=click.Choice(("app", "chroma", "base")))
+@_env_option
+@_region_option
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_aws_errors
+def amis_list(role, env, region, as_json):
+    """AMIs of ROLE owned by this account, newest first, with provenance and in-use flag."""
+    rows = amis_ops.list_images(_ami_clients(env, region), role)
+    if as_json:
+        _emit_json(rows)
+        return
+    _table(
+        f"{role} AMIs",
+        rows,
+        ["image_id", "name", "state", "version", "tested", "build_time", "git_revision", "in_use"],
+    )
+
+
+@amis_group.command("prune")
+@click.option("--role", required=True, type=click.Choice(("app", "chroma", "base")))
+@click.option(
+    "--keep",
+    required=True,
+    type=click.IntRange(min=0),
+    help="Keep the newest N AMIs (AMIs in use are always kept).",
+)
+@_env_option
+@_region_option
+@click.option("--yes", is_flag=True, help="Really deregister (without it: dry run).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_aws_errors
+def amis_prune(role, keep, env, region, yes, dry_run, as_json):
+    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots. Never removes
+    an AMI referenced by any launch-template version or any instance. Dry run unless --yes.
+    """
+    result = amis_ops.prune(
+        _ami_clients(env, region), role, keep, execute=yes and not dry_run, reporter=Reporter()
+    )
+    if as_json:
+        _emit_json(result)
+        return
+    rows = [{**r, "action": "keep"} for r in result["kept"]] + [
+        {**r, "action": "remove" if yes and not dry_run else "would remove"}
+        for r in result["removed"]
+    ]
+    _table(
+        f"prune {role} (keep {keep})",
+        rows,
+        ["image_id", "version", "build_time", "in_use", "action"],
+    )

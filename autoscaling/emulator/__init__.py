@@ -1,0 +1,200 @@
+"""An AWS emulator for tests and for people without an AWS account.
+
+It is moto's server (moto 5.2) on 127.0.0.1, run in its own process by
+``python -m autoscaling.emulator --port N [--record FILE] [--step-seconds S]``, with these
+changes made inside that process (autoscaling/emulator/patches.py):
+
+Added
+- StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh,
+  RollbackInstanceRefresh (emulator/instance_refresh.py): statuses Pending, InProgress,
+  Baking, Successful, Failed, Cancelling, Cancelled, RollbackInProgress,
+  RollbackSuccessful; PercentageComplete, InstancesToUpdate, RollbackDetails; batches
+  sized by Min/MaxHealthyPercentage; SkipMatching; checkpoints; bake time; AutoRollback
+  when a new instance is unhealthy or a gating CloudWatch alarm is in ALARM; errors
+  InstanceRefreshInProgress, ActiveInstanceRefreshNotFound, IrreversibleInstanceRefresh.
+- EnableImageDeprecation / DisableImageDeprecation (DescribeImages shows DeprecationTime).
+Fixed
+- CreateLaunchTemplateVersion honours SourceVersion (top-level parameters inherited) and
+  stores UserData so that group launches work.
+- Group launches use the group's own launch-template version (ImageId, UserData, block
+  devices, security groups, tags), not $Default, and spread over the group's subnets;
+  DescribeAutoScalingGroups/Instances report each instance's own template version.
+- Target health: terminated instances show "draining", instances declared unhealthy show
+  "unhealthy" (moto keeps every registered target "healthy").
+- PutScalingPolicy answers PolicyARN (moto's PolicyArn is dropped by botocore).
+Test controls (HTTP, JSON)
+- POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
+  instances from that image (or that instance) fail their health checks.
+- GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
+  received (service, action, region, mutating), also written to --record FILE.
+- GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
+- POST /moto-api/reset (moto's) also clears all of the above.
+- moto's own recorder works too (MOTO_ENABLE_RECORDING / MOTO_RECORDER_FILEPATH).
+
+What it does NOT model
+- Time: a refresh moves one step per DescribeInstanceRefreshes call (at most once per
+  step_seconds); instance warmup is one step, checkpoint delay and bake time are
+  multiplied by time_scale (default 0). Nothing happens between polls.
+- Real health checks: instances are healthy unless declared otherwise; the Auto Scaling
+  group does not replace unhealthy instances outside a refresh; lifecycle hooks, warm
+  pools, scale-in protection and standby are ignored by refreshes; no capacity limits.
+- Instances are not computers: user data is stored, never executed; MetadataOptions and
+  IamInstanceProfile are stored on the template but not applied to instances.
+- A rollback restores the launch template version only (no DesiredConfiguration of
+  mixed instances policies); MixedInstancesPolicy is not supported by the refresh model.
+- Alarms change state only through SetAlarmState (no metric evaluation).
+- IAM is not enforced; any credentials are accepted; one account (123456789012).
+- SSM SendCommand targets every instance and always reports Success (moto as-is).
+
+Python API: :class:`Emulator` starts it as a subprocess (what the tests use) or in a
+thread of the calling process, and wraps the control endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+__all__ = ["Emulator", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    """Handle on a running emulator. ``with Emulator.subprocess() as emu: emu.url``."""
+
+    def __init__(self, port: int, *, record: str | None = None):
+        self.port = port
+        self.record = record
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen | None = None
+        self._server = None
+        self._thread = None
+
+    # -- starting and stopping -------------------------------------------------------------
+    @classmethod
+    def subprocess(
+        cls,
+        port: int | None = None,
+        *,
+        record: str | None = None,
+        step_seconds: float | None = None,
+        time_scale: float | None = None,
+        log_file=None,
+        timeout: float = 30.0,
+    ) -> Emulator:
+        emu = cls(port or free_port(), record=record)
+        cmd = [sys.executable, "-m", "autoscaling.emulator", "--port", str(emu.port)]
+        if record:
+            cmd += ["--record", record]
+        if step_seconds is not None:
+            cmd += ["--step-seconds", str(step_seconds)]
+        if time_scale is not None:
+            cmd += ["--time-scale", str(time_scale)]
+        emu._process = subprocess.Popen(
+            cmd,
+            stdout=log_file or subprocess.DEVNULL,
+            stderr=log_file or subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        emu.wait_ready(timeout)
+        return emu
+
+    @classmethod
+    def in_thread(cls, port: int | None = None, *, record: str | None = None) -> Emulator:
+        import threading
+
+        from autoscaling.emulator import server
+
+        emu = cls(port or free_port(), record=record)
+        emu._server = server.make(emu.port, record)
+        emu._thread = threading.Thread(target=emu._server.serve_forever, daemon=True)
+        emu._thread.start()
+        emu.wait_ready(10.0)
+        return emu
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self._process.returncode}")
+            try:
+                self._call("GET", "config")
+                return
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"emulator not ready on {self.url} after {timeout}s"
+                    ) from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- controls ---------------------------------------------------------------------------
+    def _call(
+        self, method: str, name: str, payload: dict | None = None, *, path: str | None = None
+    ):
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(
+            self.url + (path or f"/moto-api/golden/{name}"),
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def reset(self) -> None:
+        self._call("POST", "", path="/moto-api/reset")
+
+    def set_health(
+        self,
+        *,
+        image_id: str | None = None,
+        instance_id: str | None = None,
+        state: str = "unhealthy",
+    ) -> dict:
+        return self._call(
+            "POST", "health", {"image_id": image_id, "instance_id": instance_id, "state": state}
+        )
+
+    def configure(self, **values: float) -> dict:
+        return self._call("POST", "config", values)
+
+    def requests(self) -> list[dict]:
+        return self._call("GET", "requests")
+
+    def mutating_requests(self) -> list[dict]:
+        return [r for r in self.requests() if r["mutating"]]
+
+    def clear_requests(self) -> None:
+        self._call("POST", "requests/clear", {})

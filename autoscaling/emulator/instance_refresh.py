@@ -1,0 +1,467 @@
+"""Instance refresh for moto's Auto Scaling backend (Start/Describe/Cancel/Rollback).
+
+State lives on the moto backend object (``backend.__dict__``), so POST /moto-api/reset,
+which rebuilds every backend, clears it. The model follows the AWS documentation:
+
+- one active refresh per group (InstanceRefreshInProgress), ActiveInstanceRefreshNotFound
+  for Cancel/Rollback without one, IrreversibleInstanceRefresh for a rollback that has
+  no DesiredConfiguration or that uses $Latest/$Default;
+- AutoRollback requires a DesiredConfiguration with an explicit launch-template version,
+  and a group that does not use $Latest/$Default (ValidationError otherwise);
+- instances are replaced in batches sized from Min/MaxHealthyPercentage
+  (autoscaling.batches); SkipMatching leaves instances already on the desired version;
+- after each batch the new instances are checked: one that is unhealthy (see
+  emulator.health) or a gating alarm in ALARM fails the refresh; with AutoRollback the
+  group is put back on its original launch-template version (RollbackInProgress ->
+  RollbackSuccessful), without it the refresh ends Failed;
+- CheckpointPercentages pause for CheckpointDelay, BakeTime is spent in status Baking
+  while alarms are still watched; on Successful the group adopts the desired version.
+
+Time: a refresh moves at most one step per DescribeInstanceRefreshes call (after the
+reply is built, so each status is reported at least once) and at most once every
+``step_seconds`` (emulator.config); waits are multiplied by ``time_scale``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
+from moto.cloudwatch.models import cloudwatch_backends
+
+from autoscaling.batches import batch_size
+from autoscaling.emulator import config, health
+
+ACTIVE = ("Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress")
+_lock = threading.RLock()
+
+
+class InstanceRefreshInProgress(AutoscalingClientError):
+    code = "InstanceRefreshInProgress"
+
+
+class ActiveInstanceRefreshNotFound(AutoscalingClientError):
+    code = "ActiveInstanceRefreshNotFound"
+
+
+class IrreversibleInstanceRefresh(AutoscalingClientError):
+    code = "IrreversibleInstanceRefresh"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _store(backend) -> dict[str, list[Refresh]]:
+    # Kept in the backend's own __dict__ so that moto's reset (which empties it) clears us.
+    return backend.__dict__.setdefault("golden_instance_refreshes", {})
+
+
+def _group(backend, name: str):
+    group = backend.autoscaling_groups.get(name)
+    if group is None:
+        raise ValidationError(f"AutoScalingGroup name not found - {name}")
+    return group
+
+
+def _is_alias(version: Any) -> bool:
+    return str(version).lower() in ("$latest", "$default")
+
+
+def resolve_template(ec2_backend, spec: dict):
+    if spec.get("LaunchTemplateId"):
+        return ec2_backend.get_launch_template(spec["LaunchTemplateId"])
+    return ec2_backend.get_launch_template_by_name(spec["LaunchTemplateName"])
+
+
+def instance_version(state) -> int | None:
+    return getattr(state, "golden_launch_version", None)
+
+
+class Refresh:
+    def __init__(self, group, preferences: dict, desired: dict | None, strategy: str):
+        self.id = str(uuid.uuid4())
+        self.group_name = group.name
+        self.status = "Pending"
+        self.status_reason = "Waiting for the instance refresh to start."
+        self.start_time = _now()
+        self.end_time: datetime | None = None
+        self.preferences = preferences
+        self.desired_spec = desired
+        self.strategy = strategy
+        template = group.ec2_launch_template
+        self.original_template_id = template.id if template else None
+        self.original_version = (
+            template.get_version(group.launch_template_version).number if template else None
+        )
+        self.desired_template_id: str | None = None
+        self.desired_version: int | None = None
+        self.to_replace: list[str] = []
+        self.total = 0
+        self.last_batch: list[str] = []
+        self.checkpoint_until: float | None = None
+        self.checkpoints_done: set[int] = set()
+        self.bake_started: float | None = None
+        self.rollback: dict | None = None
+        self.rollback_total = 0
+        self.rollback_left: list[str] = []
+        self.last_step = 0.0
+
+    # -- serialisation with AWS's field names ---------------------------------------------
+    def percentage(self) -> int:
+        if self.status == "Successful":
+            return 100
+        if not self.total:
+            return 0 if self.status == "Pending" else 100
+        return int(100 * (self.total - len(self.to_replace)) / self.total)
+
+    def describe(self) -> dict:
+        out: dict[str, Any] = {
+            "InstanceRefreshId": self.id,
+            "AutoScalingGroupName": self.group_name,
+            "Status": self.status,
+            "StatusReason": self.status_reason,
+            "StartTime": self.start_time,
+            "PercentageComplete": self.percentage(),
+            "InstancesToUpdate": len(self.to_replace),
+            "ProgressDetails": {
+                "LivePoolProgress": {
+                    "PercentageComplete": self.percentage(),
+                    "InstancesToUpdate": len(self.to_replace),
+                }
+            },
+            "Preferences": self.preferences,
+            "Strategy": self.strategy,
+        }
+        if self.end_time:
+            out["EndTime"] = self.end_time
+        if self.desired_spec:
+            out["DesiredConfiguration"] = self.desired_spec
+        if self.rollback:
+            done = self.rollback_total - len(self.rollback_left)
+            pct = int(100 * done / self.rollback_total) if self.rollback_total else 100
+            out["RollbackDetails"] = {
+                **self.rollback,
+                "PercentageCompleteOnRollback": pct,
+                "InstancesToUpdateOnRollback": len(self.rollback_left),
+                "ProgressDetailsOnRollback": {
+                    "LivePoolProgress": {
+                        "PercentageComplete": pct,
+                        "InstancesToUpdate": len(self.rollback_left),
+                    }
+                },
+            }
+        return out
+
+
+# -- actions ----------------------------------------------------------------------------------
+def start(
+    backend, group_name: str, strategy: str | None, preferences: dict | None, desired: dict | None
+) -> str:
+    with _lock:
+        group = _group(backend, group_name)
+        refreshes = _store(backend).setdefault(group_name, [])
+        if any(r.status in ACTIVE for r in refreshes):
+            raise InstanceRefreshInProgress(
+                "An Instance Refresh is already in progress and blocks the execution of this "
+                "Instance Refresh."
+            )
+        prefs = _normalise_preferences(preferences or {})
+        if group.ec2_launch_template is None:
+            raise ValidationError(
+                "The emulator models instance refresh only for groups that use a launch template."
+            )
+        desired_lt = (desired or {}).get("LaunchTemplate")
+        if prefs.get("AutoRollback"):
+            if not desired_lt:
+                raise ValidationError("AutoRollback requires a DesiredConfiguration.")
+            if _is_alias(desired_lt.get("Version", "$Default")) or _is_alias(
+                group.launch_template_version
+            ):
+                raise ValidationError(
+                    "AutoRollback is not supported when the Auto Scaling group or the desired "
+                    "configuration uses the $Latest or $Default launch template version."
+                )
+        if desired_lt and not (
+            desired_lt.get("LaunchTemplateId") or desired_lt.get("LaunchTemplateName")
+        ):
+            raise ValidationError(
+                "DesiredConfiguration.LaunchTemplate needs LaunchTemplateId or LaunchTemplateName."
+            )
+        refresh = Refresh(group, prefs, desired, strategy or "Rolling")
+        if desired_lt:
+            template = resolve_template(backend.ec2_backend, desired_lt)
+            version = template.get_version(desired_lt.get("Version", "$Default"))
+            refresh.desired_template_id = template.id
+            refresh.desired_version = version.number
+        else:
+            template = group.ec2_launch_template
+            refresh.desired_template_id = template.id
+            refresh.desired_version = template.get_version(group.launch_template_version).number
+        skip = prefs.get("SkipMatching", False)
+        refresh.to_replace = [
+            s.instance.id
+            for s in group.instance_states
+            if s.lifecycle_state == "InService"
+            and not (skip and _matches(s, refresh.desired_template_id, refresh.desired_version))
+        ]
+        refresh.total = len(refresh.to_replace)
+        refresh.last_step = time.monotonic()
+        refreshes.insert(0, refresh)
+        return refresh.id
+
+
+def describe(backend, group_name: str, ids: list[str] | None) -> list[dict]:
+    with _lock:
+        refreshes = _store(backend).get(group_name, [])
+        # Report, then advance: every status (Pending, Cancelling, ...) is seen once.
+        out = [r.describe() for r in refreshes if not ids or r.id in ids]
+        for refresh in refreshes:
+            if refresh.status in ACTIVE:
+                _maybe_step(backend, refresh)
+        return out
+
+
+def cancel(backend, group_name: str) -> str:
+    with _lock:
+        _group(backend, group_name)
+        refresh = _active(backend, group_name)
+        if refresh is None or refresh.status in ("Cancelling", "RollbackInProgress"):
+            raise ActiveInstanceRefreshNotFound(
+                f"No in progress or pending Instance Refresh found for Auto Scaling group "
+                f"{group_name}"
+            )
+        refresh.status = "Cancelling"
+        refresh.status_reason = "Cancellation requested by the user."
+        return refresh.id
+
+
+def rollback(backend, group_name: str) -> str:
+    with _lock:
+        group = _group(backend, group_name)
+        refresh = _active(backend, group_name)
+        if refresh is None or refresh.status in ("Cancelling", "RollbackInProgress"):
+            raise ActiveInstanceRefreshNotFound(
+                f"No in progress or pending Instance Refresh found for Auto Scaling group "
+                f"{group_name}"
+            )
+        desired_lt = (refresh.desired_spec or {}).get("LaunchTemplate")
+        if (
+            not desired_lt
+            or _is_alias(desired_lt.get("Version", "$Default"))
+            or _is_alias(group.launch_template_version)
+        ):
+            raise IrreversibleInstanceRefresh(
+                "The instance refresh cannot be rolled back: it has no DesiredConfiguration or "
+                "uses $Latest/$Default."
+            )
+        _begin_rollback(backend, refresh, "Rollback requested by the user.")
+        return refresh.id
+
+
+def _active(backend, group_name: str) -> Refresh | None:
+    return next((r for r in _store(backend).get(group_name, []) if r.status in ACTIVE), None)
+
+
+def _matches(state, template_id: str | None, version: int | None) -> bool:
+    group = state.auto_scaling_group
+    tid = group.ec2_launch_template.id if group.ec2_launch_template else None
+    return tid == template_id and instance_version(state) == version
+
+
+def _normalise_preferences(prefs: dict) -> dict:
+    out = dict(prefs)
+    out.setdefault("MinHealthyPercentage", 90)
+    out.setdefault("SkipMatching", False)
+    out.setdefault("AutoRollback", False)
+    out.setdefault("ScaleInProtectedInstances", "Ignore")
+    out.setdefault("StandbyInstances", "Ignore")
+    mn = int(out["MinHealthyPercentage"])
+    mx = int(out.get("MaxHealthyPercentage", 100))
+    if not 0 <= mn <= 100:
+        raise ValidationError("MinHealthyPercentage must be between 0 and 100.")
+    if not 100 <= mx <= 200:
+        raise ValidationError("MaxHealthyPercentage must be between 100 and 200.")
+    if mx - mn > 100:
+        raise ValidationError(
+            "The difference between MaxHealthyPercentage and "
+            "MinHealthyPercentage cannot be more than 100."
+        )
+    if mn == 100 and mx == 100:
+        raise ValidationError("MinHealthyPercentage of 100 needs MaxHealthyPercentage above 100.")
+    checkpoints = out.get("CheckpointPercentages") or []
+    if checkpoints and (sorted(checkpoints) != list(checkpoints) or checkpoints[-1] > 100):
+        raise ValidationError("CheckpointPercentages must be ascending values up to 100.")
+    return out
+
+
+# -- the state machine ------------------------------------------------------------------------
+def _maybe_step(backend, refresh: Refresh) -> None:
+    now = time.monotonic()
+    if now - refresh.last_step < config.get("step_seconds"):
+        return
+    refresh.last_step = now
+    _step(backend, refresh, now)
+
+
+def _scaled(seconds: Any) -> float:
+    return float(seconds or 0) * config.get("time_scale")
+
+
+def _finish(refresh: Refresh, status: str, reason: str | None) -> None:
+    refresh.status = status
+    refresh.status_reason = reason
+    refresh.end_time = _now()
+
+
+def _step(backend, refresh: Refresh, now: float) -> None:
+    group = backend.autoscaling_groups.get(refresh.group_name)
+    if group is None:
+        _finish(refresh, "Failed", "The Auto Scaling group was deleted.")
+        return
+    if refresh.status == "Pending":
+        refresh.status = "InProgress"
+        refresh.status_reason = None
+        return
+    if refresh.status == "Cancelling":
+        _finish(refresh, "Cancelled", "The instance refresh was cancelled.")
+        return
+    if refresh.status == "RollbackInProgress":
+        _rollback_step(backend, group, refresh)
+        return
+
+    firing = _firing_alarms(backend, refresh)
+    if firing:
+        _fail(backend, refresh, f"Alarm(s) {', '.join(firing)} in ALARM state.")
+        return
+    sick = [i for i in refresh.last_batch if _unhealthy(backend, i)]
+    if sick:
+        for state in group.instance_states:
+            if state.instance.id in sick:
+                state.health_status = "Unhealthy"
+        _fail(
+            backend,
+            refresh,
+            f"{len(sick)} new instance(s) failed their health checks: {', '.join(sick)}.",
+        )
+        return
+
+    if refresh.status == "Baking":
+        if now - (refresh.bake_started or now) >= _scaled(refresh.preferences.get("BakeTime")):
+            _succeed(backend, group, refresh)
+        else:
+            refresh.status_reason = "Waiting for the bake time to end."
+        return
+    if refresh.checkpoint_until is not None:
+        if now < refresh.checkpoint_until:
+            refresh.status_reason = "Waiting for the checkpoint delay to end."
+            return
+        refresh.checkpoint_until = None
+        refresh.status_reason = None
+
+    if refresh.to_replace:
+        _replace_batch(backend, group, refresh)
+        pct = refresh.percentage()
+        done = refresh.checkpoints_done
+        for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
+            if checkpoint < 100 and checkpoint <= pct and checkpoint not in done:
+                refresh.checkpoints_done.add(checkpoint)
+                delay = refresh.preferences.get("CheckpointDelay", 3600)
+                refresh.checkpoint_until = now + _scaled(delay)
+                refresh.status_reason = f"Checkpoint {checkpoint}% reached."
+        return
+
+    if refresh.preferences.get("BakeTime"):
+        refresh.status = "Baking"
+        refresh.status_reason = "Waiting for the bake time to end."
+        refresh.bake_started = now
+        return
+    _succeed(backend, group, refresh)
+
+
+def _replace_batch(backend, group, refresh: Refresh) -> None:
+    from autoscaling.emulator.patches import launch_instances, terminate_group_instances
+
+    prefs = refresh.preferences
+    desired = group.desired_capacity or len(group.instance_states)
+    size = batch_size(
+        desired, int(prefs["MinHealthyPercentage"]), int(prefs.get("MaxHealthyPercentage", 100))
+    )
+    batch, refresh.to_replace = refresh.to_replace[:size], refresh.to_replace[size:]
+    template = backend.ec2_backend.get_launch_template(refresh.desired_template_id)
+    terminate_group_instances(backend, group, batch)
+    refresh.last_batch = launch_instances(group, len(batch), template, refresh.desired_version)
+
+
+def _unhealthy(backend, instance_id: str) -> bool:
+    instance = backend.ec2_backend.get_instance_by_id(instance_id)
+    image = instance.image_id if instance else None
+    return health.verdict(instance_id, image) == health.UNHEALTHY
+
+
+def _firing_alarms(backend, refresh: Refresh) -> list[str]:
+    spec = refresh.preferences.get("AlarmSpecification") or {}
+    names = spec.get("Alarms") or []
+    if not names:
+        return []
+    cw = cloudwatch_backends[backend.account_id][backend.region_name]
+    return [n for n in names if n in cw.alarms and cw.alarms[n].state_value == "ALARM"]
+
+
+def _fail(backend, refresh: Refresh, reason: str) -> None:
+    if refresh.preferences.get("AutoRollback"):
+        _begin_rollback(backend, refresh, reason)
+    else:
+        _finish(refresh, "Failed", reason)
+
+
+def _begin_rollback(backend, refresh: Refresh, reason: str) -> None:
+    group = backend.autoscaling_groups[refresh.group_name]
+    refresh.status = "RollbackInProgress"
+    refresh.status_reason = f"{reason} Rolling back to the previous configuration."
+    refresh.checkpoint_until = None
+    refresh.rollback_left = [
+        s.instance.id
+        for s in group.instance_states
+        if not _matches(s, refresh.original_template_id, refresh.original_version)
+    ]
+    refresh.rollback_total = len(refresh.rollback_left)
+    refresh.rollback = {"RollbackReason": reason, "RollbackStartTime": _now()}
+
+
+def _rollback_step(backend, group, refresh: Refresh) -> None:
+    from autoscaling.emulator.patches import launch_instances, terminate_group_instances
+
+    if refresh.rollback_left:
+        prefs = refresh.preferences
+        desired = group.desired_capacity or len(group.instance_states)
+        size = batch_size(
+            desired, int(prefs["MinHealthyPercentage"]), int(prefs.get("MaxHealthyPercentage", 100))
+        )
+        batch, refresh.rollback_left = refresh.rollback_left[:size], refresh.rollback_left[size:]
+        template = backend.ec2_backend.get_launch_template(refresh.original_template_id)
+        terminate_group_instances(backend, group, batch)
+        launch_instances(group, len(batch), template, refresh.original_version)
+        return
+    _finish(
+        refresh,
+        "RollbackSuccessful",
+        f"{refresh.rollback['RollbackReason']} The group was rolled back to launch template "
+        f"version {refresh.original_version}.",
+    )
+
+
+def _succeed(backend, group, refresh: Refresh) -> None:
+    desired_lt = (refresh.desired_spec or {}).get("LaunchTemplate")
+    if desired_lt:
+        template = backend.ec2_backend.get_launch_template(refresh.desired_template_id)
+        group.ec2_launch_template = template
+        group.launch_template_version = desired_lt.get("Version", "$Default")
+        group.provided_launch_template_version = desired_lt.get("Version")
+    refresh.to_replace = []
+    refresh.last_batch = []
+    _finish(refresh, "Successful", None)

@@ -1,0 +1,312 @@
+"""Changes to moto, applied in the emulator's own process by :func:`install`.
+
+Each patch fixes one behaviour the release engine meets on AWS and moto 5.2 gets wrong, or
+adds an action moto lacks. They are plain attribute assignments on moto's classes, made
+once; :func:`install` is idempotent.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from moto.autoscaling import models as asg_models
+from moto.autoscaling.exceptions import ValidationError
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import ActionResult
+from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.launch_templates import LaunchTemplates
+from moto.ec2.utils import parse_user_data
+from moto.elbv2 import models as elbv2_models
+
+from autoscaling.emulator import health, instance_refresh
+
+_installed = False
+
+
+# -- group launches --------------------------------------------------------------------------
+def launch_instances(group, count: int, template, version_number: int) -> list[str]:
+    """Launch ``count`` instances into ``group`` from one explicit launch-template version.
+
+    Unlike moto's own launch path this takes ImageId, UserData, block devices, security
+    groups and tags from that version (moto takes several of them from $Default), spreads
+    instances over the group's subnets, and remembers the version on the instance."""
+    if count <= 0:
+        return []
+    backend = group.autoscaling_backend
+    ec2 = backend.ec2_backend
+    version = template.get_version(version_number)
+    data = version.data
+    tags = group.get_propagated_tags()
+    tags[asg_models.ASG_NAME_TAG] = group.name
+    tags.update(version.instance_tags)
+    subnets = group.vpc_zone_identifier.split(",") if group.vpc_zone_identifier else [None]
+    launched: list[str] = []
+    for _ in range(count):
+        # Like AWS, keep the zones balanced: launch into the least used subnet.
+        used = [getattr(s.instance, "subnet_id", None) for s in group.instance_states]
+        subnet_id = min(subnets, key=lambda s: (used.count(s), subnets.index(s)))
+        zone = (
+            ec2.get_subnet(subnet_id).availability_zone
+            if subnet_id
+            else random.choice(group.availability_zones)
+        )
+        reservation = ec2.run_instances(
+            version.image_id,
+            1,
+            _user_data(data),
+            [],
+            instance_type=data.get("InstanceType") or "t3.micro",
+            tags={"instance": dict(tags)},
+            placement=zone,
+            launch_config=None,
+            launch_template={"LaunchTemplateId": template.id, "Version": str(version.number)},
+            is_instance_type_default=False,
+            associate_public_ip=None,
+            subnet_id=subnet_id,
+        )
+        for instance in reservation.instances:
+            instance.autoscaling_group = group
+            state = asg_models.InstanceState(
+                instance, protected_from_scale_in=group.new_instances_protected_from_scale_in
+            )
+            state.golden_launch_version = version.number
+            if health.verdict(instance.id, instance.image_id) == health.UNHEALTHY:
+                state.health_status = "Unhealthy"
+            group.instance_states.append(state)
+            launched.append(instance.id)
+    if group.name in backend.autoscaling_groups:
+        backend.update_attached_target_groups(group.name)
+    return launched
+
+
+def terminate_group_instances(backend, group, instance_ids: list[str]) -> None:
+    if not instance_ids:
+        return
+    backend.ec2_backend.terminate_instances(instance_ids)
+    group.instance_states = [s for s in group.instance_states if s.instance.id not in instance_ids]
+    backend.elbv2_backend.notify_terminate_instances(instance_ids)
+
+
+def _user_data(data: dict):
+    value = data.get("UserData")
+    if value is None or not isinstance(value, str):
+        return value
+    return parse_user_data(value)
+
+
+_original_replace = asg_models.FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+
+def _replace_autoscaling_group_instances(self, count_needed: int, propagated_tags: dict) -> None:
+    if self.ec2_launch_template is None:
+        return _original_replace(self, count_needed, propagated_tags)
+    version = self.ec2_launch_template.get_version(self.launch_template_version)
+    launch_instances(self, count_needed, self.ec2_launch_template, version.number)
+
+
+def _instance_launch_template(self) -> dict[str, Any] | None:
+    group = self.auto_scaling_group
+    if group is None or group.ec2_launch_template is None:
+        return None
+    version = getattr(self, "golden_launch_version", None)
+    if version is None:
+        version = group.ec2_launch_template.default_version_number
+    return {
+        "LaunchTemplateId": group.ec2_launch_template.id,
+        "LaunchTemplateName": group.ec2_launch_template.name,
+        "Version": str(version),
+    }
+
+
+# -- launch templates -------------------------------------------------------------------------
+def _create_launch_template_version(self) -> ActionResult:
+    """CreateLaunchTemplateVersion with SourceVersion: the new version inherits every
+    top-level launch parameter of the source version that LaunchTemplateData does not set."""
+    name = self._get_param("LaunchTemplateName")
+    tmpl_id = self._get_param("LaunchTemplateId")
+    template = (
+        self.ec2_backend.get_launch_template(tmpl_id)
+        if tmpl_id
+        else self.ec2_backend.get_launch_template_by_name(name)
+    )
+    description = self._get_param("VersionDescription")
+    data = self._get_param("LaunchTemplateData", {}) or {}
+    source = self._get_param("SourceVersion")
+    if source is not None:
+        merged = dict(template.get_version(source).data)
+        merged.update(data)
+        data = merged
+    if "UserData" in data:
+        data["UserData"] = _user_data(data)
+    self.error_on_dryrun()
+    version = template.create_version(data, description)
+    return ActionResult(
+        {
+            "LaunchTemplateVersion": {
+                "CreateTime": version.create_time,
+                "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                "DefaultVersion": template.is_default(version),
+                "LaunchTemplateData": version.data,
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "VersionDescription": version.description,
+                "VersionNumber": version.number,
+            }
+        }
+    )
+
+
+# -- images -----------------------------------------------------------------------------------
+def _enable_image_deprecation(self) -> ActionResult:
+    ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+    self.error_on_dryrun()
+    when = self._get_param("DeprecateAt")
+    ami.deprecation_time = (
+        when if isinstance(when, str) else when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    )
+    return ActionResult({"Return": True})
+
+
+def _disable_image_deprecation(self) -> ActionResult:
+    ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+    self.error_on_dryrun()
+    ami.deprecation_time = None
+    return ActionResult({"Return": True})
+
+
+# -- target health ----------------------------------------------------------------------------
+_original_health_for = elbv2_models.FakeTargetGroup.health_for
+
+
+def _health_for(self, target: dict, ec2_backend) -> elbv2_models.FakeHealthStatus:
+    status = _original_health_for(self, target, ec2_backend)
+    if status.status != "healthy" or not str(target["Id"]).startswith("i-"):
+        return status
+    instance = ec2_backend.get_instance_by_id(target["Id"])
+    if instance is not None and instance.state != "running":
+        return elbv2_models.FakeHealthStatus(
+            target["Id"],
+            status.port,
+            self.health_check_port,
+            "draining",
+            "Target.DeregistrationInProgress",
+            "Target deregistration is in progress",
+        )
+    image = instance.image_id if instance else None
+    if health.verdict(target["Id"], image) == health.UNHEALTHY:
+        return elbv2_models.FakeHealthStatus(
+            target["Id"],
+            status.port,
+            self.health_check_port,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+            "Health checks failed",
+        )
+    return status
+
+
+# -- Auto Scaling actions ---------------------------------------------------------------------
+def _start_instance_refresh(self) -> ActionResult:
+    refresh_id = instance_refresh.start(
+        self.autoscaling_backend,
+        self._get_param("AutoScalingGroupName"),
+        self._get_param("Strategy"),
+        self._get_param("Preferences"),
+        self._get_param("DesiredConfiguration"),
+    )
+    return ActionResult({"InstanceRefreshId": refresh_id})
+
+
+def _describe_instance_refreshes(self) -> ActionResult:
+    name = self._get_param("AutoScalingGroupName")
+    if not name:
+        raise ValidationError("AutoScalingGroupName is required.")
+    items = instance_refresh.describe(
+        self.autoscaling_backend, name, self._get_param("InstanceRefreshIds", [])
+    )
+    max_records = self._get_int_param("MaxRecords", 50)
+    token = self._get_param("NextToken")
+    start = int(token) if token else 0
+    page = items[start : start + max_records]
+    result: dict[str, Any] = {"InstanceRefreshes": page}
+    if len(items) > start + max_records:
+        result["NextToken"] = str(start + max_records)
+    return ActionResult(result)
+
+
+def _cancel_instance_refresh(self) -> ActionResult:
+    refresh_id = instance_refresh.cancel(
+        self.autoscaling_backend, self._get_param("AutoScalingGroupName")
+    )
+    return ActionResult({"InstanceRefreshId": refresh_id})
+
+
+def _rollback_instance_refresh(self) -> ActionResult:
+    refresh_id = instance_refresh.rollback(
+        self.autoscaling_backend, self._get_param("AutoScalingGroupName")
+    )
+    return ActionResult({"InstanceRefreshId": refresh_id})
+
+
+_original_put_scaling_policy = AutoScalingResponse.put_scaling_policy
+
+
+def _put_scaling_policy(self) -> ActionResult:
+    # AWS names the field PolicyARN; moto answers PolicyArn, which boto3 drops.
+    result = _original_put_scaling_policy(self)
+    arn = result.result.get("PolicyArn") if isinstance(result.result, dict) else None
+    return ActionResult({"PolicyARN": arn, "Alarms": []})
+
+
+def _sync_health(backend) -> None:
+    for group in backend.autoscaling_groups.values():
+        for state in group.instance_states:
+            if health.verdict(state.instance.id, state.instance.image_id) == health.UNHEALTHY:
+                state.health_status = "Unhealthy"
+
+
+_original_describe_groups = AutoScalingResponse.describe_auto_scaling_groups
+_original_describe_instances = AutoScalingResponse.describe_auto_scaling_instances
+
+
+def _describe_auto_scaling_groups(self) -> ActionResult:
+    _sync_health(self.autoscaling_backend)
+    return _original_describe_groups(self)
+
+
+def _describe_auto_scaling_instances(self) -> ActionResult:
+    _sync_health(self.autoscaling_backend)
+    return _original_describe_instances(self)
+
+
+def _template_tags(self) -> list[dict]:
+    # moto snapshots a launch template's tags at creation; CreateTags later was invisible.
+    return [{"Key": t["key"], "Value": t["value"]} for t in self.get_tags()]
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    asg_models.FakeAutoScalingGroup.replace_autoscaling_group_instances = (
+        _replace_autoscaling_group_instances
+    )
+    asg_models.InstanceState.launch_template = property(_instance_launch_template)
+    LaunchTemplates.create_launch_template_version = _create_launch_template_version
+    LaunchTemplate.tags = property(_template_tags, lambda self, value: None)
+    AmisResponse.enable_image_deprecation = _enable_image_deprecation
+    AmisResponse.disable_image_deprecation = _disable_image_deprecation
+    elbv2_models.FakeTargetGroup.health_for = _health_for
+    AutoScalingResponse.start_instance_refresh = _start_instance_refresh
+    AutoScalingResponse.describe_instance_refreshes = _describe_instance_refreshes
+    AutoScalingResponse.cancel_instance_refresh = _cancel_instance_refresh
+    AutoScalingResponse.rollback_instance_refresh = _rollback_instance_refresh
+    AutoScalingResponse.put_scaling_policy = _put_scaling_policy
+    AutoScalingResponse.describe_auto_scaling_groups = _describe_auto_scaling_groups
+    AutoScalingResponse.describe_auto_scaling_instances = _describe_auto_scaling_instances
+    _installed = True
+
+
+__all__ = ["install", "launch_instances", "terminate_group_instances"]

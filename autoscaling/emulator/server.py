@@ -1,0 +1,160 @@
+"""The emulator's WSGI application and HTTP server.
+
+Wraps moto's DomainDispatcherApplication with
+- a request log: one entry per AWS call (service, action, region, mutating or not), kept
+  in memory (GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear) and,
+  with --record FILE, appended to FILE as JSON lines;
+- test controls under /moto-api/golden/: health rules (POST health), run-time settings
+  (GET/POST config); POST /moto-api/reset also clears the log, the rules and the settings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+from urllib.parse import parse_qs
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from autoscaling.emulator import config, health, patches
+
+_CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
+_READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
+
+
+def is_mutating(action: str) -> bool:
+    """True for calls that change state. REST calls are recorded as 'METHOD /path'."""
+    if " " in action:
+        return action.split(" ", 1)[0] not in ("GET", "HEAD", "OPTIONS")
+    return not action.startswith(_READ_PREFIXES)
+
+
+class RequestLog:
+    def __init__(self, path: str | None = None):
+        self._lock = threading.Lock()
+        self._entries: list[dict] = []
+        self._path = path
+
+    def add(self, entry: dict) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            if self._path:
+                with open(self._path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _describe_request(environ: dict, body: bytes) -> dict:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = _CREDENTIAL.search(auth)
+    region, service = (match.group(1), match.group(2)) if match else (None, None)
+    action = None
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+    elif body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [None])[0]
+    if action is None:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        action = (query.get("Action") or [None])[0]
+    if action is None:
+        action = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
+    return {
+        "time": time.time(),
+        "service": service,
+        "region": region,
+        "action": action,
+        "mutating": is_mutating(action),
+    }
+
+
+class EmulatorApp:
+    def __init__(self, record_path: str | None = None):
+        patches.install()
+        self.inner = DomainDispatcherApplication(create_backend_app)
+        self.log = RequestLog(record_path)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/moto-api/golden/"):
+            return self._control(environ, start_response, path[len("/moto-api/golden/") :], method)
+        if path == "/moto-api/reset" and method == "POST":
+            health.clear()
+            config.reset()
+            self.log.clear()
+        elif not path.startswith("/moto-api"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            self.log.add(_describe_request(environ, body))
+        return self.inner(environ, start_response)
+
+    def _control(self, environ, start_response, name: str, method: str):
+        try:
+            payload = self._payload(environ) if method == "POST" else {}
+            if name == "requests" and method == "GET":
+                result = self.log.entries()
+            elif name == "requests/clear" and method == "POST":
+                self.log.clear()
+                result = {"cleared": True}
+            elif name == "health" and method == "POST":
+                health.set_rule(
+                    image_id=payload.get("image_id"),
+                    instance_id=payload.get("instance_id"),
+                    state=payload.get("state", health.UNHEALTHY),
+                )
+                result = health.rules()
+            elif name == "health" and method == "GET":
+                result = health.rules()
+            elif name == "config" and method == "POST":
+                result = config.update(payload)
+            elif name == "config" and method == "GET":
+                result = config.snapshot()
+            else:
+                return self._reply(
+                    start_response,
+                    "404 Not Found",
+                    {"error": f"no emulator control {method} {name}"},
+                )
+        except (ValueError, TypeError) as exc:
+            return self._reply(start_response, "400 Bad Request", {"error": str(exc)})
+        return self._reply(start_response, "200 OK", result)
+
+    @staticmethod
+    def _payload(environ) -> dict:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b"{}"
+        data = json.loads(raw or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the request body must be a JSON object")
+        return data
+
+    @staticmethod
+    def _reply(start_response, status: str, body) -> list[bytes]:
+        data = json.dumps(body, default=str).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+
+def make(port: int, record_path: str | None = None, host: str = "127.0.0.1"):
+    """A threaded werkzeug server serving the emulator (not started)."""
+    app = EmulatorApp(record_path)
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -1,0 +1,171 @@
+"""AMIs: which one a release may use, which ones prune may remove.
+
+Pure decisions (image_problems, pick_latest, prune_plan) take plain DescribeImages dicts;
+the thin adapters below them make the EC2 calls.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from autoscaling import tags as T
+
+AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+
+
+def tag_map(resource: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def build_time(image: dict) -> datetime:
+    """The bake's build-time tag, else the image's CreationDate; the sort key for 'newest'."""
+    when = _parse_time(tag_map(image).get(T.BUILD_TIME)) or _parse_time(image.get("CreationDate"))
+    when = when or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def is_deprecated(image: dict, now: datetime) -> bool:
+    when = _parse_time(image.get("DeprecationTime"))
+    if when is None:
+        return False
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when <= now
+
+
+def image_problems(
+    image: dict | None, ami_id: str, role: str, region: str, now: datetime
+) -> list[str]:
+    """Why ``image`` may not be released as ``role`` (empty list: it may)."""
+    if image is None:
+        return [
+            f"AMI {ami_id} not found in region {region} (AMIs are regional: copy it "
+            f"into {region} with CopyImage, or check the id)"
+        ]
+    problems = []
+    if image.get("State") != "available":
+        problems.append(f"AMI {ami_id} is in state {image.get('State')!r}, expected 'available'")
+    tags = tag_map(image)
+    if T.ROLE not in tags:
+        problems.append(f"AMI {ami_id} has no {T.ROLE} tag (not made by the golden bake?)")
+    elif tags[T.ROLE] != role:
+        problems.append(f"AMI {ami_id} is tagged {T.ROLE}={tags[T.ROLE]}, expected {role}")
+    if tags.get(T.TESTED) != T.TESTED_VALUE:
+        problems.append(
+            f"AMI {ami_id} is not tagged {T.TESTED}={T.TESTED_VALUE}: its in-bake "
+            f"tests did not pass (tag is {tags.get(T.TESTED)!r})"
+        )
+    if is_deprecated(image, now):
+        problems.append(f"AMI {ami_id} is deprecated since {image.get('DeprecationTime')}")
+    return problems
+
+
+def pick_latest(images: list[dict], role: str, region: str, now: datetime) -> dict | None:
+    """The newest image that passes every check for ``role``."""
+    good = [i for i in images if not image_problems(i, i["ImageId"], role, region, now)]
+    return max(good, key=lambda i: (build_time(i), i["ImageId"]), default=None)
+
+
+def snapshots_of(image: dict) -> list[str]:
+    return [
+        m["Ebs"]["SnapshotId"]
+        for m in image.get("BlockDeviceMappings") or []
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+
+
+def prune_plan(images: list[dict], in_use: set[str], keep: int) -> tuple[list[dict], list[dict]]:
+    """(kept, removed): keep the newest ``keep`` images plus every image in use."""
+    if keep < 0:
+        raise ValueError("keep must be >= 0")
+    ordered = sorted(images, key=lambda i: (build_time(i), i["ImageId"]), reverse=True)
+    newest = {i["ImageId"] for i in ordered[:keep]}
+    kept = [i for i in ordered if i["ImageId"] in newest or i["ImageId"] in in_use]
+    removed = [i for i in ordered if i not in kept]
+    return kept, removed
+
+
+def summary(image: dict, in_use: set[str] | None = None) -> dict:
+    tags = tag_map(image)
+    out = {
+        "image_id": image["ImageId"],
+        "name": image.get("Name"),
+        "state": image.get("State"),
+        "role": tags.get(T.ROLE),
+        "tested": tags.get(T.TESTED) == T.TESTED_VALUE,
+        "version": tags.get(T.VERSION),
+        "git_revision": tags.get(T.GIT_REVISION),
+        "build_time": tags.get(T.BUILD_TIME) or image.get("CreationDate"),
+        "deprecation_time": image.get("DeprecationTime"),
+        "snapshots": snapshots_of(image),
+        "provenance": {k: v for k, v in tags.items() if k in T.PROVENANCE},
+    }
+    if in_use is not None:
+        out["in_use"] = image["ImageId"] in in_use
+    return out
+
+
+# -- adapters ---------------------------------------------------------------------------------
+def describe_image(ec2, ami_id: str) -> dict | None:
+    try:
+        images = ec2.describe_images(ImageIds=[ami_id]).get("Images", [])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in (
+            "InvalidAMIID.NotFound",
+            "InvalidAMIID.Malformed",
+            "InvalidAMIID.Unavailable",
+        ):
+            return None
+        raise
+    return images[0] if images else None
+
+
+def role_images(ec2, role: str) -> list[dict]:
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], Filters=[{"Name": f"tag:{T.ROLE}", "Values": [role]}]
+    )
+    return [i for page in pages for i in page.get("Images", [])]
+
+
+def images_in_use(ec2) -> set[str]:
+    """Every AMI referenced by any launch-template version or any not-terminated instance
+    in the region: none of these may be deregistered."""
+    used: set[str] = set()
+    for page in ec2.get_paginator("describe_launch_templates").paginate():
+        for template in page.get("LaunchTemplates", []):
+            versions = ec2.get_paginator("describe_launch_template_versions").paginate(
+                LaunchTemplateId=template["LaunchTemplateId"]
+            )
+            for vpage in versions:
+                for version in vpage.get("LaunchTemplateVersions", []):
+                    image = version.get("LaunchTemplateData", {}).get("ImageId")
+                    if image:
+                        used.add(image)
+    states = ["pending", "running", "stopping", "stopped", "shutting-down"]
+    for page in ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": states}]
+    ):
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                used.add(instance["ImageId"])
+    return used
+
+
+def deregister(ec2, image: dict) -> list[str]:
+    """Deregister and delete the snapshots (deregistering alone keeps paying for them)."""
+    snapshots = snapshots_of(image)
+    ec2.deregister_image(ImageId=image["ImageId"])
+    for snapshot in snapshots:
+        ec2.delete_snapshot(SnapshotId=snapshot)
+    return snapshots

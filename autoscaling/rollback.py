@@ -1,0 +1,136 @@
+"""`golden rollback ENV --role R`.
+
+While a refresh is active: RollbackInstanceRefresh (AWS puts the group back on the version
+it ran before the refresh). Otherwise: a release of the previous known-good launch-template
+version (knowngood), which AWS still has, with its own AMI and user data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+from golden.errors import OperationFailed, PreflightError
+
+from autoscaling import awsstate, images, knowngood, preflight, refresh
+from autoscaling.aws import Clients
+from autoscaling.release import Options, run_refresh, running_summary, timing_for
+from autoscaling.settings import Environment
+
+
+def rollback(
+    env: Environment, clients: Clients, role_name: str, opts: Options | None = None
+) -> dict:
+    opts = opts or Options()
+    role = env.role(role_name)
+    say = opts.reporter.info
+    asg, ec2 = clients.autoscaling, clients.ec2
+    group = awsstate.group(asg, role.group)
+    template = awsstate.launch_template(ec2, role.template)
+    if group is None or template is None:
+        raise PreflightError(
+            f"rollback refused: group {role.group} or launch template "
+            f"{role.template} does not exist"
+        )
+    active = preflight.active_refresh(awsstate.refreshes(asg, role.group))
+    base = {"environment": env.name, "role": role.name, "group": role.group}
+    if active is not None:
+        refresh_id = active["InstanceRefreshId"]
+        if opts.dry_run:
+            return {
+                **base,
+                "dry_run": True,
+                "action": "rollback_instance_refresh",
+                "instance_refresh_id": refresh_id,
+                "status": active.get("Status"),
+            }
+        if active.get("Status") != "RollbackInProgress":
+            try:
+                asg.rollback_instance_refresh(AutoScalingGroupName=role.group)
+            except ClientError as exc:
+                raise OperationFailed(
+                    f"RollbackInstanceRefresh on {role.group} refused: "
+                    f"{exc.response['Error']['Message']}"
+                ) from None
+            say(f"rolling back instance refresh {refresh_id} on {role.group}")
+        else:
+            say(f"instance refresh {refresh_id} is already rolling back; waiting for it")
+
+        def describe():
+            items = awsstate.refreshes(asg, role.group, [refresh_id])
+            return items[0] if items else None
+
+        opts.reporter.refresh_started(f"rollback of {refresh_id}")
+        try:
+            final = refresh.wait(
+                describe, timing_for(role, opts.timing), opts.reporter.refresh_update
+            )
+        finally:
+            opts.reporter.refresh_done()
+        running = running_summary(clients, role)
+        if final.get("Status") != "RollbackSuccessful":
+            raise OperationFailed(
+                f"rollback of {refresh_id} ended {final.get('Status')}: "
+                f"{final.get('StatusReason')}\nthe group now runs: {running}"
+            )
+        say(f"rolled back: {running}")
+        return {
+            **base,
+            "action": "rollback_instance_refresh",
+            "instance_refresh_id": refresh_id,
+            "status": final.get("Status"),
+            "status_reason": final.get("StatusReason"),
+            "running": running,
+        }
+
+    current = str((group.get("LaunchTemplate") or {}).get("Version") or "")
+    current_version = int(current) if current.isdigit() else None
+    history = knowngood.read(template)
+    target = knowngood.previous_good(history, current_version)
+    if target is None:
+        raise PreflightError(
+            f"rollback refused: no known-good launch template version other than "
+            f"{current_version} is recorded on {role.template} (tag golden:known-good-versions "
+            f"= {knowngood.render(history)!r}); release a chosen AMI with `golden release`"
+        )
+    data = awsstate.template_version(ec2, template["LaunchTemplateId"], target)
+    ami_id = (data or {}).get("LaunchTemplateData", {}).get("ImageId")
+    image = images.describe_image(ec2, ami_id) if ami_id else None
+    if image is None or image.get("State") != "available":
+        raise PreflightError(
+            f"rollback refused: known-good version {target} uses {ami_id}, "
+            f"which is no longer available in {env.region}"
+        )
+    plan = {
+        **base,
+        "action": "release_known_good",
+        "from_version": current_version,
+        "to_version": target,
+        "ami": ami_id,
+    }
+    if opts.dry_run:
+        return {**plan, "dry_run": True}
+    request = refresh.start_request(role, template["LaunchTemplateId"], target)
+    try:
+        refresh_id = asg.start_instance_refresh(**request)["InstanceRefreshId"]
+    except ClientError as exc:
+        raise OperationFailed(
+            f"could not start the rollback refresh: {exc.response['Error']['Message']}"
+        ) from None
+    say(
+        f"rolling {role.group} back to known-good version {target} ({ami_id}) with instance "
+        f"refresh {refresh_id}"
+    )
+    started = datetime.now(timezone.utc).isoformat()
+    return run_refresh(
+        clients,
+        role,
+        template["LaunchTemplateId"],
+        target,
+        ami_id,
+        refresh_id,
+        opts,
+        base={**plan, "started": started},
+        history_on_success=False,
+        bad_version=current_version,
+    )

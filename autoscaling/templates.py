@@ -1,0 +1,133 @@
+"""Launch-template data an environment wants for a role (pure).
+
+Security defaults are not settings: every version this tool writes requires IMDSv2
+(HttpTokens=required; hop limit 2 so containers on the instance reach it) and has an
+encrypted gp3 root volume. ImageId is not part of the managed data: only a release
+changes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+from golden import instance_doc
+
+from autoscaling import tags as T
+from autoscaling.settings import Environment, Role
+
+MANAGED_KEYS = (
+    "InstanceType",
+    "IamInstanceProfile",
+    "SecurityGroupIds",
+    "MetadataOptions",
+    "BlockDeviceMappings",
+    "UserData",
+    "TagSpecifications",
+    "Monitoring",
+)
+
+METADATA_OPTIONS = {
+    "HttpTokens": "required",
+    "HttpEndpoint": "enabled",
+    "HttpPutResponseHopLimit": 2,
+}
+
+
+def user_data(env: Environment, role: str) -> str:
+    """Base64 of the cloud-config that writes the instance settings document."""
+    text = instance_doc.render_user_data(env.instance_document(role))
+    return base64.b64encode(text.encode()).decode()
+
+
+def decode_user_data(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value).decode()
+    except (ValueError, UnicodeDecodeError):
+        return value
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def desired_data(env: Environment, role: Role, security_group_ids: list[str]) -> dict:
+    root = role["root_volume"]
+    ebs = {
+        "VolumeSize": root["size_gb"],
+        "VolumeType": "gp3",
+        "Iops": root["iops"],
+        "Throughput": root["throughput"],
+        "Encrypted": True,
+        "DeleteOnTermination": True,
+    }
+    if root.get("kms_key_id"):
+        ebs["KmsKeyId"] = root["kms_key_id"]
+    profile = role["instance_profile"]
+    tags = env.tags(role.name)
+    if role["data_volume"]:
+        tags[T.DATA_VOLUME] = role["data_volume"]["name_tag"]
+    return {
+        "InstanceType": role["instance_type"],
+        "IamInstanceProfile": {"Arn": profile} if profile.startswith("arn:") else {"Name": profile},
+        "SecurityGroupIds": sorted(security_group_ids),
+        "MetadataOptions": dict(METADATA_OPTIONS),
+        "BlockDeviceMappings": [{"DeviceName": root["device_name"], "Ebs": ebs}],
+        "UserData": user_data(env, role.name),
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": _tag_list(tags)},
+            {"ResourceType": "volume", "Tags": _tag_list(tags)},
+        ],
+        "Monitoring": {"Enabled": True},
+    }
+
+
+def managed(data: dict) -> dict:
+    """The part of a version's data this tool owns, normalised for comparison."""
+    out = {}
+    for key in MANAGED_KEYS:
+        if key not in data or data[key] in (None, [], {}):
+            continue
+        value = copy.deepcopy(data[key])
+        if key == "SecurityGroupIds":
+            value = sorted(value)
+        elif key == "TagSpecifications":
+            # Only the instance and volume specs are ours (moto also copies the
+            # launch-template's own tags in here).
+            value = sorted(
+                (
+                    {
+                        "ResourceType": s["ResourceType"],
+                        "Tags": sorted(s.get("Tags", []), key=lambda t: t["Key"]),
+                    }
+                    for s in value
+                    if s.get("ResourceType") in ("instance", "volume")
+                ),
+                key=lambda s: s["ResourceType"],
+            )
+        elif key == "UserData":
+            value = decode_user_data(value)
+        elif key == "MetadataOptions":
+            value = {k: v for k, v in value.items() if k in METADATA_OPTIONS}
+        out[key] = value
+    return out
+
+
+def differences(current: dict, desired: dict) -> dict[str, tuple]:
+    """{key: (current, desired)} for every managed key that differs."""
+    have, want = managed(current), managed(desired)
+    return {k: (have.get(k), want.get(k)) for k in MANAGED_KEYS if have.get(k) != want.get(k)}
+
+
+def security_problems(data: dict) -> list[str]:
+    """Checks every version the tool writes must pass (defence against a bad merge)."""
+    problems = []
+    if (data.get("MetadataOptions") or {}).get("HttpTokens") != "required":
+        problems.append("MetadataOptions.HttpTokens must be 'required' (IMDSv2)")
+    for mapping in data.get("BlockDeviceMappings") or []:
+        ebs = mapping.get("Ebs") or {}
+        if ebs and (not ebs.get("Encrypted") or ebs.get("VolumeType") != "gp3"):
+            problems.append(f"volume {mapping.get('DeviceName')} must be encrypted gp3")
+    return problems

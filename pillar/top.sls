@@ -1,0 +1,15 @@
+# Pillar is chosen by grains the provisioning path sets: `role` (app|chroma) and
+# `platform` (aws|twin). Every key is documented in pillar.example.
+base:
+  '*':
+    - common
+  'role:app':
+    - match: grain
+    - roles.app
+  'role:chroma':
+    - match: grain
+    - roles.chroma
+  # Everything in which the local twin differs from an instance on AWS, in one file.
+  'platform:twin':
+    - match: grain
+    - twin

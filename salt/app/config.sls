@@ -1,0 +1,37 @@
+{%- from 'app/map.jinja' import app with context %}
+
+app-directory-present:
+  file.directory:
+    - name: {{ app.dir }}
+    - mode: '0755'
+
+{#- /etc/app/app.env holds secrets: written at boot from SSM, never by this state. #}
+app-env-directory-private:
+  file.directory:
+    - name: /etc/app
+    - mode: '0700'
+
+app-compose-file-managed:
+  file.managed:
+    - name: {{ app.dir }}/compose.yaml
+    - source: salt://app/files/compose.yaml.j2
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+    - require:
+      - file: app-directory-present
+
+app-runtime-settings-managed:
+  file.managed:
+    - name: /etc/app/runtime.conf
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt: limits the boot-time worker decision (golden-app-runtime).
+        WORKER_CAP={{ app.worker_cap }}
+
+app-runtime-script-managed:
+  file.managed:
+    - name: /usr/local/sbin/golden-app-runtime
+    - source: salt://app/files/golden-app-runtime.sh
+    - mode: '0755'

@@ -1,0 +1,4 @@
+include:
+  - app.images
+  - app.config
+  - app.service

@@ -1,0 +1,6 @@
+include:
+  - base.packages
+  - base.time
+  - base.journald
+  - base.sysctl
+  - base.limits

@@ -1,0 +1,20 @@
+{%- from 'base/map.jinja' import base with context %}
+
+base-journald-limits-managed:
+  file.managed:
+    - name: /etc/systemd/journald.conf.d/50-golden.conf
+    - makedirs: True
+    - contents: |
+        # Managed by Salt (golden base formula).
+        [Journal]
+        SystemMaxUse={{ base.journald_max_use }}
+        SystemMaxFileSize=64M
+        MaxRetentionSec=14day
+        RateLimitIntervalSec=30s
+        RateLimitBurst=10000
+
+base-journald-service-running:
+  service.running:
+    - name: systemd-journald
+    - watch:
+      - file: base-journald-limits-managed

@@ -1,0 +1,29 @@
+{%- from 'base/map.jinja' import base with context %}
+{#- Host-wide keys are applied only where the host is ours (an instance). In the twin they
+    are rendered into their own file and checked, never written to /proc/sys. #}
+{%- set applied = dict(base.sysctl_namespaced) %}
+{%- if base.apply_host_wide_sysctls %}
+{%-   do applied.update(base.sysctl_host_wide) %}
+{%- endif %}
+
+{%- for key, value in applied | dictsort %}
+base-sysctl-{{ key }}-set:
+  sysctl.present:
+    - name: {{ key }}
+    - value: {{ value | string | json }}
+    - config: /etc/sysctl.d/60-golden.conf
+{%- endfor %}
+
+base-sysctl-host-wide-file-managed:
+  file.managed:
+    - name: /etc/sysctl.d/61-golden-host-wide.conf
+{%- if base.apply_host_wide_sysctls %}
+    - contents: |
+        # Managed by Salt: host-wide keys are applied from 60-golden.conf on this host.
+{%- else %}
+    - contents: |
+        # Managed by Salt: rendered but NOT applied here (this host shares its kernel).
+{%-   for key, value in base.sysctl_host_wide | dictsort %}
+        # {{ key }} = {{ value }}
+{%-   endfor %}
+{%- endif %}

@@ -1,0 +1,6 @@
+include:
+  - chroma.image
+  - chroma.volume
+  - chroma.server
+  - chroma.proxy
+  - chroma.logs

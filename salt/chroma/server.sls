@@ -1,0 +1,54 @@
+{%- from 'chroma/map.jinja' import chroma with context %}
+include:
+  - docker
+  - chroma.image
+  - chroma.volume
+
+chroma-log-directory-present:
+  file.directory:
+    - name: {{ chroma.log_dir }}
+    - mode: '0750'
+
+chroma-log-rotation-managed:
+  file.managed:
+    - name: /etc/logrotate.d/golden-chroma
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (golden chroma formula). systemd appends; copytruncate keeps
+        # its file handle valid.
+        {{ chroma.log_dir }}/*.log {
+            daily
+            rotate 7
+            maxsize 100M
+            missingok
+            notifempty
+            compress
+            delaycompress
+            copytruncate
+        }
+
+chroma-server-unit-managed:
+  file.managed:
+    - name: /etc/systemd/system/chroma.service
+    - source: salt://chroma/files/chroma.service.j2
+    - template: jinja
+    - context:
+        chroma: {{ chroma | json }}
+
+chroma-server-running:
+  service.running:
+    - name: chroma
+    - enable: True
+    - require:
+      - service: docker-service-running
+      - service: chroma-volume-mounted
+      - file: chroma-log-directory-present
+{%- if not chroma.image_ref %}
+      - test: chroma-image-pinned
+{%- elif chroma.image_source == 'archive' %}
+      - cmd: chroma-image-loaded-from-archive
+{%- else %}
+      - cmd: chroma-image-pulled-by-digest
+{%- endif %}
+    - watch:
+      - file: chroma-server-unit-managed

@@ -1,0 +1,95 @@
+{#- Last step of a build, applied on its own (not part of the highstate): nothing that
+    belongs to the build machine or to one instance may stay in the image. #}
+{%- set homes = ['/root'] + salt['file.find']('/home', maxdepth=1, mindepth=1, type='d') %}
+
+cleanup-machine-id-emptied:
+  file.managed:
+    - name: /etc/machine-id
+    - contents: ''
+    - contents_newline: False
+
+{%- for key in salt['file.find']('/etc/ssh', name='ssh_host_*', type='f') %}
+cleanup-ssh-host-key-{{ key.split('/')[-1] }}-absent:
+  file.absent:
+    - name: {{ key }}
+{%- endfor %}
+
+{%- for home in homes %}
+cleanup-{{ home }}-authorized-keys-absent:
+  file.absent:
+    - name: {{ home }}/.ssh/authorized_keys
+
+cleanup-{{ home }}-shell-history-absent:
+  file.absent:
+    - name: {{ home }}/.bash_history
+
+cleanup-{{ home }}-cloud-credentials-absent:
+  file.absent:
+    - name: {{ home }}/.aws
+
+cleanup-{{ home }}-registry-credentials-absent:
+  file.absent:
+    - name: {{ home }}/.docker/config.json
+{%- endfor %}
+
+cleanup-app-env-absent:
+  file.absent:
+    - name: /etc/app/app.env
+
+{%- if grains.get('role') == 'chroma' %}
+{%- from 'chroma/map.jinja' import chroma with context %}
+{#- The build's throwaway token and the map made from it; its scratch data volume
+    (stopping the volume unit unmounts it; both start again at boot). #}
+cleanup-chroma-server-stopped:
+  service.dead:
+    - name: chroma
+
+cleanup-chroma-build-volume-released:
+  service.dead:
+    - name: golden-chroma-volume
+    - require:
+      - service: cleanup-chroma-server-stopped
+
+cleanup-chroma-build-secrets-absent:
+  file.absent:
+    - names:
+      - {{ chroma.token_file }}
+      - {{ chroma.bearer_map }}
+      - {{ chroma.build_override }}
+
+cleanup-chroma-build-volume-absent:
+  file.absent:
+    - name: {{ chroma.build_volume }}
+    - require:
+      - service: cleanup-chroma-build-volume-released
+{%- endif %}
+
+cleanup-apt-lists-absent:
+  file.absent:
+    - name: /var/lib/apt/lists
+
+cleanup-apt-lists-directory-present:
+  file.directory:
+    - name: /var/lib/apt/lists/partial
+    - makedirs: True
+    - require:
+      - file: cleanup-apt-lists-absent
+
+cleanup-build-caches-absent:
+  file.absent:
+    - names:
+      - /var/cache/golden
+      - /var/cache/salt
+      - /var/tmp/golden-tests
+      - /var/log/salt
+
+{#- cloud-init has no Salt state module; `clean` drops instance data so the next boot
+    runs per-instance modules again. #}
+cleanup-cloud-init-instance-data-absent:
+  cmd.run:
+    - name: cloud-init clean --logs
+    - onlyif: command -v cloud-init
+
+cleanup-logs-emptied:
+  cmd.run:
+    - name: find /var/log -type f \( -name '*.log' -o -name '*.gz' -o -name '*.[0-9]' -o -name '*.journal' -o -name '*.journal~' \) -delete

@@ -1,0 +1,3 @@
+include:
+  - cloudwatch.config
+  - cloudwatch.agent

@@ -1,0 +1,4 @@
+include:
+  - docker.package
+  - docker.config
+  - docker.service

@@ -1,0 +1,24 @@
+{%- from 'docker/map.jinja' import docker with context %}
+
+docker-engine-installed:
+  pkg.installed:
+    - pkgs: {{ (docker.packages + docker.extra_packages) | json }}
+
+{%- if docker.compose_source %}
+{%- set deb = '/var/cache/golden/' ~ docker.compose_source.url.split('/')[-1] %}
+
+docker-compose-v2-package-downloaded:
+  file.managed:
+    - name: {{ deb }}
+    - source: {{ docker.compose_source.url }}
+    - source_hash: sha256={{ docker.compose_source.sha256 }}
+    - makedirs: True
+
+docker-compose-v2-installed:
+  pkg.installed:
+    - sources:
+      - {{ docker.compose_source.name }}: {{ deb }}
+    - require:
+      - file: docker-compose-v2-package-downloaded
+      - pkg: docker-engine-installed
+{%- endif %}

@@ -1,0 +1,4 @@
+include:
+  - hardening.ssh
+  - hardening.upgrades
+  - hardening.firewall

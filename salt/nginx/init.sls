@@ -1,0 +1,4 @@
+include:
+  - nginx.package
+  - nginx.config
+  - nginx.service

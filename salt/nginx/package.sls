@@ -1,0 +1,3 @@
+nginx-package-installed:
+  pkg.installed:
+    - name: nginx

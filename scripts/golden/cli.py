@@ -1,0 +1,48 @@
+"""The `golden` command line. It parses arguments, calls one orchestration function per
+command and prints; decisions live in the modules it imports."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from golden import __version__
+from golden.errors import GoldenError
+
+
+class GoldenGroup(click.Group):
+    """Maps GoldenError to its exit code and a one-line message on stderr."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GoldenError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=GoldenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="golden")
+def main() -> None:
+    """golden: bake, release and hotfix the AGENT platform's golden images.
+
+    Progress and errors go to stderr, results to stdout (use --json for CI).
+    """
+
+
+def _register() -> None:
+    # Each capability registers its own commands.
+    from autoscaling import commands as release_commands
+    from golden import appimages, bake, instance_commands, local_commands, twin_commands
+
+    for module in (
+        twin_commands, appimages, bake, instance_commands, local_commands, release_commands,
+    ):
+        module.register(main)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,33 @@
+"""Result printing: a table or JSON on stdout, never progress (that goes to stderr)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+
+from rich.console import Console
+from rich.table import Table
+
+
+def emit(
+    result, *, as_json: bool, title: str | None = None, rows: Iterable[Mapping] | None = None
+) -> None:
+    if as_json:
+        json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+        sys.stdout.write("\n")
+        return
+    rows = list(rows) if rows is not None else None
+    if rows is None:
+        rows = (
+            [{"key": k, "value": v} for k, v in result.items()]
+            if isinstance(result, Mapping)
+            else [result]
+        )
+    table = Table(title=title)
+    columns = list(rows[0].keys()) if rows else []
+    for column in columns:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console(file=sys.stdout, width=120).print(table)

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The one provisioning path. Twin builds (golden image) and AMI bakes (Packer, both
+# sources) run this same script on the target, as root:
+#   provision.sh --role app|chroma --platform aws|twin [--src DIR]
+#                [--salt-install wheelhouse|pip] [--skip-tests] [--no-cleanup]
+# DIR holds what the build uploaded: salt/, pillar/, wheelhouse/, tests/image/,
+# images/ (app image archives) and provenance.json.
+# Steps: install Salt into /opt/salt, place the trees at /srv, set the role grain,
+# highstate, run the image tests, clean the image. Any failure exits non-zero.
+set -euo pipefail
+
+ROLE="" PLATFORM="aws" SRC="/var/tmp/golden" INSTALL="wheelhouse" TESTS=1 CLEANUP=1
+PASSED=0 FAILED=0 SKIPPED=0
+SALT_VENV=/opt/salt
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "golden-provision: error: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --role) ROLE="${2:-}"; shift 2 ;;
+    --platform) PLATFORM="${2:-}"; shift 2 ;;
+    --src) SRC="${2:-}"; shift 2 ;;
+    --salt-install) INSTALL="${2:-}"; shift 2 ;;
+    --skip-tests) TESTS=0; shift ;;
+    --no-cleanup) CLEANUP=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+case "$ROLE" in app|chroma) ;; *) die "--role: expected app or chroma, got '${ROLE}'" ;; esac
+case "$PLATFORM" in aws|twin) ;; *) die "--platform: expected aws or twin, got '${PLATFORM}'" ;; esac
+for dir in salt pillar; do
+  [ -d "$SRC/$dir" ] || die "--src: $SRC/$dir is missing (upload salt/ and pillar/ first)"
+done
+
+started=$(date +%s)
+step() { echo "==> golden-provision [$(( $(date +%s) - started ))s] $*"; }
+export DEBIAN_FRONTEND=noninteractive
+
+install_salt() {
+  step "installing Salt into $SALT_VENV ($INSTALL)"
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  fi
+  [ -x "$SALT_VENV/bin/python" ] || python3 -m venv "$SALT_VENV"
+  case "$INSTALL" in
+    wheelhouse)
+      [ -f "$SRC/wheelhouse/requirements.txt" ] || die "--salt-install wheelhouse: $SRC/wheelhouse/requirements.txt is missing"
+      "$SALT_VENV/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" \
+        -r "$SRC/wheelhouse/requirements.txt" ;;
+    pip)
+      "$SALT_VENV/bin/pip" install -q "salt==3008.*" ;;
+    *) die "--salt-install: expected wheelhouse or pip, got '$INSTALL'" ;;
+  esac
+  "$SALT_VENV/bin/salt-call" --version
+}
+
+place_trees() {
+  step "placing the state tree at /srv/salt and pillar at /srv/pillar"
+  for tree in salt pillar; do
+    rm -rf "/srv/$tree.new"
+    mkdir -p /srv
+    cp -a "$SRC/$tree" "/srv/$tree.new"
+    rm -rf "/srv/$tree"
+    mv "/srv/$tree.new" "/srv/$tree"
+  done
+  mkdir -p /etc/salt/minion.d
+  cat > /etc/salt/minion.d/golden.conf <<CONF
+file_client: local
+file_roots: {base: [/srv/salt]}
+pillar_roots: {base: [/srv/pillar]}
+state_output: changes
+CONF
+  "$SALT_VENV/bin/salt-call" --local --out=quiet grains.setval role "$ROLE"
+  "$SALT_VENV/bin/salt-call" --local --out=quiet grains.setval platform "$PLATFORM"
+  "$SALT_VENV/bin/salt-call" --local --out=quiet saltutil.sync_all saltenv=base
+}
+
+highstate() {
+  step "highstate (role=$ROLE platform=$PLATFORM)"
+  # Tells the boot step this is a build (no instance settings yet). /run is a tmpfs:
+  # the marker cannot reach the image.
+  mkdir -p /run/golden && touch /run/golden/build
+  "$SALT_VENV/bin/salt-call" --local state.highstate --retcode-passthrough --state-verbose=False
+}
+
+run_tests() {
+  local marker="$1" label="$2" venv=/var/tmp/golden-tests report
+  step "image tests: $label"
+  [ -x "$venv/bin/pytest" ] || {
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra
+  }
+  report="$SRC/test-report-$label.xml"
+  set +e
+  GOLDEN_ROLE="$ROLE" GOLDEN_PLATFORM="$PLATFORM" "$venv/bin/pytest" -q -p no:cacheprovider \
+    --hosts=local:// -m "$marker" --junitxml="$report" "$SRC/tests/image"
+  local rc=$?
+  set -e
+  local counts p f s
+  counts=$(python3 - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print(0, 1, 0)
+    raise SystemExit
+suite = root if root.tag == "testsuite" else root.find("testsuite")
+total, failed = int(suite.get("tests")), int(suite.get("failures")) + int(suite.get("errors"))
+skipped = int(suite.get("skipped"))
+print(total - failed - skipped, failed, skipped)
+PY
+)
+  read -r p f s <<<"$counts"
+  PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
+  if [ "$rc" -ne 0 ]; then
+    summary
+    echo "golden-provision: error: image tests ($label) failed" >&2
+    exit 1
+  fi
+}
+
+# The bake wrapper reads this line for its build record.
+summary() { echo "golden-provision: tests passed=$PASSED failed=$FAILED skipped=$SKIPPED"; }
+
+cleanup() {
+  step "cleaning the image"
+  "$SALT_VENV/bin/salt-call" --local state.apply cleanup --retcode-passthrough --state-verbose=False
+}
+
+install_salt
+place_trees
+highstate
+if [ "$TESTS" = 1 ]; then
+  [ -d "$SRC/tests/image" ] || die "--src: $SRC/tests/image is missing (or pass --skip-tests)"
+  run_tests "not image_leftovers" built
+fi
+if [ "$CLEANUP" = 1 ]; then
+  cleanup
+  if [ "$TESTS" = 1 ]; then run_tests "image_leftovers" cleaned; fi
+  rm -rf /var/tmp/golden-tests "$SRC"
+fi
+if [ "$TESTS" = 1 ]; then summary; fi
+step "done"

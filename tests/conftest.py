@@ -1,0 +1,87 @@
+"""Suite-wide guards.
+
+Every test may talk only to loopback: a client built without the emulator's endpoint
+must fail loudly here instead of reaching real AWS (or anything else)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+class NonLoopbackConnection(RuntimeError):
+    pass
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(address) -> None:
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        if not _is_loopback(address[0]):
+            raise NonLoopbackConnection(f"test tried to connect to {address!r}: loopback only")
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    # Resolving a public name is already a step towards leaving the machine.
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is not None and not _is_loopback(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise NonLoopbackConnection(f"test tried to resolve {host!r}: loopback only") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def loopback_only():
+    """Refuse every non-loopback socket for the whole session (subprocesses excepted:
+    those get dummy AWS credentials and explicit endpoints from their fixtures)."""
+    socket.socket.connect = _guarded_connect
+    socket.socket.connect_ex = _guarded_connect_ex
+    socket.getaddrinfo = _guarded_getaddrinfo
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["CHECKPOINT_DISABLE"] = "1"
+    yield
+    socket.socket.connect = _real_connect
+    socket.socket.connect_ex = _real_connect_ex
+    socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def local_standins():
+    """The local stand-ins for RDS, ElastiCache, Chroma and S3/SSM (containers on the twin
+    network, published on 127.0.0.1), seeded; returns the app twin's NoCloud seed folder.
+    They stay up after the session, like `make local` leaves them (make local-down)."""
+    from golden import localstack
+
+    return localstack.start_standins(build_twin=True)

@@ -1,0 +1,145 @@
+"""The image suite. It runs in two places:
+
+* inside a build (scripts/provision.sh): `pytest --hosts=local:// tests/image` on the
+  image being built, before and after its clean-up;
+* from this machine against the local twin: `pytest tests/image` boots the twin image in
+  its own network namespace and talks to it through testinfra's docker backend.
+
+Tests marked `image_leftovers` check what the image carries after clean-up; from this
+machine they run against a container of the image that is not booted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+import testinfra
+
+ROLE = os.environ.get("GOLDEN_ROLE", "app")
+# The chroma role's authenticating proxy (pillar chroma:proxy_port).
+CHROMA_PROXY_PORT = 8000
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "image_leftovers: checks the cleaned image")
+    config.addinivalue_line("markers", "app_role: only for the app role")
+    config.addinivalue_line("markers", "chroma_role: only for the chroma role")
+    config.addinivalue_line("markers", "finished_image: only checkable once the build ended")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Deselected, not skipped: checks for the other role, and (inside a build) checks of
+    # what only exists once the build has finished.
+    def wanted(item):
+        if ROLE != "app" and "app_role" in item.keywords:
+            return False
+        if ROLE != "chroma" and "chroma_role" in item.keywords:
+            return False
+        return not (_inside_build(config) and "finished_image" in item.keywords)
+
+    keep = [item for item in items if wanted(item)]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+def _inside_build(config) -> bool:
+    return bool(config.getoption("hosts", None))
+
+
+def _docker(*args, check=True, timeout=120):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def twin(request):
+    """A booted twin of the image (only from this machine), its user data the launch
+    template's, its dependencies the local stand-ins."""
+    from golden import twin as twin_mod
+
+    seed = request.getfixturevalue("local_standins") if ROLE == "app" else None
+    spec = twin_mod.TwinSpec(role=ROLE, name=f"golden-imgtest-{uuid.uuid4().hex[:6]}",
+                             port=int(os.environ.get("GOLDEN_TEST_PORT", "18080")),
+                             seed_dir=str(seed) if seed else None)
+    result = twin_mod.up(spec, wait=120)
+    yield result
+    twin_mod.down(spec.name)
+
+
+@pytest.fixture(scope="session")
+def host(request):
+    if _inside_build(request.config):
+        host = testinfra.get_host(request.config.getoption("hosts").split(",")[0])
+    else:
+        result = request.getfixturevalue("twin")
+        host = testinfra.get_host(f"docker://{result['name']}")
+    if ROLE == "app":
+        # app.service's containers take a while to come up after a highstate or a boot;
+        # nginx marks a replica that refused connections down for a few seconds.
+        assert wait_for(lambda: all_replicas_healthy(host), timeout=180, interval=1), \
+            "the app's containers did not all become healthy"
+    if ROLE == "chroma":
+        # chroma.service starts its container after the highstate or the boot returns.
+        assert wait_for(lambda: http(host, "/healthz", port=CHROMA_PROXY_PORT) == 200,
+                        timeout=120, interval=1), \
+            "the chroma proxy's /healthz did not answer 200"
+    return host
+
+
+def all_replicas_healthy(host) -> bool:
+    out = host.run("docker ps --filter label=com.docker.compose.project=app "
+                   "--format '{{.Names}} {{.Status}}'").stdout.strip().splitlines()
+    return bool(out) and all("(healthy)" in line for line in out)
+
+
+@pytest.fixture(scope="session")
+def image_host(request):
+    """The cleaned image's files: the build host itself after clean-up, or a container of
+    the image started without systemd."""
+    if _inside_build(request.config):
+        yield request.getfixturevalue("host")
+        return
+    from golden import twin as twin_mod
+
+    name = f"golden-imgfiles-{uuid.uuid4().hex[:6]}"
+    _docker("run", "-d", "--name", name, "--network", "none", "--entrypoint", "sleep",
+            twin_mod.image_name(ROLE), "600")
+    yield testinfra.get_host(f"docker://{name}")
+    _docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def pillar(host):
+    out = host.check_output("/opt/salt/bin/salt-call --local --out=json pillar.items unmask=True")
+    return json.loads(out)["local"]
+
+
+@pytest.fixture(scope="session")
+def replicas(pillar):
+    return pillar["app"]["backend_replicas"]
+
+
+def http(host, path, *headers, method="GET", port=80):
+    """Status code of a request to this host's nginx, from inside the host."""
+    args = " ".join(f"-H '{h}'" for h in headers)
+    cmd = (f"curl -s -o /dev/null -w '%{{http_code}}' -X {method} {args} "
+           f"http://127.0.0.1:{port}{path}")
+    return int(host.check_output(cmd))
+
+
+def body(host, path, *headers):
+    args = " ".join(f"-H '{h}'" for h in headers)
+    return host.check_output(f"curl -s --max-time 10 {args} http://127.0.0.1:80{path}")
+
+
+def wait_for(predicate, timeout=60, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

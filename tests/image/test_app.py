@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from conftest import http, wait_for
+
+pytestmark = pytest.mark.app_role
+
+
+def compose_ps(host):
+    out = host.check_output("docker compose -p app -f /opt/app/compose.yaml ps --format json")
+    # Compose prints one JSON object per line (newer) or one array (older).
+    out = out.strip()
+    return json.loads(out) if out.startswith("[") else [json.loads(x) for x in out.splitlines()]
+
+
+def test_backend_replicas_match_pillar(host, replicas):
+    services = {c["Service"] for c in compose_ps(host) if c["State"] == "running"}
+    assert services == {f"backend-{i + 1}" for i in range(replicas)} | {"frontend"}
+
+
+def test_images_are_pinned_by_digest(host):
+    compose = host.file("/opt/app/compose.yaml").content_string
+    images = [line.split("image:")[1].strip() for line in compose.splitlines() if "image:" in line]
+    assert images and all(ref.startswith("sha256:") or "@sha256:" in ref for ref in images)
+
+
+def test_workers_follow_cpu_count_with_cap(host, pillar):
+    vcpu = int(host.check_output("nproc"))
+    cap = pillar["app"].get("worker_cap", 8)
+    env = host.file("/run/app/runtime.env").content_string
+    assert f"WEB_CONCURRENCY={min(2 * vcpu + 1, cap)}" in env
+
+
+def test_env_dir_is_private(host):
+    assert host.file("/etc/app").mode == 0o700
+
+
+def test_killed_backend_is_replaced_without_5xx(host, replicas):
+    """Kill one replica's process: nginx keeps answering /api/ (next upstream) and Docker
+    restarts the container."""
+    pid = host.check_output("docker inspect -f '{{.State.Pid}}' app-backend-1-1")
+    restarts = int(host.check_output("docker inspect -f '{{.RestartCount}}' app-backend-1-1"))
+    host.run(f"kill -9 {pid}")
+    codes = [http(host, "/api/whoami", f"X-Forwarded-For: 10.0.5.{i}") for i in range(40)]
+    assert all(code == 200 for code in codes), codes
+    assert wait_for(lambda: int(host.check_output(
+        "docker inspect -f '{{.RestartCount}}' app-backend-1-1")) > restarts, timeout=60)
+    assert wait_for(lambda: http(host, "/healthz") == 200, timeout=30)

@@ -1,0 +1,105 @@
+import time
+
+import pytest
+
+from conftest import body, http, wait_for
+
+pytestmark = pytest.mark.app_role
+
+
+def test_nginx_config_is_valid(host):
+    assert host.run("nginx -t").rc == 0
+
+
+def test_healthz_reaches_a_backend_replica(host):
+    assert http(host, "/healthz") == 200
+
+
+def test_requests_spread_over_replicas(host, replicas):
+    # Spread over ~8 s: longer than nginx's fail_timeout, in case a replica was still
+    # starting when the suite began.
+    seen = set()
+    for i in range(40):
+        seen.add(body(host, "/api/whoami", "X-Forwarded-For: 10.0.9.%d" % i))
+        time.sleep(0.2)
+    names = {line.split('"replica":"')[1].split('"')[0] for line in seen if '"replica":"' in line}
+    assert len(names) >= min(2, replicas), f"all requests went to {names}"
+
+
+def test_frontend_is_served_at_root(host):
+    assert http(host, "/") == 200
+
+
+def test_security_headers_are_sent(host):
+    headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1/").lower()
+    for header in ("x-content-type-options: nosniff", "x-frame-options: sameorigin",
+                   "referrer-policy:", "strict-transport-security:"):
+        assert header in headers
+
+
+def test_plain_http_behind_lb_is_redirected_to_https(host):
+    out = host.check_output("curl -s -D - -o /dev/null -H 'X-Forwarded-Proto: http' "
+                            "-H 'Host: app.example' http://127.0.0.1/api/whoami")
+    assert out.startswith("HTTP/1.1 301")
+    assert "location: https://app.example/api/whoami" in out.lower()
+
+
+def test_api_rate_limit_answers_429_past_burst(host, pillar):
+    burst = pillar["nginx"].get("api_burst", 40)
+    # One client address (through the trusted proxy header) well past its burst.
+    codes = host.check_output(
+        "for i in $(seq 1 %d); do curl -s -o /dev/null -w '%%{http_code}\\n' "
+        "-H 'X-Forwarded-For: 10.0.77.77' http://127.0.0.1/api/whoami; done" % (burst + 30))
+    assert "429" in codes.split()
+    # Give the bucket back for the tests that follow (rate refills it in seconds).
+    assert wait_for(lambda: http(host, "/api/whoami", "X-Forwarded-For: 10.0.77.77") == 200,
+                    timeout=30)
+
+
+def test_gzip_for_text_assets(host):
+    asset = "/_next/static/chunks/app-8d2b6e1f0c4a9e37.js"
+    zipped = host.check_output("curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' "
+                               f"http://127.0.0.1{asset}").lower()
+    plain = host.check_output(f"curl -s -D - -o /dev/null http://127.0.0.1{asset}").lower()
+    assert "content-encoding: gzip" in zipped
+    assert "content-encoding" not in plain
+
+
+def test_upload_limit_from_pillar(host, pillar):
+    limit = pillar["nginx"].get("client_max_body_size", "100m")
+    assert f"client_max_body_size {limit};" in host.file(
+        "/etc/nginx/conf.d/golden.conf").content_string
+    # A declared body above the limit is refused before any byte of it is read.
+    code = host.check_output(
+        "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Length: 209715200' "
+        "--max-time 5 http://127.0.0.1/api/upload || true")
+    assert code.strip().endswith("413")
+
+
+def test_stub_status_on_loopback_only(host):
+    assert "Active connections" in host.check_output("curl -s http://127.0.0.1:8081/nginx_status")
+    conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
+    assert "listen 127.0.0.1:8081;" in conf
+
+
+def test_json_access_log(host):
+    http(host, "/api/whoami")
+    assert wait_for(lambda: host.file("/var/log/nginx/access.log").size > 0, timeout=10)
+    last = host.check_output("tail -n 1 /var/log/nginx/access.log")
+    import json
+
+    entry = json.loads(last)
+    assert {"status", "request_time", "upstream_addr", "remote_addr"} <= entry.keys()
+
+
+def test_real_ip_only_from_lb_cidrs(host, pillar):
+    conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
+    for cidr in pillar["nginx"]["lb_cidrs"]:
+        assert f"set_real_ip_from {cidr};" in conf
+    assert conf.count("set_real_ip_from") == len(pillar["nginx"]["lb_cidrs"])
+
+
+def test_chat_routes_stream_unbuffered(host):
+    conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
+    chat = conf.split("location /api/chat/")[1].split("}")[0]
+    assert "proxy_buffering off;" in chat and "proxy_read_timeout" in chat

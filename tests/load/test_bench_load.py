@@ -1,0 +1,403 @@
+"""The pure parts of the load bench: the loopback guard, per-user client addresses, result
+parsing (Locust CSV, wrk), ratios, targets, and table/CSV rendering. Fast, no docker.
+
+The locustfile's own guard is exercised by running Locust itself with a forbidden host:
+it must refuse before any user starts (nothing is sent, so the test needs no server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from golden import bench_load as bl
+from golden.errors import ConfigError
+
+LOCUST_CSV = """\
+Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%
+GET,/api/chat/stream,2,0,418.04,416.09,414.14,418.04,613.5,0.5767,0.0,420,420,420,420,420,420,420,420,420,420,420
+GET,/api/search,7,1,39,37.97,33.03,42.25,391.28,2.0186,0.2,39,41,42,42,42,42,42,45,42,42,42
+POST,/api/upload [1 MB],0,0,0,0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A
+,Aggregated,9,1,41,122.0,33.03,418.04,440.66,2.5954,0.2,41,42,42,410,420,420,420,420,420,420,420
+"""  # noqa: E501
+
+WRK_OUT = """\
+Running 10s test @ http://127.0.0.1:18381/api/search?q=x
+  2 threads and 50 connections
+Requests/sec:    310.42
+WRKJSON {"requests":3000,"duration_us":10000000,"connect":0,"read":2,"write":0,"status":100,"timeout":5,"p50":151161,"p90":236534,"p95":280523,"p99":786338,"max":1312253}
+"""  # noqa: E501
+
+
+# --- the loopback guard ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.0.0.2:18380/", "http://127.0.0.2:18380"),
+        ("http://localhost:8080", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("https://127.0.0.1", "https://127.0.0.1"),
+    ],
+)
+def test_loopback_hosts_pass_and_come_back_without_a_trailing_slash(url, expected):
+    assert bl.check_target(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.5:80",  # private: another machine
+        "http://172.28.16.2",  # a docker network: not loopback
+        "http://192.168.1.10",
+        "http://8.8.8.8",
+        "http://example.com",
+        "http://127.0.0.1.nip.io",  # a name that resolves to loopback is still refused
+        "http://localhost.example.com",
+        "http://[2001:db8::1]:80",
+    ],
+)
+def test_non_loopback_hosts_are_refused_naming_the_flag_and_the_way_out(url):
+    with pytest.raises(ConfigError) as err:
+        bl.check_target(url)
+    message = str(err.value)
+    assert message.startswith("--host:") and "--allow-remote" in message
+
+
+def test_allow_remote_lets_an_alb_url_through():
+    url = "https://agent-alb-123.eu-west-1.elb.amazonaws.com"
+    assert bl.check_target(url, allow_remote=True) == url
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("", "expected a URL"),
+        ("127.0.0.1:8080", "http://"),
+        ("ftp://127.0.0.1", "http://"),
+        ("http://127.0.0.1:8080/api", "without path"),
+        ("http://127.0.0.1:8080/?q=1", "without path"),
+        ("http://127.0.0.1:99999", "malformed port"),
+    ],
+)
+def test_malformed_urls_are_refused_even_with_allow_remote(url, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        bl.check_target(url, allow_remote=True)
+
+
+def test_the_guard_names_the_option_it_checked():
+    with pytest.raises(ConfigError, match="^--frontend-host:"):
+        bl.check_target("http://10.1.2.3", what="--frontend-host")
+
+
+# --- client addresses -----------------------------------------------------------------
+
+
+def test_each_user_gets_its_own_address_in_the_benchmarking_range():
+    addresses = [bl.client_address(i) for i in range(1000)]
+    assert len(set(addresses)) == 1000
+    assert all(bl.ipaddress.ip_address(a) in bl.XFF_NETWORK for a in addresses)
+    # Never inside the twin's network, whose addresses nginx trusts as the load balancer.
+    assert not any(a.startswith("172.28.16.") for a in addresses)
+
+
+def test_a_pool_makes_users_share_addresses_as_behind_a_nat():
+    addresses = {bl.client_address(i, pool=3) for i in range(30)}
+    assert len(addresses) == 3
+
+
+def test_negative_index_or_pool_is_refused():
+    with pytest.raises(ConfigError):
+        bl.client_address(-1)
+    with pytest.raises(ConfigError):
+        bl.client_address(1, pool=-2)
+
+
+# --- parsing results ------------------------------------------------------------------
+
+
+def test_locust_csv_rows_become_route_stats_with_the_aggregate_as_all():
+    rows = bl.parse_locust_stats(LOCUST_CSV)
+    assert [r.route for r in rows] == [
+        "/api/chat/stream",
+        "/api/search",
+        "/api/upload [1 MB]",
+        "ALL",
+    ]
+    search = bl.route_of(rows, "/api/search")
+    assert (search.requests, search.failures, search.p50_ms, search.p95_ms, search.p99_ms) == (
+        7,
+        1,
+        39.0,
+        42.0,
+        45.0,
+    )
+    assert search.error_pct == pytest.approx(100 / 7)
+    assert bl.route_of(rows).rps == pytest.approx(2.5954)
+
+
+def test_a_route_without_requests_has_no_percentiles_and_no_error_rate():
+    upload = bl.route_of(bl.parse_locust_stats(LOCUST_CSV), "/api/upload [1 MB]")
+    assert (upload.p50_ms, upload.p95_ms, upload.error_pct) == (None, None, 0.0)
+
+
+def test_a_csv_from_something_else_is_refused_naming_the_missing_columns():
+    with pytest.raises(bl.OperationFailed, match="95%"):
+        bl.parse_locust_stats("Name,Request Count\n/x,1\n")
+
+
+def test_wrk_result_counts_errors_and_timeouts_and_reports_good_throughput():
+    stats = bl.parse_wrk(WRK_OUT, "/api/search")
+    assert stats.route == "/api/search"
+    # 3000 completed + 5 timed out; errors = 2 read + 100 non-2xx + 5 timeouts.
+    assert (stats.requests, stats.failures) == (3005, 107)
+    # Only the answered-and-good requests count as throughput: (3000 - 100) / 10 s.
+    assert stats.rps == 290.0
+    assert (stats.p50_ms, stats.p95_ms, stats.p99_ms) == (151.2, 280.5, 786.3)
+
+
+def test_wrk_output_without_the_result_line_is_an_error():
+    with pytest.raises(bl.OperationFailed, match="xff.lua"):
+        bl.parse_wrk("Requests/sec: 10\n", "/api/search")
+
+
+# --- ratios, overhead, targets ----------------------------------------------------------
+
+
+def test_ratio_is_golden_over_baseline_and_undefined_without_a_baseline():
+    assert bl.ratio(450.0, 300.0) == 1.5
+    assert bl.ratio(1.0, 0.0) is None
+    assert bl.ratio(None, 3.0) is None
+
+
+def test_overhead_is_the_extra_latency_through_nginx_in_percent():
+    assert bl.overhead_pct(direct_ms=30.0, via_ms=31.5) == 5.0
+    assert bl.overhead_pct(direct_ms=30.0, via_ms=27.0) == -10.0
+    assert bl.overhead_pct(direct_ms=0.0, via_ms=1.0) is None
+
+
+def _stats(rps, p50, p95, failures=0):
+    return bl.RouteStats("ALL", 1000, failures, rps, p50, p95, None)
+
+
+def test_compare_gives_throughput_and_latency_ratios():
+    out = bl.compare(_stats(300.0, 150.0, 4000.0), _stats(480.0, 100.0, 800.0))
+    assert out == {"throughput_ratio": 1.6, "p50_ratio": 0.67, "p95_ratio": 0.2}
+
+
+def test_compare_with_a_missing_run_gives_no_ratio_instead_of_failing():
+    assert bl.compare(None, _stats(480.0, 100.0, 800.0))["throughput_ratio"] is None
+
+
+def _summary(**over):
+    summary = {
+        "think": {
+            "golden": {
+                "200": _stats(60.0, 30.0, 450.0),
+                "400": _stats(120.0, 35.0, 2500.0, failures=3),
+            }
+        },
+        "saturation_compare": {"connections": 200, "throughput_ratio": 1.6, "p95_ratio": 0.3},
+        "nginx_overhead": {"p50_overhead_pct": 4.0},
+        "upload": {"golden": {"mib": 100, "seconds": 3.2, "ok": True}},
+    }
+    summary.update(over)
+    return summary
+
+
+def test_targets_pass_and_fail_on_the_measured_figures():
+    checks = {c["figure"]: c["ok"] for c in bl.evaluate(_summary())}
+    assert checks["golden p95 at 200 users (errors)"] is True
+    assert checks["golden p95 at 400 users (errors)"] is False  # p95 2.5 s over budget
+    assert checks["closed-loop throughput golden/baseline at 200 conns"] is True
+    assert checks["closed-loop p95 golden/baseline"] is True
+    assert checks["nginx overhead on p50 vs one replica"] is True
+    assert checks["100 MiB upload through nginx"] is True
+
+
+def test_any_error_at_200_users_fails_its_target_even_under_the_latency_budget():
+    summary = _summary(think={"golden": {"200": _stats(60.0, 30.0, 450.0, failures=1)}})
+    (check,) = [c for c in bl.evaluate(summary) if "200 users" in c["figure"]]
+    assert check["ok"] is False
+
+
+def test_a_failed_or_slow_upload_and_a_low_ratio_fail_their_targets():
+    summary = _summary(
+        saturation_compare={"connections": 200, "throughput_ratio": 1.2, "p95_ratio": 1.1},
+        nginx_overhead={"p50_overhead_pct": 12.5},
+        upload={"golden": {"mib": 100, "seconds": 12.0, "ok": True}},
+    )
+    failed = {c["figure"] for c in bl.evaluate(summary) if not c["ok"]}
+    assert {
+        "closed-loop throughput golden/baseline at 200 conns",
+        "closed-loop p95 golden/baseline",
+        "nginx overhead on p50 vs one replica",
+        "100 MiB upload through nginx",
+    } <= failed
+    summary["upload"] = {"golden": {"mib": 100, "seconds": 2.0, "ok": False}}
+    assert not [c for c in bl.evaluate(summary) if "upload" in c["figure"]][0]["ok"]
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _runs():
+    return [
+        {
+            "target": "golden",
+            "kind": "think",
+            "load": 200,
+            "routes": bl.parse_locust_stats(LOCUST_CSV),
+        }
+    ]
+
+
+def test_result_rows_carry_the_run_and_the_error_rate():
+    rows = bl.result_rows(_runs())
+    search = next(r for r in rows if r["route"] == "/api/search")
+    assert search["target"] == "golden" and search["load"] == 200
+    assert search["errors"] == 1 and search["error_pct"] == 14.29
+
+
+def test_csv_has_the_columns_in_order_and_blank_cells_for_missing_figures():
+    text = bl.rows_to_csv(bl.result_rows(_runs()), bl.RESULT_COLUMNS)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert list(parsed[0].keys()) == list(bl.RESULT_COLUMNS)
+    upload = next(r for r in parsed if r["route"] == "/api/upload [1 MB]")
+    assert upload["p95_ms"] == "" and upload["requests"] == "0"
+    assert next(r for r in parsed if r["route"] == "ALL")["p99_ms"] == "420.0"
+
+
+def test_table_is_markdown_with_aligned_columns_and_n_a_for_missing_figures():
+    table = bl.render_table(bl.result_rows(_runs()), ("route", "requests", "p95_ms"))
+    lines = table.splitlines()
+    assert lines[0].startswith("| route") and lines[1].startswith("|---")
+    assert len({len(line) for line in lines}) == 1  # every line as wide as the header
+    upload = next(line for line in lines if "upload" in line)
+    assert "n/a" in upload
+    # Numbers are right-aligned (the separator marks it for Markdown too).
+    assert lines[1].endswith(":|")
+
+
+def test_table_of_nothing_says_so():
+    assert bl.render_table([]) == "(no rows)"
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, "n/a"),
+        (True, "yes"),
+        (False, "NO"),
+        (3.14159, "3.14"),
+        (42.0, "42.0"),
+        (1500.0, "1500"),
+    ],
+)
+def test_numbers_are_formatted_for_reading(value, text):
+    assert bl.fmt(value) == text
+
+
+# --- processes and memory -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cmdline, cls",
+    [
+        ("nginx: master process /usr/sbin/nginx -g daemon on;", "nginx"),
+        ("nginx: worker process", "nginx"),
+        ("/opt/venv/bin/python /opt/venv/bin/gunicorn -c /app/gunicorn.conf.py", "backend"),
+        ("/opt/venv/bin/python /opt/venv/bin/uvicorn sample_backend.asgi:app", "backend"),
+        ("/opt/venv/bin/python -m sample_frontend", "frontend"),
+        ("/usr/bin/docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 18380", "docker-proxy"),
+        ("/usr/bin/dockerd -H fd://", "other"),
+    ],
+)
+def test_processes_are_classified_by_their_part_of_the_layout(cmdline, cls):
+    assert bl.classify_process(cmdline) == cls
+
+
+def test_memory_summary_is_idle_peak_and_growth_per_class_in_mib():
+    mib = 2**20
+    samples = [
+        {"nginx": 10 * mib, "backend": 200 * mib},
+        {"nginx": 11 * mib, "backend": 230 * mib},
+        {"nginx": 10 * mib, "backend": 210 * mib},
+    ]
+    out = bl.memory_summary(samples)
+    assert out["backend"] == {"idle_mib": 200.0, "peak_mib": 230.0, "growth_mib": 30.0}
+    assert out["nginx"]["growth_mib"] == 1.0
+    assert bl.memory_summary([]) == {}
+
+
+def test_descendants_follow_parent_links_from_the_roots_only():
+    procs = {
+        pid: bl.Proc(pid, ppid, 0, 0, "")
+        for pid, ppid in [(1, 0), (10, 1), (11, 10), (12, 11), (20, 1), (30, 20)]
+    }
+    assert sorted(p.pid for p in bl.descendants(procs, [10])) == [10, 11, 12]
+    assert bl.descendants(procs, [999]) == []
+
+
+# --- the plan -------------------------------------------------------------------------
+
+
+def test_default_plan_fits_in_ten_minutes_and_quick_in_about_two():
+    assert bl.Plan().validate().estimate_seconds() < 600
+    assert bl.QUICK.validate().estimate_seconds() <= 150
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"levels": ()}, "--levels"),
+        ({"levels": (0, 200)}, "--levels"),
+        ({"saturation_connections": (1,)}, "--connections"),
+        ({"think_seconds": 3}, "--think-seconds"),
+        ({"saturation_seconds": 1000}, "--saturation-seconds"),
+        ({"think_min": 5.0, "think_max": 1.0}, "--think"),
+        ({"upload_mb": 200}, "--upload-mb"),
+    ],
+)
+def test_a_bad_plan_is_refused_naming_the_option(changes, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        bl.replace(bl.Plan(), **changes).validate()
+
+
+# --- the locustfile refuses before sending ------------------------------------------------
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def _locust(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1",
+         "-t", "5s", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--host", "http://10.0.0.5"], "--host: '10.0.0.5' is not a loopback address"),
+        (
+            ["--host", "http://127.0.0.1:9", "--frontend-host", "http://192.168.0.2"],
+            "--frontend-host: '192.168.0.2'",
+        ),
+        ([], "--host: expected a URL"),
+    ],
+)
+def test_locustfile_refuses_a_non_loopback_target_before_any_user_starts(args, fragment):
+    proc = _locust(*args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert fragment in proc.stderr
+    assert "--allow-remote" in proc.stderr or "expected a URL" in proc.stderr

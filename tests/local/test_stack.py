@@ -1,0 +1,117 @@
+"""`make local` end to end: the twin boots from launch-template user data, fetches its
+secrets from the SSM emulator and reaches real PostgreSQL (TLS, verify-full), Redis,
+Chroma and S3 stand-ins."""
+
+import uuid
+
+import pytest
+
+from conftest import custom_seed, docker, get, wait_for
+from golden import localstack, twin
+
+
+def test_every_dependency_ok_through_nginx(stack_twin):
+    status, body = get(stack_twin["port"], "/healthz/deps")
+    assert status == 200, body
+    deps = body["dependencies"] if "dependencies" in body else body
+    for name in ("postgres", "redis", "chroma", "s3"):
+        match = [v for k, v in deps.items() if k.startswith(name)]
+        assert match and match[0]["status"] == "ok", (name, deps)
+
+
+def test_search_route_does_real_work(stack_twin):
+    status, body = get(stack_twin["port"], "/api/search?q=golden+image")
+    assert status == 200, body
+
+
+def test_env_file_holds_ssm_secrets_and_nothing_else_does(stack_twin, secret_values):
+    name = stack_twin["name"]
+    env = docker("exec", name, "cat", "/etc/app/app.env").stdout
+    mode = docker("exec", name, "stat", "-c", "%a", "/etc/app/app.env").stdout.strip()
+    assert mode == "600"
+    for value in secret_values.values():
+        assert value in env
+    for where in ("/etc/golden", "/srv/salt", "/srv/pillar", "/var/lib/cloud", "/opt/app"):
+        for value in secret_values.values():
+            found = docker("exec", name, "grep", "-rlF", value, where, check=False)
+            assert found.stdout.strip() == "", f"a secret is in {found.stdout.strip()}"
+    image = twin.image_name("app")
+    for value in secret_values.values():
+        found = docker("run", "--rm", "--network", "none", "--entrypoint", "grep", image,
+                       "-rlF", value, "/etc", "/opt", "/srv", "/var/lib", check=False,
+                       timeout=300)
+        assert found.stdout.strip() == "", f"a secret is baked into {found.stdout.strip()}"
+
+
+def test_database_url_uses_verify_full_with_the_baked_ca(stack_twin):
+    env = docker("exec", stack_twin["name"], "cat", "/etc/app/app.env").stdout
+    url = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
+    assert "sslmode=verify-full" in url and "sslrootcert=/etc/golden/rds-ca-bundle.pem" in url
+    assert docker("exec", stack_twin["name"], "test", "-s",
+                  "/etc/golden/rds-ca-bundle.pem", check=False).returncode == 0
+
+
+def test_redis_down_keeps_healthz_and_reports_redis(stack_twin):
+    port = stack_twin["port"]
+    docker("stop", "golden-local-redis")
+    try:
+        assert get(port, "/healthz")[0] == 200
+        status, body = get(port, "/healthz/deps")
+        assert status == 503
+        deps = body["dependencies"] if "dependencies" in body else body
+        redis = next(v for k, v in deps.items() if k.startswith("redis"))
+        assert redis["status"] != "ok"
+        assert all(v["status"] == "ok" for k, v in deps.items() if not k.startswith("redis"))
+    finally:
+        docker("start", "golden-local-redis")
+    assert wait_for(lambda: get(port, "/healthz/deps")[0] == 200, timeout=60)
+
+
+def test_missing_ssm_parameter_fails_boot_naming_it(local_standins, secret_values):
+    import boto3
+
+    settings = localstack.environment_settings()
+    ssm = boto3.client("ssm", region_name=settings["region"],
+                       endpoint_url=f"http://127.0.0.1:{localstack.STANDINS[3].host_port}",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    parameter = settings["instance"]["ssm_path"].rstrip("/") + "/db_password"
+    spec = twin.TwinSpec(role="app", name=f"golden-fault-{uuid.uuid4().hex[:6]}", port=18082,
+                         seed_dir=str(local_standins))
+    twin.up(spec, wait=180)
+    try:
+        ssm.delete_parameter(Name=parameter)
+        docker("restart", spec.name)  # a reboot: systemd starts again, boot step re-runs
+        assert wait_for(lambda: docker("exec", spec.name, "systemctl", "is-failed",
+                                       "golden-boot", check=False).stdout.strip() == "failed",
+                        timeout=120)
+        journal = docker("exec", spec.name, "journalctl", "-u", "golden-boot", "-b",
+                         "--no-pager").stdout
+        assert parameter in journal
+        assert docker("exec", spec.name, "test", "-e", "/etc/app/app.env",
+                      check=False).returncode != 0
+        assert get(spec.port, "/healthz")[0] != 200
+    finally:
+        ssm.put_parameter(Name=parameter, Value=secret_values["db_password"],
+                          Type="SecureString", Overwrite=True)
+        twin.down(spec.name)
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d["redis"].update(port="6379"), "redis.port"),
+    (lambda d: d["database"].pop("host"), "database.host"),
+])
+def test_bad_instance_document_fails_boot_naming_the_field(tmp_path, local_standins, mutate,
+                                                           field):
+    seed = custom_seed(tmp_path, mutate)
+    name = f"golden-fault-{uuid.uuid4().hex[:6]}"
+    spec = twin.TwinSpec(role="app", name=name, port=18083, seed_dir=str(seed))
+    try:
+        with pytest.raises(Exception):
+            twin.up(spec, wait=40)
+        assert docker("exec", name, "systemctl", "is-failed", "golden-boot",
+                      check=False).stdout.strip() == "failed"
+        journal = docker("exec", name, "journalctl", "-u", "golden-boot", "--no-pager").stdout
+        assert field in journal
+        assert docker("exec", name, "test", "-e", "/etc/app/app.env", check=False).returncode != 0
+    finally:
+        twin.down(name)

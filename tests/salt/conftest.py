@@ -1,0 +1,78 @@
+"""Render the state tree on this machine without applying it: salt-call --local with a
+private config, cache and the grains of the target (role, platform, OS)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SALT_CALL = Path(sys.executable).parent / "salt-call"
+
+OS_GRAINS = {
+    "Debian": {"os": "Debian", "os_family": "Debian", "osrelease": "12", "oscodename": "bookworm"},
+    "Ubuntu": {"os": "Ubuntu", "os_family": "Debian", "osrelease": "22.04",
+               "oscodename": "jammy"},
+}
+
+
+class Minion:
+    def __init__(self, root: Path, grains: dict, pillar_root: Path):
+        self.root = root
+        self.conf = root / "conf"
+        self.conf.mkdir(parents=True, exist_ok=True)
+        (self.conf / "minion").write_text(yaml.safe_dump({
+            "file_client": "local",
+            "file_roots": {"base": [str(REPO / "salt")]},
+            "pillar_roots": {"base": [str(pillar_root)]},
+            "cachedir": str(root / "cache"),
+            "pki_dir": str(root / "pki"),
+            "sock_dir": str(root / "sock"),
+            "log_file": str(root / "minion.log"),
+            "grains": grains,
+            "grains_cache": False,
+        }))
+        self.call("saltutil.sync_modules", "saltenv=base")
+
+    def call(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(SALT_CALL), "--local", "-c", str(self.conf), "--out=json",
+             "--retcode-passthrough", *args],
+            capture_output=True, text=True, timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"salt-call {' '.join(args)} failed:\n{proc.stdout}\n"
+                                 f"{proc.stderr[-3000:]}")
+        return proc
+
+    def show_highstate(self) -> dict:
+        return json.loads(self.call("state.show_highstate").stdout)["local"]
+
+    def pillar(self) -> dict:
+        return json.loads(self.call("pillar.items", "unmask=True").stdout)["local"]
+
+
+@pytest.fixture
+def minion_factory(tmp_path):
+    def make(role="app", platform="aws", os="Debian", pillar_root: Path | None = None,
+             extra_grains: dict | None = None):
+        grains = {"role": role, "platform": platform, **OS_GRAINS[os], **(extra_grains or {})}
+        return Minion(tmp_path / f"{role}-{platform}-{os}", grains, pillar_root or REPO / "pillar")
+
+    return make
+
+
+@pytest.fixture
+def example_pillar_root(tmp_path):
+    """pillar.example as the whole pillar of a minion."""
+    root = tmp_path / "example-pillar"
+    root.mkdir()
+    shutil.copy(REPO / "pillar" / "pillar.example", root / "example.sls")
+    (root / "top.sls").write_text("base:\n  '*':\n    - example\n")
+    return root

@@ -1,0 +1,57 @@
+"""gunicorn settings for the sample backend (read by `gunicorn -c gunicorn.conf.py`).
+
+The worker count is decided outside the image, at boot, from the CPU count (the app Salt
+formula writes WEB_CONCURRENCY into the env file), so one image fits every instance size."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from sample_backend.logs import logging_config  # noqa: E402
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise SystemExit(f"{name} must be at least 1, got {value}")
+    return value
+
+
+wsgi_app = "sample_backend.asgi:app"
+bind = [os.environ.get("BIND", "0.0.0.0:8000")]
+workers = _int_env("WEB_CONCURRENCY", 2)
+worker_class = "uvicorn_worker.UvicornWorker"
+
+# Matches net.core.somaxconn in the base formula; bursts queue in the kernel, not at nginx.
+backlog = _int_env("GUNICORN_BACKLOG", 2048)
+
+# A worker that stops heartbeating this long is killed and replaced. Requests themselves
+# are not limited by it (uvicorn workers heartbeat from the event loop), so the slowest
+# legitimate request, a 100 MB upload to S3, is unaffected.
+timeout = _int_env("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 25)
+# Longer than nginx's upstream keepalive_timeout (60 s): the proxy always closes an idle
+# upstream connection first, so it never sends a request on a socket we are closing.
+keepalive = _int_env("GUNICORN_KEEPALIVE", 75)
+
+# The heartbeat file on tmpfs: on overlayfs its fchmod can block under disk load.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Logs: JSON lines. The app writes the access log to stdout (sample_backend/logs.py) so
+# every line has the request's latency; gunicorn's own and uvicorn's plain-text access
+# lines are switched off there. Errors go to stderr.
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+accesslog = None
+errorlog = "-"
+logconfig_dict = logging_config(loglevel)
+
+proc_name = "sample-backend"
+# No runtime control socket: nothing manages workers at run time but the container itself.
+control_socket_disable = True

@@ -1,0 +1,5 @@
+"""The ASGI entry point for servers (gunicorn, uvicorn): settings come from the environment."""
+
+from .main import create_app
+
+app = create_app()

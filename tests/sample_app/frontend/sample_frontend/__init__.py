@@ -1,0 +1,1 @@
+"""Sample frontend for the golden image's local twin: a Next.js-style static export."""
