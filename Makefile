@@ -36,14 +36,24 @@ base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE
 image: setup ## Build the twin image for ROLE through the one provisioning path
 	$(GOLDEN) twin build --role $(ROLE)
 
-twin: image ## Boot the twin of ROLE on 127.0.0.1:PORT and wait until healthy
-	$(GOLDEN) twin up --role $(ROLE) --port $(PORT)
+local: setup ## The main job: stand-ins (PostgreSQL, Redis, Chroma, S3/SSM), the twin image, boot from user data
+	$(GOLDEN) local up --port $(PORT)
 
-twin-down: setup ## Stop the twin of ROLE
-	$(GOLDEN) twin down --name golden-twin-$(ROLE)
+local-down: setup ## Stop everything `make local` started (data kept in .state/local)
+	$(GOLDEN) local down
 
-local: image ## The main job on the local twin: build the image and boot it
-	$(GOLDEN) twin up --role app --port $(PORT)
+emulator: setup ## The AWS emulator on 127.0.0.1:5050 for ENV=local releases (foreground)
+	$(VENV)/bin/python -m autoscaling.emulator --port 5050 --step-seconds 1 --seed local
+
+release: setup ## Roll AMI (default latest) through ENV's group for ROLE (ENV=local: the emulator)
+	$(GOLDEN) env apply $(ENV) --yes
+	$(GOLDEN) release $(ENV) --role $(ROLE) --ami $(or $(AMI),latest)
+
+ami: setup ## Bake ROLE's AMI with Packer (VAR_FILE=..., PACKER_VARS="k=v ...")
+	$(GOLDEN) bake --role $(ROLE) --target aws $(if $(VAR_FILE),--var-file $(VAR_FILE)) $(foreach v,$(PACKER_VARS),--var $(v))
+
+bake-local: setup ## Bake ROLE's twin image with Packer's docker source (same provisioners as ami)
+	$(GOLDEN) bake --role $(ROLE) --target local $(foreach v,$(PACKER_VARS),--var $(v))
 
 test: setup ## Everything CI runs: builds the images, runs the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -54,4 +64,5 @@ bench-image: image ## Time the base image, highstates and start-to-healthy (prin
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup lint base-image image twin twin-down local test bench-image clean
+.PHONY: help setup lint base-image image local local-down emulator release ami \
+	bake-local test bench-image clean

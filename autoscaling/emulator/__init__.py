@@ -22,12 +22,24 @@ Fixed
 - Target health: terminated instances show "draining", instances declared unhealthy show
   "unhealthy" (moto keeps every registered target "healthy").
 - PutScalingPolicy answers PolicyARN (moto's PolicyArn is dropped by botocore).
+- SSM Run Command (emulator/run_command.py) replaces moto's: SendCommand reaches only the
+  InstanceIds or Targets it names (running instances; InvalidInstanceId otherwise),
+  honours MaxConcurrency and MaxErrors, and each invocation ends as a test said
+  (emulator/ssm_outcomes.py): Success, Failed (response code, stdout, stderr),
+  Undeliverable, execution or delivery timeout. Added ListCommandInvocations (Details)
+  and CancelCommand; GetCommandInvocation and ListCommands report Pending, InProgress,
+  Success, Failed, TimedOut, Cancelled with AWS's StatusDetails (Undeliverable, Delivery
+  Timed Out, Execution Timed Out, Incomplete) and output limits (24,000 / 2,500 chars).
 Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
   received (service, action, region, mutating), also written to --record FILE.
 - GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
+- POST /moto-api/golden/ssm/outcome {"instance_id", "status", "stdout", "stderr",
+  "response_code", "steps", "match"}: what that instance answers to Run Command (to
+  commands containing ``match``, when given); GET /moto-api/golden/ssm: the rules and every
+  command's timeline (step each invocation started and ended, most ever in progress).
 - POST /moto-api/reset (moto's) also clears all of the above.
 - moto's own recorder works too (MOTO_ENABLE_RECORDING / MOTO_RECORDER_FILEPATH).
 
@@ -44,7 +56,16 @@ What it does NOT model
   mixed instances policies); MixedInstancesPolicy is not supported by the refresh model.
 - Alarms change state only through SetAlarmState (no metric evaluation).
 - IAM is not enforced; any credentials are accepted; one account (123456789012).
-- SSM SendCommand targets every instance and always reports Success (moto as-is).
+- Run Command executes nothing: outcomes are the test's rules, one step per read call
+  that names the command (at most once per step_seconds), no real durations;
+  ExecutionTimeout and the delivery TimeoutSeconds are stored, never counted down; the
+  command's ExpiresAfter is informative. Only AWS-RunShellScript is accepted; Targets keys
+  other than InstanceIds, tag:KEY, tag-key (resource groups) are refused; several
+  Targets must all match (AND). Instances need no SSM agent or instance profile
+  (DescribeInstanceInformation is not modelled); Delayed, Terminated, Access Denied and
+  Invalid Platform never happen; no S3 or CloudWatch output, no notifications, no rate
+  exceeded. Assumptions where the documentation is silent: invocations that MaxErrors
+  stopped end Cancelled, Undeliverable is Status Failed, Incomplete is Status Failed.
 
 Python API: :class:`Emulator` starts it as a subprocess (what the tests use) or in a
 thread of the calling process, and wraps the control endpoints.
@@ -198,3 +219,12 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._call("POST", "requests/clear", {})
+
+    def ssm_outcome(self, instance_id: str, status: str = "Success", **fields) -> dict:
+        """What ``instance_id`` answers to Run Command (see emulator/ssm_outcomes.py)."""
+        return self._call("POST", "ssm/outcome", {"instance_id": instance_id, "status": status,
+                                                  **fields})
+
+    def ssm_state(self) -> dict:
+        """Outcome rules and every command's timeline (rate control is checkable)."""
+        return self._call("GET", "ssm")

@@ -20,7 +20,7 @@ from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
 from moto.elbv2 import models as elbv2_models
 
-from autoscaling.emulator import health, instance_refresh
+from autoscaling.emulator import health, instance_refresh, run_command
 
 _installed = False
 
@@ -306,6 +306,8 @@ def install() -> None:
     AutoScalingResponse.put_scaling_policy = _put_scaling_policy
     AutoScalingResponse.describe_auto_scaling_groups = _describe_auto_scaling_groups
     AutoScalingResponse.describe_auto_scaling_instances = _describe_auto_scaling_instances
+    # SSM Run Command: targets, rate control, per-instance outcomes (emulator/run_command.py).
+    run_command.install()
     _installed = True
 
 

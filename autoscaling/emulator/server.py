@@ -5,7 +5,9 @@ Wraps moto's DomainDispatcherApplication with
   in memory (GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear) and,
   with --record FILE, appended to FILE as JSON lines;
 - test controls under /moto-api/golden/: health rules (POST health), run-time settings
-  (GET/POST config); POST /moto-api/reset also clears the log, the rules and the settings.
+  (GET/POST config), SSM Run Command outcomes per instance (POST ssm/outcome) and the
+  commands' timelines (GET ssm); POST /moto-api/reset also clears the log, the rules and
+  the settings.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from autoscaling.emulator import config, health, patches
+from autoscaling.emulator import config, health, patches, run_command, ssm_outcomes
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
@@ -96,6 +98,7 @@ class EmulatorApp:
             return self._control(environ, start_response, path[len("/moto-api/golden/") :], method)
         if path == "/moto-api/reset" and method == "POST":
             health.clear()
+            ssm_outcomes.clear()
             config.reset()
             self.log.clear()
         elif not path.startswith("/moto-api"):
@@ -122,6 +125,10 @@ class EmulatorApp:
                 result = health.rules()
             elif name == "health" and method == "GET":
                 result = health.rules()
+            elif name == "ssm/outcome" and method == "POST":
+                result = ssm_outcomes.set_rule(payload)
+            elif name == "ssm" and method == "GET":
+                result = {"rules": ssm_outcomes.rules(), "commands": run_command.all_timelines()}
             elif name == "config" and method == "POST":
                 result = config.update(payload)
             elif name == "config" and method == "GET":

@@ -5,6 +5,8 @@ unknown role stops the highstate before any state runs, with messages naming the
 The schema below is the single description of what pillar may hold; pillar.example
 documents the same keys."""
 
+import re
+
 ROLES = ("app", "chroma")
 PLATFORMS = ("aws", "twin")
 
@@ -68,6 +70,8 @@ SCHEMA = {
             "backend": (_STR, False),
             "frontend": (_STR, False),
         },
+        # Non-secret APP_* settings for the backends (checked in _check_app_environment).
+        "environment": (_DICT, False),
     },
     "cloudwatch": {
         "install": (_BOOL, False),
@@ -175,7 +179,31 @@ def check(pillar, role_grain=None):
     if isinstance(replicas, int) and not isinstance(replicas, bool) and not 1 <= replicas <= 16:
         problems.append(f"app:backend_replicas: expected 1..16, got {replicas}")
     _check_chroma(pillar, role, problems)
+    _check_app_environment(app, problems)
     return problems
+
+
+_APP_SETTING = re.compile(r"^APP_[A-Z0-9_]{1,100}$")
+
+
+def _check_app_environment(app, problems):
+    """app:environment: APP_* names with plain values, never a secret (those come from
+    SSM at boot into /etc/app/app.env)."""
+    env = app.get("environment") if isinstance(app, dict) else None
+    if not isinstance(env, dict):
+        return
+    for key in sorted(env, key=str):
+        value = env[key]
+        path = f"app:environment:{key}"
+        if any(word in str(key).lower() for word in FORBIDDEN_WORDS):
+            problems.append(f"{path}: secrets do not belong in pillar (use SSM Parameter Store)")
+        elif not isinstance(key, str) or not _APP_SETTING.match(key):
+            problems.append(f"{path}: expected a name like APP_FEATURE_X (APP_, then A-Z 0-9 _)")
+        elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems.append(f"{path}: expected a string or a number (quote yes/no/on/off), "
+                            f"got {type(value).__name__} {value!r}")
+        elif "'" in str(value) or "\n" in str(value) or "\r" in str(value):
+            problems.append(f"{path}: a value may not contain a single quote or a line break")
 
 
 def _is_int(value):

@@ -22,6 +22,19 @@ app-compose-file-managed:
     - require:
       - file: app-directory-present
 
+{#- Non-secret APP_* settings (pillar app:environment) that compose gives the backends; a
+    change rolls the replicas one at a time (app.service). #}
+app-settings-env-file-managed:
+  file.managed:
+    - name: /etc/app/app-settings.env
+    - source: salt://app/files/app-settings.env.j2
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+    - require:
+      - file: app-env-directory-private
+
 app-runtime-settings-managed:
   file.managed:
     - name: /etc/app/runtime.conf

@@ -4,11 +4,6 @@ include:
   - chroma.image
   - chroma.volume
 
-chroma-log-directory-present:
-  file.directory:
-    - name: {{ chroma.log_dir }}
-    - mode: '0750'
-
 chroma-log-rotation-managed:
   file.managed:
     - name: /etc/logrotate.d/golden-chroma

@@ -40,6 +40,12 @@ chroma-volume-settings-managed:
     - require:
       - file: chroma-config-directory-private
 
+{#- The server's and this step's log files (the CloudWatch agent ships them). #}
+chroma-log-directory-present:
+  file.directory:
+    - name: {{ chroma.log_dir }}
+    - mode: '0750'
+
 chroma-volume-script-managed:
   file.managed:
     - name: /usr/local/sbin/golden-chroma-volume
@@ -79,3 +85,4 @@ chroma-volume-mounted:
       - file: chroma-volume-settings-managed
       - file: chroma-volume-script-managed
       - file: chroma-volume-unit-managed
+      - file: chroma-log-directory-present

@@ -93,3 +93,10 @@ cleanup-cloud-init-instance-data-absent:
 cleanup-logs-emptied:
   cmd.run:
     - name: find /var/log -type f \( -name '*.log' -o -name '*.gz' -o -name '*.[0-9]' -o -name '*.journal' -o -name '*.journal~' \) -delete
+
+{#- The app's containers are made at boot, with that boot's environment; only their
+    images stay in the image. #}
+cleanup-app-containers-absent:
+  cmd.run:
+    - name: docker compose --project-name app --file /opt/app/compose.yaml down --timeout 20
+    - onlyif: test -f /opt/app/compose.yaml && systemctl is-active --quiet docker

@@ -98,6 +98,24 @@ def client_address(index: int, pool: int = 0) -> str:
     return str(XFF_NETWORK.network_address + 1 + slot % usable)
 
 
+def bench_seed_files(instance_id: str) -> dict[str, str]:
+    """The twin's NoCloud seed for the bench: no instance document, and the boot step's
+    build marker set by cloud-init before golden-boot runs (bootcmd, init stage). The boot
+    step then writes the app environment it writes during a bake (no shared services), so
+    the twin's backend runs the same in-process retrieval as the baseline: same app, same
+    configuration, only the layout differs. An image without the boot step ignores it."""
+    return {
+        "meta-data": f"instance-id: {instance_id}\nlocal-hostname: {instance_id}\n",
+        "user-data": (
+            "#cloud-config\n"
+            "# golden bench load: no shared services; the app runs as in a bake.\n"
+            "bootcmd:\n"
+            "  - [mkdir, -p, /run/golden]\n"
+            "  - [touch, /run/golden/build]\n"
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class Plan:
     levels: tuple[int, ...] = (50, 200, 400)
@@ -135,24 +153,31 @@ class Plan:
             )
         return self
 
+    @property
+    def warmup_seconds(self) -> int:
+        # Longer than the longest think time: every user has had its first visit.
+        return max(6, math.ceil(self.think_max) + 1)
+
     def ramp_seconds(self, users: int) -> int:
         return math.ceil(users / self.spawn_rate)
 
     def estimate_seconds(self, boot_seconds: float = 30.0) -> float:
         """Wall time of the whole bench, for the plan printed before it starts."""
-        per_target = sum(self.think_seconds + self.ramp_seconds(n) + 8 for n in self.levels)
+        per_target = sum(
+            self.think_seconds + self.ramp_seconds(n) + self.warmup_seconds + 8 for n in self.levels
+        )
         per_target += len(self.saturation_connections) * (self.saturation_seconds + 2)
         overhead = 2 * (self.overhead_seconds + 2)
-        upload = 2 * 15
+        upload = 2 * 8
         return 2 * per_target + overhead + upload + boot_seconds
 
 
 QUICK = Plan(
     levels=(200,),
-    think_seconds=20,
+    think_seconds=12,
     spawn_rate=100,
     saturation_connections=(200,),
-    saturation_seconds=8,
+    saturation_seconds=6,
     overhead_seconds=6,
 )
 
@@ -669,12 +694,15 @@ def start_baseline(names: Names, backend_image: str, frontend_image: str) -> Tar
     )
 
 
-def start_golden(names: Names, image: str, seed_dir: str | None) -> Target:
+def start_golden(names: Names, image: str, seed_dir: Path) -> Target:
     from golden import twin
 
     port = names.ports()["twin"]
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    for filename, text in bench_seed_files(names.twin).items():
+        (seed_dir / filename).write_text(text)
     up = twin.up(
-        twin.TwinSpec(role="app", name=names.twin, port=port, image=image, seed_dir=seed_dir),
+        twin.TwinSpec(role="app", name=names.twin, port=port, image=image, seed_dir=str(seed_dir)),
         wait=180,
     )
     return Target(
@@ -708,21 +736,23 @@ def workers_per_replica(name: str) -> int | None:
 
 
 def _locust_argv(target: Target, users: int, plan: Plan, csv_prefix: Path) -> list[str]:
+    run_time = plan.think_seconds + plan.ramp_seconds(users) + plan.warmup_seconds
     argv = [
         sys.executable, "-m", "locust",
         "-f", str(LOCUSTFILE),
         "--headless", "--only-summary",
         "--host", target.url,
         "-u", str(users), "-r", str(plan.spawn_rate),
-        "-t", f"{plan.think_seconds + plan.ramp_seconds(users)}s",
-        # Statistics restart once every user is running: the ramp is not measured.
-        "--reset-stats",
+        "-t", f"{run_time}s",
+        # Statistics restart a little after every user is running: neither the ramp nor the
+        # herd of first visits it causes is measured.
+        "--warmup", str(plan.warmup_seconds),
         "--stop-timeout", "5",
         "--csv", str(csv_prefix),
         "--loglevel", "WARNING",
         "--exit-code-on-error", "0",
         "--think-min", str(plan.think_min), "--think-max", str(plan.think_max),
-        "--max-seconds", str(plan.think_seconds + plan.ramp_seconds(users) + 30),
+        "--max-seconds", str(run_time + 30),
     ]  # fmt: skip
     if target.frontend_url:
         argv += ["--frontend-host", target.frontend_url]
@@ -735,7 +765,7 @@ def run_locust(target: Target, users: int, plan: Plan, raw_dir: Path) -> dict:
 
     prefix = raw_dir / f"{target.name}-{users}u"
     argv = _locust_argv(target, users, plan, prefix)
-    budget = plan.think_seconds + plan.ramp_seconds(users) + 60
+    budget = plan.think_seconds + plan.ramp_seconds(users) + plan.warmup_seconds + 60
     with CpuMeter(target.roots) as meter:
         proc = run(argv, check=False, timeout=budget, what=f"locust ({target.name}, {users} users)")
     stats_path = Path(f"{prefix}_stats.csv")
@@ -781,12 +811,12 @@ def run_wrk(
 def _rss_sampler(roots: Sequence[int], samples: list, stop: threading.Event) -> None:
     while not stop.is_set():
         samples.append(by_class(descendants(scan_processes(), roots), "rss_bytes"))
-        stop.wait(0.2)
+        stop.wait(0.1)
 
 
 def upload(target: Target, mib: int) -> dict:
     """POST ``mib`` MiB to /api/upload, streamed from a 1 MiB buffer, timing it while the
-    RSS of the target's processes is sampled every 0.2 s."""
+    RSS of the target's processes is sampled every 0.1 s."""
     samples: list[dict[str, int]] = [
         by_class(descendants(scan_processes(), target.roots), "rss_bytes")
     ]
@@ -914,7 +944,6 @@ def run_bench(
     twin_image: str = "golden/twin-app:latest",
     backend_image: str = "golden-sample/backend:dev",
     frontend_image: str = "golden-sample/frontend:dev",
-    seed_dir: str | None = None,
     keep: bool = False,
 ) -> dict:
     from golden import containers
@@ -941,7 +970,7 @@ def run_bench(
     try:
         eprint("starting the baseline (one uvicorn process) and the golden twin")
         targets["baseline"] = start_baseline(names, backend_image, frontend_image)
-        targets["golden"] = start_golden(names, twin_image, seed_dir)
+        targets["golden"] = start_golden(names, twin_image, out_dir / "seed")
         summary["boot_to_healthy_s"] = {n: t.boot_seconds for n, t in targets.items()}
         summary["golden_workers_per_replica"] = workers_per_replica(names.twin)
         for t in targets.values():
@@ -1081,9 +1110,7 @@ def report(summary: Mapping) -> str:
         )
     oh = summary.get("nginx_overhead")
     if oh:
-        parts.append(
-            f"## nginx overhead ({oh['connections']} conns, wrk inside the twin's network namespace)"
-        )
+        parts.append(f"## nginx overhead ({oh['connections']} conns, wrk inside the twin's netns)")
         parts.append(
             render_table(
                 [
@@ -1093,7 +1120,8 @@ def report(summary: Mapping) -> str:
             )
         )
         parts.append(
-            f"p50 overhead {fmt(oh['p50_overhead_pct'])} %, p95 overhead {fmt(oh['p95_overhead_pct'])} %"
+            f"p50 overhead {fmt(oh['p50_overhead_pct'])} %, "
+            f"p95 overhead {fmt(oh['p95_overhead_pct'])} %"
         )
     parts.append("## Boot, upload, CPU")
     misc = [
@@ -1120,15 +1148,23 @@ def report(summary: Mapping) -> str:
     if cores_rows:
         columns = sorted(
             {k for r in cores_rows for k in r},
-            key=lambda k: (not k in ("target", "kind", "load", "host_busy_pct"), k),
+            key=lambda k: (k not in ("target", "kind", "load", "host_busy_pct"), k),
         )
         parts.append(render_table(cores_rows, columns))
+    machine = summary.get("machine", {})
     parts.append("## Targets")
     parts.append(render_table(summary.get("checks", []), ("figure", "measured", "target", "ok")))
     parts.append(
-        f"CSV: {summary.get('csv')}\nplot: {summary.get('plot')}\nwall time {summary.get('seconds')} s, load average {summary['machine'].get('loadavg_start')} -> {summary['machine'].get('loadavg_end')}"
+        f"CSV: {summary.get('csv')}\nplot: {summary.get('plot')}\n"
+        f"wall time {summary.get('seconds')} s; load average (1, 5, 15 min) "
+        f"{_loadavg(machine.get('loadavg_start'))} at the start, "
+        f"{_loadavg(machine.get('loadavg_end'))} at the end on {machine.get('cpus')} CPUs"
     )
     return "\n\n".join(parts)
+
+
+def _loadavg(values) -> str:
+    return "/".join(f"{v:.2f}" for v in values) if values else "n/a"
 
 
 def _lat(stats: RouteStats) -> dict:
@@ -1186,9 +1222,6 @@ def register(main) -> None:
         show_default=True,
         help="127.0.0.1 ports BASE..BASE+2.",
     )
-    @click.option(
-        "--seed", "seed_dir", default=None, help="NoCloud seed folder for the twin's boot."
-    )
     @click.option("--image", "twin_image", default="golden/twin-app:latest", show_default=True)
     @click.option(
         "--out", "out_dir", default=None, help="Results folder [build/bench/load-TIMESTAMP]."
@@ -1204,7 +1237,6 @@ def register(main) -> None:
         closed_seconds,
         think,
         port_base,
-        seed_dir,
         twin_image,
         out_dir,
         keep,
@@ -1251,9 +1283,7 @@ def register(main) -> None:
             if out_dir
             else LOCUSTFILE.parents[2] / "build" / "bench" / time.strftime("load-%Y%m%d-%H%M%S")
         )
-        summary = run_bench(
-            plan, out_dir=folder, names=names, twin_image=twin_image, seed_dir=seed_dir, keep=keep
-        )
+        summary = run_bench(plan, out_dir=folder, names=names, twin_image=twin_image, keep=keep)
         if as_json:
             click.echo(json.dumps(summary, indent=2, default=_jsonable))
         else:

@@ -34,10 +34,18 @@ def main() -> None:
 def _register() -> None:
     # Each capability registers its own commands.
     from autoscaling import commands as release_commands
-    from golden import appimages, bake, instance_commands, local_commands, twin_commands
+    from golden import (
+        appimages,
+        bake,
+        bench_load,
+        instance_commands,
+        local_commands,
+        twin_commands,
+    )
 
     for module in (
-        twin_commands, appimages, bake, instance_commands, local_commands, release_commands,
+        twin_commands, bench_load, appimages, bake, instance_commands, local_commands,
+        release_commands,
     ):
         module.register(main)
 

@@ -36,6 +36,9 @@ SALT_CALL = "/opt/salt/bin/salt-call"
 # far below a db.t3.medium's max_connections (about 400), with room to scale out.
 DB_POOL_SIZE = 5
 DB_MAX_OVERFLOW = 5
+# Only with aws.endpoint_url (the local emulator), which takes any credentials; on AWS the
+# instance profile provides them through IMDSv2 and nothing is set here.
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator"}
 
 
 def worker_count(vcpu: int, cap: int) -> int:
@@ -80,7 +83,7 @@ def app_environment(doc: dict, secrets: dict[str, str]) -> dict[str, str]:
     }
     endpoint = (doc.get("aws") or {}).get("endpoint_url")
     if endpoint:
-        env["AWS_ENDPOINT_URL"] = endpoint
+        env.update({"AWS_ENDPOINT_URL": endpoint, **EMULATOR_CREDENTIALS})
     return env
 
 
@@ -135,7 +138,11 @@ def fetch_secrets(doc: dict) -> dict[str, str]:
 
     names = ssm_parameter_names(doc)
     endpoint = (doc.get("aws") or {}).get("endpoint_url") or None
-    client = boto3.client("ssm", region_name=doc["region"], endpoint_url=endpoint,
+    credentials = {}
+    if endpoint:
+        credentials = {"aws_access_key_id": EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                       "aws_secret_access_key": EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+    client = boto3.client("ssm", region_name=doc["region"], endpoint_url=endpoint, **credentials,
                           config=Config(retries={"mode": "adaptive", "max_attempts": 5},
                                         connect_timeout=5, read_timeout=10))
     try:

@@ -40,8 +40,6 @@ import time
 from pathlib import Path
 
 import gevent
-from locust import FastHttpUser, HttpUser, events, tag, task
-
 from golden.bench_load import (
     ALL_ROUTES,
     RouteStats,
@@ -52,6 +50,7 @@ from golden.bench_load import (
     rows_to_csv,
 )
 from golden.errors import GoldenError
+from locust import FastHttpUser, HttpUser, events, tag, task
 
 QUERIES = (
     "how does a release roll back",
@@ -116,6 +115,13 @@ def _options(parser):
         help="Stop after this many seconds whatever --run-time says.",
     )
     group.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="Seconds after every user is running before statistics restart (first visits "
+        "and the ramp are not measured).",
+    )
+    group.add_argument(
         "--report-csv",
         default="",
         help="Write per-route p50/p95/p99, rps, error rate here at the end.",
@@ -149,6 +155,8 @@ def _guard(environment, **_):
             f"--think-min/--think-max: expected 0 <= min <= max, got {opts.think_min}, "
             f"{opts.think_max}"
         )
+    if opts.warmup < 0:
+        _fail(f"--warmup: expected >= 0 s, got {opts.warmup}")
     for name in ("max_requests", "max_seconds", "upload_mb", "large_upload_mb"):
         if getattr(opts, name) < 1:
             _fail(f"--{name.replace('_', '-')}: expected >= 1, got {getattr(opts, name)}")
@@ -161,6 +169,7 @@ class _Bounds:
     """Stops the run at --max-requests or --max-seconds, whichever comes first."""
 
     count = 0
+    warm_started = False
 
     @classmethod
     def install(cls, environment):
@@ -177,7 +186,18 @@ class _Bounds:
             sys.stderr.write(f"--max-seconds {opts.max_seconds} reached: stopping\n")
             environment.runner.quit()
 
+        def warmed_up():
+            gevent.sleep(opts.warmup)
+            environment.stats.reset_all()
+            sys.stderr.write(f"statistics restarted after {opts.warmup:g} s of warm-up\n")
+
+        def on_spawned(**_):
+            if opts.warmup > 0 and not cls.warm_started:
+                cls.warm_started = True
+                gevent.spawn(warmed_up)
+
         environment.events.request.add_listener(on_request)
+        environment.events.spawning_complete.add_listener(on_spawned)
         environment.events.test_start.add_listener(lambda **_: gevent.spawn(deadline))
 
 

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from golden import bench_load as bl
 from golden.errors import ConfigError
 

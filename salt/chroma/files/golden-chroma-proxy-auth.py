@@ -120,8 +120,10 @@ def reload_nginx(path: str, previous: str | None) -> None:
         if previous is not None:
             write_atomically(path, previous)
         raise AuthError(f"nginx -t failed with the new map: {check.stderr.strip()[-300:]}")
-    subprocess.run(["systemctl", "reload", "nginx"], check=True)
-    say("nginx reloaded")
+    # --no-block: this unit is ordered before nginx, so a blocking reload job would wait
+    # for this very unit to finish.
+    subprocess.run(["systemctl", "reload", "--no-block", "nginx"], check=True)
+    say("nginx reload queued")
 
 
 def main(argv: list[str]) -> int:
@@ -152,8 +154,10 @@ def main(argv: list[str]) -> int:
     except FileNotFoundError:
         previous = None
     changed = write_atomically(map_file, render_map(token, token_file))
-    say(("bearer map updated" if changed else "bearer map unchanged")
-        + ("" if token is None else " (a token is set)"))
+    say(
+        ("bearer map updated" if changed else "bearer map unchanged")
+        + ("" if token is None else " (a token is set)")
+    )
     if changed and reload and nginx_active():
         try:
             reload_nginx(map_file, previous)

@@ -70,9 +70,7 @@ def merge_settings(base: dict, override: dict | None) -> dict:
         raise VolumeError(
             f"{SETTINGS}: kind: expected one of {', '.join(KINDS)}, got {settings['kind']!r}"
         )
-    if settings["kind"] == "directory" and not str(settings.get("directory") or "").startswith(
-        "/"
-    ):
+    if settings["kind"] == "directory" and not str(settings.get("directory") or "").startswith("/"):
         raise VolumeError(f"{SETTINGS}: directory: expected an absolute path for kind directory")
     if settings["kind"] == "ebs":
         if settings.get("fs_type") not in FS_TYPES:
@@ -96,8 +94,11 @@ def plan_attachment(volumes: list[dict], instance_id: str, name: str, zone: str)
         return ("fail", f"no EBS volume tagged Name={name} in {zone}")
     if len(volumes) > 1:
         ids = ", ".join(sorted(v["VolumeId"] for v in volumes))
-        return ("fail", f"{len(volumes)} EBS volumes tagged Name={name} in {zone} ({ids}): "
-                        "expected exactly one")
+        return (
+            "fail",
+            f"{len(volumes)} EBS volumes tagged Name={name} in {zone} ({ids}): "
+            "expected exactly one",
+        )
     volume = volumes[0]
     vid, state = volume["VolumeId"], volume.get("State")
     mine = [a for a in volume.get("Attachments") or [] if a.get("InstanceId") == instance_id]
@@ -110,8 +111,11 @@ def plan_attachment(volumes: list[dict], instance_id: str, name: str, zone: str)
         return ("fail", f"{vid} is in state {state}")
     if others:
         holder = others[0]
-        return ("wait", f"{vid} is still {holder.get('State')} to {holder.get('InstanceId')} "
-                        "(the instance being replaced)")
+        return (
+            "wait",
+            f"{vid} is still {holder.get('State')} to {holder.get('InstanceId')} "
+            "(the instance being replaced)",
+        )
     if state == "available":
         return ("attach", vid)
     return ("wait", f"{vid} is {state}")
@@ -131,7 +135,7 @@ def device_candidates(volume_id: str, device_name: str) -> list[str]:
 
 
 def format_action(current_fs: str, wanted_fs: str) -> str:
-    """"mkfs" only for a blank device; "keep" for the expected filesystem; "fail" for
+    """ "mkfs" only for a blank device; "keep" for the expected filesystem; "fail" for
     anything else (never format over data)."""
     if not current_fs:
         return "mkfs"
@@ -147,7 +151,7 @@ class Imds:
     """IMDSv2 only: every read carries a session token; a 401 refreshes it once."""
 
     def __init__(self, endpoint: str | None = None, timeout: float = 2.0):
-        self.endpoint = (endpoint or os.environ.get("GOLDEN_IMDS_ENDPOINT") or IMDS_DEFAULT)
+        self.endpoint = endpoint or os.environ.get("GOLDEN_IMDS_ENDPOINT") or IMDS_DEFAULT
         self.endpoint = self.endpoint.rstrip("/")
         self.timeout = timeout
         self._session = None
@@ -208,8 +212,9 @@ def ec2_client(region: str):
         "ec2",
         region_name=region,
         endpoint_url=endpoint or None,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5,
-                      read_timeout=20),
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=20
+        ),
     )
 
 
@@ -280,15 +285,18 @@ def wait_for_device(candidates: list[str], deadline: float, exists=os.path.exist
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise VolumeError(f"{' '.join(argv)} failed (exit {proc.returncode}): "
-                          f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+        raise VolumeError(
+            f"{' '.join(argv)} failed (exit {proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-500:]}"
+        )
     return proc
 
 
 def filesystem_of(device: str) -> str:
     # blkid exits 2 when it finds no signature at all: a blank device.
-    proc = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", device],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["blkid", "-p", "-o", "value", "-s", "TYPE", device], capture_output=True, text=True
+    )
     if proc.returncode == 2:
         return ""
     if proc.returncode != 0:
@@ -349,8 +357,9 @@ def do_mount(settings: dict) -> str:
     say(f"instance {ident['instance_id']} in {ident['zone']}")
     ec2 = ec2_client(ident["region"])
     volume_id, device_name = attach(ec2, settings, ident, deadline)
-    device = wait_for_device(device_candidates(volume_id, device_name or settings["device_name"]),
-                             deadline)
+    device = wait_for_device(
+        device_candidates(volume_id, device_name or settings["device_name"]), deadline
+    )
     say(f"{volume_id} is {device}")
     prepare_device(device, settings)
     mount(settings, device, bind=False)
