@@ -28,6 +28,12 @@ def _name_check(value: str) -> str | None:
     return None if _NAME.match(value) else "expected a resource name (letters, digits, . _ - /)"
 
 
+def _bucket_check(value: str) -> str | None:
+    if re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
+        return None
+    return "expected an S3 bucket name (3-63 of a-z 0-9 . -)"
+
+
 def _ascending(values: list) -> str | None:
     if values != sorted(set(values)):
         return "expected distinct percentages in ascending order"
@@ -95,6 +101,8 @@ SPEC = {
     "region": F(str),
     "account_id": opt(str, nullable=True),
     "aws": opt({"endpoint_url": opt(str, nullable=True)}),
+    # Where `golden hotfix` uploads state-tree bundles (instances need s3:GetObject on it).
+    "artifacts_bucket": opt(str, nullable=True, check=_bucket_check),
     "instance": F(
         {
             "database": F(dict),

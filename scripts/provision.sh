@@ -2,7 +2,7 @@
 # The one provisioning path. Twin builds (golden image) and AMI bakes (Packer, both
 # sources) run this same script on the target, as root:
 #   provision.sh --role app|chroma --platform aws|twin [--src DIR]
-#                [--salt-install wheelhouse|pip] [--skip-tests] [--no-cleanup]
+#                [--salt-install wheelhouse|onedir|pip] [--skip-tests] [--no-cleanup]
 # DIR holds what the build uploaded: salt/, pillar/, wheelhouse/, tests/image/,
 # images/ (app image archives) and provenance.json.
 # Steps: install Salt into /opt/salt, place the trees at /srv, set the role grain,
@@ -12,6 +12,7 @@ set -euo pipefail
 ROLE="" PLATFORM="aws" SRC="/var/tmp/golden" INSTALL="wheelhouse" TESTS=1 CLEANUP=1
 PASSED=0 FAILED=0 SKIPPED=0
 SALT_VENV=/opt/salt
+SALT_ONEDIR_VERSION="${SALT_ONEDIR_VERSION:-3008.4}"
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "golden-provision: error: $*" >&2; exit 2; }
@@ -44,15 +45,28 @@ install_salt() {
   if ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
   fi
-  [ -x "$SALT_VENV/bin/python" ] || python3 -m venv "$SALT_VENV"
+  [ "$INSTALL" = onedir ] || [ -x "$SALT_VENV/bin/python" ] || python3 -m venv "$SALT_VENV"
   case "$INSTALL" in
     wheelhouse)
       [ -f "$SRC/wheelhouse/requirements.txt" ] || die "--salt-install wheelhouse: $SRC/wheelhouse/requirements.txt is missing"
       "$SALT_VENV/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" \
         -r "$SRC/wheelhouse/requirements.txt" ;;
+    onedir)
+      # Salt's own build with its bundled Python (relenv), for targets whose Python the
+      # wheelhouse was not built for (Ubuntu 22.04: 3.10). The golden package and its
+      # pure-Python dependencies still come from the wheelhouse. Not exercised in this
+      # repository's CI (no route to the Salt Project's downloads).
+      local url="${SALT_ONEDIR_URL:-https://packages.broadcom.com/artifactory/saltproject-generic/onedir/$SALT_ONEDIR_VERSION/salt-$SALT_ONEDIR_VERSION-onedir-linux-$(uname -m).tar.xz}"
+      rm -rf "$SALT_VENV" && mkdir -p "$SALT_VENV"
+      curl -fsSL --retry 3 "$url" | tar -xJ -C "$SALT_VENV" --strip-components=1
+      mkdir -p "$SALT_VENV/bin"
+      for tool in salt-call salt-pip; do ln -sf "$SALT_VENV/$tool" "$SALT_VENV/bin/$tool"; done
+      "$SALT_VENV/bin/python3" -m pip install -q --no-index --find-links "$SRC/wheelhouse" golden ;;
     pip)
-      "$SALT_VENV/bin/pip" install -q "salt==3008.*" ;;
-    *) die "--salt-install: expected wheelhouse or pip, got '$INSTALL'" ;;
+      # Needs PyPI and a compiler on the target (Salt 3008 pulls timelib, built from source).
+      "$SALT_VENV/bin/pip" install -q -r "$SRC/wheelhouse/requirements.txt" \
+        --find-links "$SRC/wheelhouse" ;;
+    *) die "--salt-install: expected wheelhouse, onedir or pip, got '$INSTALL'" ;;
   esac
   "$SALT_VENV/bin/salt-call" --version
 }

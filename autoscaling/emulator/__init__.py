@@ -38,7 +38,8 @@ Test controls (HTTP, JSON)
 - GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
 - POST /moto-api/golden/ssm/outcome {"instance_id", "status", "stdout", "stderr",
   "response_code", "steps", "match"}: what that instance answers to Run Command (to
-  commands containing ``match``, when given); GET /moto-api/golden/ssm: the rules and every
+  commands containing ``match``, when given), POST .../ssm/outcome/clear forgets them all;
+  GET /moto-api/golden/ssm: the rules and every
   command's timeline (step each invocation started and ended, most ever in progress).
 - POST /moto-api/reset (moto's) also clears all of the above.
 - moto's own recorder works too (MOTO_ENABLE_RECORDING / MOTO_RECORDER_FILEPATH).
@@ -224,6 +225,9 @@ class Emulator:
         """What ``instance_id`` answers to Run Command (see emulator/ssm_outcomes.py)."""
         return self._call("POST", "ssm/outcome", {"instance_id": instance_id, "status": status,
                                                   **fields})
+
+    def ssm_clear_outcomes(self) -> None:
+        self._call("POST", "ssm/outcome/clear", {})
 
     def ssm_state(self) -> dict:
         """Outcome rules and every command's timeline (rate control is checkable)."""

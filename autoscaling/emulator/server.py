@@ -127,6 +127,9 @@ class EmulatorApp:
                 result = health.rules()
             elif name == "ssm/outcome" and method == "POST":
                 result = ssm_outcomes.set_rule(payload)
+            elif name == "ssm/outcome/clear" and method == "POST":
+                ssm_outcomes.clear()
+                result = {"cleared": True}
             elif name == "ssm" and method == "GET":
                 result = {"rules": ssm_outcomes.rules(), "commands": run_command.all_timelines()}
             elif name == "config" and method == "POST":

@@ -132,7 +132,10 @@ def _walk(data, schema, prefix, problems):
             else:
                 _walk(value, spec, path, problems)
             continue
-        kind, _required = spec
+        kind, required = spec
+        if value is None and not required:
+            # An optional key set to null means "the formula's default".
+            continue
         if not _type_ok(value, kind):
             problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r}")
     for key, spec in schema.items():

@@ -3,6 +3,7 @@
 {%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --probe-url http://127.0.0.1:80/healthz' %}
 include:
   - docker
+  - golden
   - app.images
   - app.config
 
@@ -46,5 +47,7 @@ app-service-running:
     - enable: True
     - require:
       - service: docker-service-running
+      # app.service requires the boot step's unit (environment first).
+      - service: golden-boot-unit-enabled
       - file: app-service-unit-managed
       - cmd: app-replicas-rolled-on-config-change

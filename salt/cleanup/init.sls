@@ -50,12 +50,19 @@ cleanup-chroma-build-volume-released:
     - require:
       - service: cleanup-chroma-server-stopped
 
+{#- Stopped first, or removing the token would have it write a new map. #}
+cleanup-chroma-token-watch-stopped:
+  service.dead:
+    - name: golden-chroma-proxy-auth.path
+
 cleanup-chroma-build-secrets-absent:
   file.absent:
     - names:
       - {{ chroma.token_file }}
       - {{ chroma.bearer_map }}
       - {{ chroma.build_override }}
+    - require:
+      - service: cleanup-chroma-token-watch-stopped
 
 cleanup-chroma-build-volume-absent:
   file.absent:

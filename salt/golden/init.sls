@@ -67,6 +67,12 @@ golden-boot-unit-enabled:
     - require:
       - file: golden-boot-unit-managed
 
+{#- Mounted read-only into the backend containers (sslrootcert in DATABASE_URL). #}
+golden-certs-directory-present:
+  file.directory:
+    - name: /etc/golden/certs
+    - mode: '0755'
+
 {%- if salt['file.file_exists'](golden.rds_ca_bundle_source) %}
 golden-database-ca-bundle-managed:
   file.managed:

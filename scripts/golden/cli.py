@@ -38,6 +38,7 @@ def _register() -> None:
         appimages,
         bake,
         bench_load,
+        hotfix_commands,
         instance_commands,
         local_commands,
         twin_commands,
@@ -45,7 +46,7 @@ def _register() -> None:
 
     for module in (
         twin_commands, bench_load, appimages, bake, instance_commands, local_commands,
-        release_commands,
+        release_commands, hotfix_commands,
     ):
         module.register(main)
 

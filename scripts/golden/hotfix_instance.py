@@ -21,6 +21,7 @@ output to /var/log/golden-hotfix/. One run at a time (a lock under /run/golden).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -143,9 +144,18 @@ def ensure_store(layout: Layout) -> None:
         if link.is_symlink():
             continue
         if link.is_dir():
-            if (current / link.name).exists():
-                raise OperationFailed(f"{link} and {current / link.name} both exist: repair by hand")
-            os.rename(link, current / link.name)
+            dest = current / link.name
+            # While the baked directory exists it is the truth: a copy left by an
+            # interrupted conversion is redone.
+            shutil.rmtree(dest, ignore_errors=True)
+            try:
+                os.rename(link, dest)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # overlayfs (the twin) cannot rename a directory of a lower layer.
+                shutil.copytree(link, dest, symlinks=True)
+                shutil.rmtree(link)
         _point(link, f"{rel}/{link.name}")
 
 
@@ -196,6 +206,10 @@ def _salt(layout: Layout, args: list[str], *, roots: Path | None = None,
 
 def _sync(layout: Layout, *, roots=None, cachedir=None, timeout: float) -> None:
     # top.sls calls golden_pillar (salt/_modules) while it renders: sync before any render.
+    # A tree without custom modules (salt/_*) has nothing to sync.
+    tree = (roots or layout.srv) / "salt"
+    if not any(p.is_dir() and p.name.startswith("_") for p in tree.iterdir()):
+        return
     rc, out, err = _salt(layout, ["saltutil.sync_all", "saltenv=base"], roots=roots,
                          cachedir=cachedir, timeout=timeout)
     if rc != 0:
@@ -338,17 +352,21 @@ def apply(source: str, sha256: str, *, test: bool = False, dry_run: bool = False
                 shutil.rmtree(unpacked, ignore_errors=True)
             shutil.rmtree(cache, ignore_errors=True)
 
-        ensure_store(layout)
-        final = layout.trees / f"{sha256[:16]}-{_stamp()}"
-        os.rename(unpacked, final)
-        write_json(final / "origin.json", {"bundle_sha256": sha256, "source": source,
-                                           "commit": bundle_info["commit"],
-                                           "unpacked_at": _now()})
-        before = _target(layout.current)
-        _point(layout.current, f"trees/{final.name}")
-        if before is not None:
-            _point(layout.previous, f"trees/{before.name}")
-        _prune(layout)
+        try:
+            ensure_store(layout)
+            final = layout.trees / f"{sha256[:16]}-{_stamp()}"
+            os.rename(unpacked, final)
+            write_json(final / "origin.json", {"bundle_sha256": sha256, "source": source,
+                                               "commit": bundle_info["commit"],
+                                               "unpacked_at": _now()})
+            before = _target(layout.current)
+            _point(layout.current, f"trees/{final.name}")
+            if before is not None:
+                _point(layout.previous, f"trees/{before.name}")
+            _prune(layout)
+        except OSError as exc:
+            shutil.rmtree(unpacked, ignore_errors=True)
+            raise OperationFailed(f"putting the new tree in place failed: {exc}") from None
         progress(f"golden hotfix: tree {final.name} in place (previous: "
                  f"{before.name if before else 'none'}); running the highstate")
         return _run_and_record(layout, "apply", started, started_at, timeout,

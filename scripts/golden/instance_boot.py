@@ -27,7 +27,7 @@ from golden.errors import ConfigError, GoldenError, OperationFailed
 
 INSTANCE_JSON = Path("/etc/golden/instance.json")
 APP_ENV = Path("/etc/app/app.env")
-RDS_CA_BUNDLE = Path("/etc/golden/rds-ca-bundle.pem")
+RDS_CA_BUNDLE = Path("/etc/golden/certs/rds-ca-bundle.pem")
 # provision.sh creates it for the length of a build: /run is a tmpfs, so it can never
 # reach an image. In a build the app runs without an environment for the in-image tests.
 BUILD_MARKER = Path("/run/golden/build")

@@ -46,9 +46,9 @@ def test_env_file_holds_ssm_secrets_and_nothing_else_does(stack_twin, secret_val
 def test_database_url_uses_verify_full_with_the_baked_ca(stack_twin):
     env = docker("exec", stack_twin["name"], "cat", "/etc/app/app.env").stdout
     url = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
-    assert "sslmode=verify-full" in url and "sslrootcert=/etc/golden/rds-ca-bundle.pem" in url
+    assert "sslmode=verify-full" in url and "sslrootcert=/etc/golden/certs/rds-ca-bundle.pem" in url
     assert docker("exec", stack_twin["name"], "test", "-s",
-                  "/etc/golden/rds-ca-bundle.pem", check=False).returncode == 0
+                  "/etc/golden/certs/rds-ca-bundle.pem", check=False).returncode == 0
 
 
 def test_redis_down_keeps_healthz_and_reports_redis(stack_twin):

@@ -141,7 +141,8 @@ def main(argv=None):
         run([args.runtime])
     compose = Compose(args.project, args.file)
     services = compose.services()
-    backends = [s for s in services if s.startswith("backend-")]
+    backends = sorted((s for s in services if s.startswith("backend-")),
+                      key=lambda s: (len(s), s))
     others = [s for s in services if s not in backends]
     started = time.monotonic()
     rolled = 0

@@ -1,0 +1,129 @@
+"""`golden instance hotfix|drift` on an "instance" in a directory, with the real
+salt-call: bundles are checked before anything changes, trees swap whole, --revert brings
+the previous tree back, test runs and drift checks change nothing."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from golden import hotfix_instance as inst
+from golden.errors import ConfigError, OperationFailed
+
+
+def quiet(*_args):
+    pass
+
+
+def test_first_hotfix_moves_the_baked_tree_aside_applies_and_records(salt_world):
+    layout = salt_world.layout
+    assert inst.status(layout=layout)["tree"]["source"] == "baked"
+    bundle = salt_world.bundle("v1")
+    record = inst.apply(str(bundle.path), bundle.sha256, layout=layout, progress=quiet)
+    assert record["result"] == "success"
+    assert record["states"]["changed"] == 1 and record["states"]["failed"] == 0
+    assert [s["id"] for s in record["changed"]] == ["demo-file-managed"]
+    assert salt_world.demo() == "v1"
+    assert (layout.srv / "salt").is_symlink() and (layout.srv / "pillar").is_symlink()
+    assert record["tree"]["bundle_sha256"] == bundle.sha256
+    assert record["previous_tree"]["source"] == "baked"
+    assert record["previous_tree"]["commit"] == "b" * 40
+    on_disk = json.loads((layout.etc / "hotfix.json").read_text())
+    assert on_disk["bundle"]["sha256"] == bundle.sha256 and on_disk["states"]["changed"] == 1
+    status = inst.status(layout=layout)
+    assert status["tree"]["bundle_sha256"] == bundle.sha256
+    assert status["previous_tree"]["source"] == "baked"
+    assert status["last"]["hotfix"]["result"] == "success"
+    # Unpacked files carry the time of unpacking, not the bundle's fixed one: Salt's file
+    # hash cache is keyed by path and mtime and would otherwise serve the old content.
+    assert os.stat(layout.srv / "salt" / "demo.sls").st_mtime > 315532800 + 10
+    again = inst.apply(str(bundle.path), bundle.sha256, layout=layout, progress=quiet)
+    assert again["result"] == "success" and again["states"]["changed"] == 0
+
+
+def test_a_failing_state_is_reported_and_revert_restores_the_previous_tree(salt_world):
+    layout = salt_world.layout
+    good = salt_world.bundle("good")
+    inst.apply(str(good.path), good.sha256, layout=layout, progress=quiet)
+    bad = salt_world.bundle("bad", fail=True)
+    failed = inst.apply(str(bad.path), bad.sha256, layout=layout, progress=quiet)
+    assert failed["result"] == "failed"
+    assert [s["id"] for s in failed["failed"]] == ["demo-check-fails"]
+    assert "bad" in salt_world.srv_tree()
+    reverted = inst.revert(layout=layout, progress=quiet)
+    assert reverted["result"] == "success" and reverted["mode"] == "revert"
+    assert reverted["tree"]["bundle_sha256"] == good.sha256
+    assert "good" in salt_world.srv_tree() and salt_world.demo() == "good"
+    assert json.loads((layout.etc / "hotfix.json").read_text())["mode"] == "revert"
+
+
+def test_revert_without_a_previous_tree_is_refused(salt_world):
+    with pytest.raises(ConfigError, match="no previous tree"):
+        inst.revert(layout=salt_world.layout, progress=quiet)
+
+
+def test_a_bundle_with_the_wrong_sha_changes_nothing(salt_world):
+    bundle = salt_world.bundle("v1")
+    with pytest.raises(ConfigError, match="sha256 is"):
+        inst.apply(str(bundle.path), "0" * 64, layout=salt_world.layout, progress=quiet)
+    assert not (salt_world.layout.srv / "salt").is_symlink()
+    assert salt_world.demo() == "baked"
+
+
+def test_a_tree_that_does_not_render_is_refused_before_the_swap(salt_world):
+    bundle = salt_world.bundle("v2", broken=True)
+    with pytest.raises(ConfigError, match="does not render"):
+        inst.apply(str(bundle.path), bundle.sha256, layout=salt_world.layout, progress=quiet)
+    assert not (salt_world.layout.srv / "salt").is_symlink()
+    assert not list(salt_world.layout.trees.glob(".unpack-*"))
+    assert salt_world.demo() == "baked"
+
+
+def test_test_mode_reports_what_would_change_and_changes_nothing(salt_world):
+    layout = salt_world.layout
+    bundle = salt_world.bundle("v3")
+    record = inst.apply(str(bundle.path), bundle.sha256, test=True, layout=layout,
+                        progress=quiet)
+    assert record["mode"] == "test" and record["result"] == "success"
+    assert [s["id"] for s in record["changed"]] == ["demo-file-managed"]
+    assert salt_world.demo() == "baked" and "baked" in salt_world.srv_tree()
+    assert not (layout.etc / "hotfix.json").exists()
+    assert json.loads((layout.etc / "drift.json").read_text())["mode"] == "test"
+
+
+def test_a_manual_edit_is_drift_until_the_next_highstate(salt_world):
+    layout = salt_world.layout
+    assert inst.drift(layout=layout, progress=quiet)["drifted"] is False
+    (salt_world.out / "demo.txt").write_text("edited by hand")
+    found = inst.drift(layout=layout, progress=quiet)
+    assert found["drifted"] is True
+    assert [s["id"] for s in found["changed"]] == ["demo-file-managed"]
+    assert salt_world.demo() == "edited by hand"
+    bundle = salt_world.bundle("baked")
+    inst.apply(str(bundle.path), bundle.sha256, layout=layout, progress=quiet)
+    assert inst.drift(layout=layout, progress=quiet)["drifted"] is False
+
+
+def test_one_run_at_a_time(salt_world):
+    layout = salt_world.layout
+    layout.lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(layout.lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(OperationFailed, match="another hotfix"):
+            inst.drift(layout=layout, progress=quiet)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bundle", "x.tar.gz"], "--sha256: required"),
+    (["--revert", "--status"], "exactly one of"),
+    (["--test", "--revert"], "--test and --dry-run go with --bundle"),
+])
+def test_instance_command_rejects_bad_flag_combinations(args, message):
+    from golden.cli import main
+
+    result = CliRunner().invoke(main, ["instance", "hotfix", *args])
+    assert result.exit_code == 2 and message in result.stderr
