@@ -223,8 +223,9 @@ class Emulator:
 
     def ssm_outcome(self, instance_id: str, status: str = "Success", **fields) -> dict:
         """What ``instance_id`` answers to Run Command (see emulator/ssm_outcomes.py)."""
-        return self._call("POST", "ssm/outcome", {"instance_id": instance_id, "status": status,
-                                                  **fields})
+        return self._call(
+            "POST", "ssm/outcome", {"instance_id": instance_id, "status": status, **fields}
+        )
 
     def ssm_clear_outcomes(self) -> None:
         self._call("POST", "ssm/outcome/clear", {})

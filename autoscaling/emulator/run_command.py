@@ -321,7 +321,8 @@ class Command:
                 # Never reached the agent: no execution, no error against MaxErrors.
                 inv.status = "Failed" if outcome["status"] == "Undeliverable" else "TimedOut"
                 inv.details = (
-                    "Undeliverable" if outcome["status"] == "Undeliverable"
+                    "Undeliverable"
+                    if outcome["status"] == "Undeliverable"
                     else "Delivery Timed Out"
                 )
                 inv.ended = _now()

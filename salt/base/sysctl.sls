@@ -27,3 +27,30 @@ base-sysctl-host-wide-file-managed:
         # {{ key }} = {{ value }}
 {%-   endfor %}
 {%- endif %}
+
+{%- if not base.apply_host_wide_sysctls %}
+{#- systemd-sysctl is masked where the kernel is shared (it would apply every file of
+    /usr/lib/sysctl.d too); a network namespace starts with kernel defaults at each boot,
+    so this unit re-applies our namespaced keys, and only those. #}
+base-sysctl-namespaced-boot-unit-managed:
+  file.managed:
+    - name: /etc/systemd/system/golden-sysctl.service
+    - contents: |
+        # Managed by Salt (golden base formula).
+        [Unit]
+        Description=Apply golden's namespaced sysctls (systemd-sysctl is masked here)
+        DefaultDependencies=no
+        Before=network-pre.target nginx.service docker.service
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/sbin/sysctl -q -p /etc/sysctl.d/60-golden.conf
+        [Install]
+        WantedBy=multi-user.target
+
+base-sysctl-namespaced-boot-unit-enabled:
+  service.enabled:
+    - name: golden-sysctl
+    - require:
+      - file: base-sysctl-namespaced-boot-unit-managed
+{%- endif %}

@@ -86,7 +86,10 @@ cleanup-build-caches-absent:
   file.absent:
     - names:
       - /var/cache/golden
-      - /var/cache/salt
+      # Salt's job cache and file cache, not extmods: the synced golden_pillar module
+      # must stay for the first highstate on a running instance.
+      - /var/cache/salt/minion/proc
+      - /var/cache/salt/minion/files
       - /var/tmp/golden-tests
       - /var/log/salt
 

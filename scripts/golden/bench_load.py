@@ -168,7 +168,7 @@ class Plan:
         per_target = sum(
             self.think_seconds + self.ramp_seconds(n) + self.warmup_seconds + 8 for n in self.levels
         )
-        per_target += len(self.saturation_connections) * (self.saturation_seconds + 2)
+        per_target += len(self.saturation_connections) * (self.saturation_seconds + 3)
         overhead = 2 * (self.overhead_seconds + 2)
         upload = 2 * 8
         return 2 * per_target + overhead + upload + boot_seconds
@@ -302,6 +302,17 @@ def median_stats(runs: Sequence[RouteStats]) -> RouteStats:
         p95_ms=med([r.p95_ms for r in runs]),
         p99_ms=med([r.p99_ms for r in runs]),
     )
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def mean_cores(samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Cores per part of the layout, averaged over rounds of equal length."""
+    parts = sorted({part for sample in samples for part in sample})
+    return {part: _mean(sample.get(part, 0.0) for sample in samples) for part in parts}
 
 
 def compare(baseline: RouteStats | None, golden: RouteStats | None) -> dict:
@@ -459,7 +470,7 @@ def classify_process(cmdline: str) -> str:
 
 
 def memory_summary(samples: Sequence[Mapping[str, int]]) -> dict[str, dict[str, float]]:
-    """From RSS samples (bytes per process class, the first taken before the upload):
+    """From memory samples (bytes per process class, the first taken before the upload):
     idle, peak and growth in MiB per class."""
     if not samples:
         return {}
@@ -527,7 +538,9 @@ def evaluate(summary: Mapping) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------
-# Adapters: /proc, docker, the load generators.
+# Adapters: /proc, docker, the load generators. The locustfile imports this module inside
+# Locust's gevent-patched process for the pure parts above, so docker and twin modules are
+# imported inside the functions that use them.
 
 
 def _read(path: str) -> str | None:
@@ -545,6 +558,17 @@ class Proc:
     cpu_ticks: int
     rss_bytes: int
     cmdline: str
+    # Proportional set size: shared pages (forked workers, a preloaded app) split among
+    # the processes sharing them, so sums are real memory. Read on request only.
+    pss_bytes: int = 0
+
+
+def read_pss(pid: int) -> int | None:
+    text = _read(f"/proc/{pid}/smaps_rollup")
+    for line in (text or "").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 def scan_processes() -> dict[int, Proc]:
@@ -698,6 +722,14 @@ class Names:
 
     def ports(self) -> dict[str, int]:
         return {"twin": self.port_base, "api": self.port_base + 1, "web": self.port_base + 2}
+
+    def validate(self) -> Names:
+        low, high = PORT_RANGE
+        if not low <= self.port_base <= high - 2:
+            raise ConfigError(
+                f"--port-base: expected {low}..{high - 2} (it uses 3 ports), got {self.port_base}"
+            )
+        return self
 
 
 def _container_pid(name: str) -> int:
@@ -853,6 +885,7 @@ def run_wrk(
     *,
     netns_pid: int | None = None,
     roots: Sequence[int] = (),
+    log: Path | None = None,
 ) -> tuple[RouteStats, CpuMeter]:
     from golden.shell import run
 
@@ -865,23 +898,37 @@ def run_wrk(
         argv = ["nsenter", f"--net=/proc/{netns_pid}/ns/net", *argv]
     with CpuMeter(roots) as meter:
         proc = run(argv, timeout=seconds + 60, what=f"wrk {url}{path}")
-    return parse_wrk(proc.stdout.decode(errors="replace"), path.split("?")[0]), meter
+    out = proc.stdout.decode(errors="replace")
+    if log is not None:
+        # The raw output keeps the error kinds (connect/read/write/status/timeout).
+        with log.open("a") as fh:
+            fh.write(f"$ {' '.join(argv)}\n{out}\n")
+    return parse_wrk(out, path.split("?")[0]), meter
 
 
-def _rss_sampler(roots: Sequence[int], samples: list, stop: threading.Event) -> None:
+def memory_sample(roots: Sequence[int]) -> dict[str, int]:
+    """PSS per part of the layout (RSS where smaps_rollup cannot be read)."""
+    procs = descendants(scan_processes(), roots)
+    for proc in procs:
+        pss = read_pss(proc.pid)
+        proc.pss_bytes = proc.rss_bytes if pss is None else pss
+    return by_class(procs, "pss_bytes")
+
+
+def _memory_sampler(roots: Sequence[int], samples: list, stop: threading.Event) -> None:
     while not stop.is_set():
-        samples.append(by_class(descendants(scan_processes(), roots), "rss_bytes"))
+        samples.append(memory_sample(roots))
         stop.wait(0.1)
 
 
 def upload(target: Target, mib: int) -> dict:
     """POST ``mib`` MiB to /api/upload, streamed from a 1 MiB buffer, timing it while the
-    RSS of the target's processes is sampled every 0.1 s."""
-    samples: list[dict[str, int]] = [
-        by_class(descendants(scan_processes(), target.roots), "rss_bytes")
-    ]
+    memory (PSS) of the target's processes is sampled every 0.1 s."""
+    samples: list[dict[str, int]] = [memory_sample(target.roots)]
     stop = threading.Event()
-    sampler = threading.Thread(target=_rss_sampler, args=(target.roots, samples, stop), daemon=True)
+    sampler = threading.Thread(
+        target=_memory_sampler, args=(target.roots, samples, stop), daemon=True
+    )
     size = mib * 2**20
     chunk = os.urandom(2**20)
     result: dict = {"mib": mib}
@@ -978,6 +1025,7 @@ LOCUSTFILE = Path(__file__).resolve().parents[2] / "tests" / "load" / "locustfil
 WRK_SCRIPT = LOCUSTFILE.parent / "xff.lua"
 SEARCH_PATH = "/api/search?q=how+does+a+release+roll+back"
 OVERHEAD_ROUNDS = 3
+CLOSED_ROUNDS = 3
 
 
 def preflight(names: Names, twin_image: str, backend_image: str, frontend_image: str) -> None:
@@ -985,6 +1033,8 @@ def preflight(names: Names, twin_image: str, backend_image: str, frontend_image:
     import importlib.util
 
     from golden import containers
+
+    names.validate()
 
     for path in (LOCUSTFILE, WRK_SCRIPT):
         if not path.is_file():
@@ -1008,11 +1058,10 @@ def preflight(names: Names, twin_image: str, backend_image: str, frontend_image:
             raise PreflightError(f"image {image} not found: run `{hint}` first")
     if os.geteuid() != 0:
         raise PreflightError("nsenter into the twin's network namespace needs root")
+    # Our own containers from an interrupted run go first; then the ports must be free.
     for name in (names.twin, names.api, names.web):
         containers.remove_container(name)
     for role, port in names.ports().items():
-        if not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
-            raise ConfigError(f"--port-base: {role} port {port} outside {PORT_RANGE}")
         if not _port_free(port):
             raise PreflightError(f"127.0.0.1:{port} ({role}) is in use by another program")
 
@@ -1065,12 +1114,25 @@ def run_bench(
                 summary["think"].setdefault(name, {})[str(users)] = route_of(result["routes"])
 
         saturation: dict[str, dict[int, RouteStats]] = {}
+        wrk_log = raw / "wrk.log"
+        seconds = max(3, plan.saturation_seconds // CLOSED_ROUNDS)
         for conns in plan.saturation_connections:
-            for name, target in targets.items():
-                eprint(f"  [{time.monotonic() - wall0:4.0f}s] {name}: closed loop, {conns} conns")
-                stats, meter = run_wrk(
-                    target.url, SEARCH_PATH, conns, plan.saturation_seconds, roots=target.roots
-                )
+            eprint(
+                f"  [{time.monotonic() - wall0:4.0f}s] closed loop, {conns} conns: "
+                f"{CLOSED_ROUNDS} interleaved rounds of {seconds}s per layout"
+            )
+            rounds: dict[str, list[tuple[RouteStats, CpuMeter]]] = {n: [] for n in targets}
+            # Interleaved short rounds, median per layout: a burst of someone else's build
+            # lands on both layouts alike instead of on whichever ran during it.
+            for _ in range(CLOSED_ROUNDS):
+                for name, target in targets.items():
+                    rounds[name].append(
+                        run_wrk(
+                            target.url, SEARCH_PATH, conns, seconds, roots=target.roots, log=wrk_log
+                        )
+                    )
+            for name, measured in rounds.items():
+                stats = median_stats([m[0] for m in measured])
                 saturation.setdefault(name, {})[conns] = stats
                 runs.append(
                     {
@@ -1078,8 +1140,8 @@ def run_bench(
                         "kind": "closed",
                         "load": conns,
                         "routes": [stats],
-                        "cores": meter.cores,
-                        "host_busy_pct": meter.host_busy_pct,
+                        "cores": mean_cores([m[1].cores for m in measured]),
+                        "host_busy_pct": _mean([m[1].host_busy_pct for m in measured]),
                     }
                 )
         summary["saturation"] = {
@@ -1102,8 +1164,8 @@ def run_bench(
         # both paths alike instead of one.
         directs, vias = [], []
         for _ in range(OVERHEAD_ROUNDS):
-            directs.append(run_wrk("http://127.0.0.1:8001", SEARCH_PATH, c, s, netns_pid=pid)[0])
-            vias.append(run_wrk(f"http://{addr}:80", SEARCH_PATH, c, s, netns_pid=pid)[0])
+            for results, base in ((directs, "http://127.0.0.1:8001"), (vias, f"http://{addr}:80")):
+                results.append(run_wrk(base, SEARCH_PATH, c, s, netns_pid=pid, log=wrk_log)[0])
         direct, via = median_stats(directs), median_stats(vias)
         summary["nginx_overhead"] = {
             "connections": c,
@@ -1221,7 +1283,7 @@ def report(summary: Mapping) -> str:
             if cls in ("nginx", "backend"):
                 misc.append(
                     {
-                        "figure": f"{name} {cls} RSS idle -> peak (MiB)",
+                        "figure": f"{name} {cls} memory (PSS) idle -> peak (MiB)",
                         "value": f"{mem['idle_mib']} -> {mem['peak_mib']}",
                     }
                 )
@@ -1346,7 +1408,7 @@ def register(main) -> None:
                 raise ConfigError(f"--think: expected MIN,MAX seconds, got {think!r}") from None
             changes.update(think_min=lo, think_max=hi)
         plan = replace(plan, **changes).validate()
-        names = Names(port_base=port_base)
+        names = Names(port_base=port_base).validate()
         if dry_run:
             out = {
                 "plan": asdict(plan),
@@ -1356,7 +1418,19 @@ def register(main) -> None:
             click.echo(
                 json.dumps(out, indent=2)
                 if as_json
-                else render_table([{"key": k, "value": str(v)} for k, v in out.items()])
+                else render_table(
+                    [{"setting": k, "value": str(v)} for k, v in out["plan"].items()]
+                    + [
+                        {
+                            "setting": "ports (twin, baseline api, baseline web)",
+                            "value": ", ".join(str(p) for p in out["ports"].values()),
+                        },
+                        {
+                            "setting": "estimated wall time (s)",
+                            "value": str(out["estimated_seconds"]),
+                        },
+                    ]
+                )
             )
             return
         folder = (

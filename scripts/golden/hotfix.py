@@ -13,7 +13,6 @@ instances that applied it, and reminders when the next bake would not carry the 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -45,7 +44,7 @@ class Request:
     main_ref: str = "main"
     timeout_minutes: float = 60.0
     poll_seconds: float = 2.0
-    execution_timeout: int = 1800
+    execution_timeout: int = 3600
     delivery_timeout: int = 600
 
 
@@ -64,19 +63,24 @@ def build_bundle(req: Request, out_dir: Path) -> Built:
     ref = req.ref or "HEAD"
     commit = hotfix_git.resolve(repo, ref)
     if commit is None:
-        raise ConfigError(f"--ref: {ref!r} is not a commit in {repo} (a branch, tag or sha; "
-                          "fetch it first if it is remote)")
+        raise ConfigError(
+            f"--ref: {ref!r} is not a commit in {repo} (a branch, tag or sha; "
+            "fetch it first if it is remote)"
+        )
     from_worktree = commit == hotfix_git.resolve(repo, "HEAD")
     dirty = hotfix_git.dirty_paths(repo) if from_worktree else []
     if dirty and not req.allow_dirty:
         shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-        raise ConfigError(f"the state tree has uncommitted changes ({shown}): commit them, "
-                          f"or pass --allow-dirty to ship the working tree as it is")
+        raise ConfigError(
+            f"the state tree has uncommitted changes ({shown}): commit them, "
+            f"or pass --allow-dirty to ship the working tree as it is"
+        )
     source = out_dir / "tree"
     if dirty:
         for tree in hotfix_git.STATE_PATHS:
-            shutil.copytree(repo / tree, source / tree,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                repo / tree, source / tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         label = f"{commit}-dirty"
     else:
         hotfix_git.export(repo, commit, source)
@@ -92,9 +96,16 @@ def reminders(req: Request, built: Built, ami: str | None, bake_revision: str | 
     in_bake = None
     if bake_revision and "dirty" not in bake_revision:
         in_bake = hotfix_git.contains(repo, built.commit, bake_revision)
-    return hotfix_plan.bake_reminders(ref=built.ref, commit=built.commit, dirty=built.dirty,
-                                      main_ref=req.main_ref, in_main=in_main, ami=ami,
-                                      bake_revision=bake_revision, in_bake=in_bake)
+    return hotfix_plan.bake_reminders(
+        ref=built.ref,
+        commit=built.commit,
+        dirty=built.dirty,
+        main_ref=req.main_ref,
+        in_main=in_main,
+        ami=ami,
+        bake_revision=bake_revision,
+        in_bake=in_bake,
+    )
 
 
 def _now() -> str:
@@ -102,7 +113,8 @@ def _now() -> str:
 
 
 def _on_change(instance_id: str, inv: dict, done: int, total: int) -> None:
-    eprint(hotfix_plan.progress_line(instance_id, inv, done, total))
+    if inv.get("Status") != "Pending":
+        eprint(hotfix_plan.progress_line(instance_id, inv, done, total))
 
 
 # -- the fleet ---------------------------------------------------------------------------------
@@ -124,15 +136,21 @@ def fleet_hotfix(req: Request) -> dict:
         built = None
         if not req.revert:
             if not bucket:
-                raise ConfigError(f"{env.path}: artifacts_bucket: missing (the S3 bucket hotfix "
-                                  f"bundles go to; instances need s3:GetObject on it)")
+                raise ConfigError(
+                    f"{env.path}: artifacts_bucket: missing (the S3 bucket hotfix "
+                    f"bundles go to; instances need s3:GetObject on it)"
+                )
             built = build_bundle(req, Path(tmp))
-            eprint(f"bundle {built.bundle.sha256[:12]} from {built.ref} ({built.commit[:12]}"
-                   f"{', uncommitted changes' if built.dirty else ''})")
+            eprint(
+                f"bundle {built.bundle.sha256[:12]} from {built.ref} ({built.commit[:12]}"
+                f"{', uncommitted changes' if built.dirty else ''})"
+            )
             problem = fleet.bucket_problem(bucket)
             if problem:
-                raise ConfigError(f"{env.path}: artifacts_bucket: bucket {bucket!r} {problem}; "
-                                  "nothing was uploaded or sent")
+                raise ConfigError(
+                    f"{env.path}: artifacts_bucket: bucket {bucket!r} {problem}; "
+                    "nothing was uploaded or sent"
+                )
         group = fleet.group(role.group)
         ids = hotfix_plan.in_service(group)
         hotfix_plan.check_fleet_size(ids, role.group)
@@ -140,36 +158,63 @@ def fleet_hotfix(req: Request) -> dict:
         notes = reminders(req, built, ami, bake_revision) if built else []
         key = hotfix_plan.bundle_key(built.bundle.sha256) if built else None
         url = f"s3://{bucket}/{key}" if built else None
-        argv = (hotfix_plan.REVERT_ARGV if req.revert
-                else hotfix_plan.apply_argv(url, built.bundle.sha256, test=req.test))
+        argv = (
+            hotfix_plan.REVERT_ARGV
+            if req.revert
+            else hotfix_plan.apply_argv(url, built.bundle.sha256, test=req.test)
+        )
         base = {
-            "environment": env.name, "role": req.role, "group": role.group,
+            "environment": env.name,
+            "role": req.role,
+            "group": role.group,
             "mode": "revert" if req.revert else ("test" if req.test else "apply"),
-            "instances": ids, "max_concurrency": concurrency, "max_errors": errors,
-            "bundle": ({"sha256": built.bundle.sha256, "commit": built.bundle.commit,
-                        "ref": built.ref, "url": url} if built else None),
-            "command": argv, "reminders": notes,
+            "instances": ids,
+            "max_concurrency": concurrency,
+            "max_errors": errors,
+            "bundle": (
+                {
+                    "sha256": built.bundle.sha256,
+                    "commit": built.bundle.commit,
+                    "ref": built.ref,
+                    "url": url,
+                }
+                if built
+                else None
+            ),
+            "command": argv,
+            "reminders": notes,
         }
         if req.dry_run:
             return {**base, "dry_run": True, "ok": True, "rows": []}
 
-        eprint(f"probing {len(ids)} instance(s) of {role.group} (read-only: "
-               "golden instance hotfix --status)")
-        probe_id = fleet.send(ids, hotfix_plan.shell_script(hotfix_plan.PROBE_ARGV),
-                              comment=f"golden hotfix probe {env.name}/{req.role}",
-                              max_concurrency="100%", max_errors="100%",
-                              execution_timeout=120, delivery_timeout=req.delivery_timeout)
-        probed, _ = fleet.follow(probe_id, ids, poll=req.poll_seconds, timeout=300,
-                                 on_change=lambda *a: None)
+        eprint(
+            f"probing {len(ids)} instance(s) of {role.group} (read-only: "
+            "golden instance hotfix --status)"
+        )
+        probe_id = fleet.send(
+            ids,
+            hotfix_plan.shell_script(hotfix_plan.PROBE_ARGV),
+            comment=f"golden hotfix probe {env.name}/{req.role}",
+            max_concurrency="100%",
+            max_errors="100%",
+            execution_timeout=120,
+            delivery_timeout=req.delivery_timeout,
+        )
+        probed, _ = fleet.follow(
+            probe_id, ids, poll=req.poll_seconds, timeout=300, on_change=lambda *a: None
+        )
         ready, lacking, unreached = hotfix_plan.probe_verdicts(probed)
         if lacking:
             lines = "\n  - ".join(f"{i}: {why}" for i, why in lacking.items())
             raise PreflightError(
                 f"instance(s) without a working `golden instance hotfix` (an image older "
-                f"than hotfixes?); nothing was uploaded or sent:\n  - {lines}")
+                f"than hotfixes?); nothing was uploaded or sent:\n  - {lines}"
+            )
         if not ready:
-            raise PreflightError(f"no instance of {role.group} answered the probe "
-                                 f"({', '.join(f'{i}: {s}' for i, s in unreached.items())})")
+            raise PreflightError(
+                f"no instance of {role.group} answered the probe "
+                f"({', '.join(f'{i}: {s}' for i, s in unreached.items())})"
+            )
         if built:
             if fleet.stored_sha(bucket, key) == built.bundle.sha256:
                 eprint(f"s3://{bucket}/{key} already holds this bundle")
@@ -177,25 +222,52 @@ def fleet_hotfix(req: Request) -> dict:
                 eprint(f"uploading the bundle to {url}")
                 fleet.upload(bucket, key, str(built.bundle.path), built.bundle.sha256)
         what = base["mode"]
-        eprint(f"{what}: {len(ready)} instance(s), at most {concurrency} at a time, stop after "
-               f"{errors} error(s)")
+        eprint(
+            f"{what}: {len(ready)} instance(s), at most {concurrency} at a time, stop after "
+            f"{errors} error(s)"
+        )
         command_id = fleet.send(
-            ready, hotfix_plan.shell_script(argv),
+            ready,
+            hotfix_plan.shell_script(argv),
             comment=f"golden hotfix {what} {env.name}/{req.role} "
-                    f"{built.bundle.sha256[:12] if built else ''}".strip(),
-            max_concurrency=concurrency, max_errors=errors,
-            execution_timeout=req.execution_timeout, delivery_timeout=req.delivery_timeout)
-        results, finished = fleet.follow(command_id, ready, poll=req.poll_seconds,
-                                         timeout=req.timeout_minutes * 60, on_change=_on_change)
+            f"{built.bundle.sha256[:12] if built else ''}".strip(),
+            max_concurrency=concurrency,
+            max_errors=errors,
+            execution_timeout=req.execution_timeout,
+            delivery_timeout=req.delivery_timeout,
+        )
+        results, finished = fleet.follow(
+            command_id,
+            ready,
+            poll=req.poll_seconds,
+            timeout=req.timeout_minutes * 60,
+            on_change=_on_change,
+        )
         rows = [hotfix_plan.row(i, results.get(i, {})) for i in ready]
-        rows += [{"instance": i, "status": s, "changed": "-", "failed": "-", "duration": "-",
-                  "tree": "-", "result": "unknown", "note": "probe not delivered"}
-                 for i, s in unreached.items()]
+        rows += [
+            {
+                "instance": i,
+                "status": s,
+                "changed": "-",
+                "failed": "-",
+                "duration": "-",
+                "tree": "-",
+                "result": "unknown",
+                "note": "probe not delivered",
+            }
+            for i, s in unreached.items()
+        ]
         if not req.test:
             _tag(fleet, rows, results, built)
         ok = finished and hotfix_plan.verdict(rows) == "ok"
-        return {**base, "command_id": command_id, "finished": finished, "rows": rows,
-                "counts": hotfix_plan.counts(rows), "ok": ok}
+        return {
+            **base,
+            "command_id": command_id,
+            "finished": finished,
+            "rows": rows,
+            "counts": hotfix_plan.counts(rows),
+            "ok": ok,
+        }
 
 
 def _tag(fleet, rows: list[dict], results: dict, built: Built | None) -> None:
@@ -226,52 +298,84 @@ def fleet_drift(req: Request) -> dict:
     group = fleet.group(role.group)
     ids = hotfix_plan.in_service(group)
     hotfix_plan.check_fleet_size(ids, role.group)
-    base = {"environment": env.name, "role": req.role, "group": role.group, "mode": "drift",
-            "instances": ids, "max_concurrency": concurrency, "max_errors": errors,
-            "command": hotfix_plan.DRIFT_ARGV}
+    base = {
+        "environment": env.name,
+        "role": req.role,
+        "group": role.group,
+        "mode": "drift",
+        "instances": ids,
+        "max_concurrency": concurrency,
+        "max_errors": errors,
+        "command": hotfix_plan.DRIFT_ARGV,
+    }
     if req.dry_run:
         return {**base, "dry_run": True, "ok": True, "rows": []}
     eprint(f"drift check on {len(ids)} instance(s) of {role.group} (highstate test=True)")
-    command_id = fleet.send(ids, hotfix_plan.shell_script(hotfix_plan.DRIFT_ARGV),
-                            comment=f"golden drift {env.name}/{req.role}",
-                            max_concurrency=concurrency, max_errors=errors,
-                            execution_timeout=req.execution_timeout,
-                            delivery_timeout=req.delivery_timeout)
-    results, finished = fleet.follow(command_id, ids, poll=req.poll_seconds,
-                                     timeout=req.timeout_minutes * 60, on_change=_on_change)
+    command_id = fleet.send(
+        ids,
+        hotfix_plan.shell_script(hotfix_plan.DRIFT_ARGV),
+        comment=f"golden drift {env.name}/{req.role}",
+        max_concurrency=concurrency,
+        max_errors=errors,
+        execution_timeout=req.execution_timeout,
+        delivery_timeout=req.delivery_timeout,
+    )
+    results, finished = fleet.follow(
+        command_id,
+        ids,
+        poll=req.poll_seconds,
+        timeout=req.timeout_minutes * 60,
+        on_change=_on_change,
+    )
     rows = [hotfix_plan.row(i, results.get(i, {}), drift=True) for i in ids]
     outcome = hotfix_plan.verdict(rows, drift=True) if finished else "failed"
-    return {**base, "command_id": command_id, "finished": finished, "rows": rows,
-            "counts": hotfix_plan.counts(rows), "outcome": outcome, "ok": outcome == "ok"}
+    return {
+        **base,
+        "command_id": command_id,
+        "finished": finished,
+        "rows": rows,
+        "counts": hotfix_plan.counts(rows),
+        "outcome": outcome,
+        "ok": outcome == "ok",
+    }
 
 
 # -- the local twin -----------------------------------------------------------------------------
 def _exec(twin: str, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
     # stderr (the instance side's progress) goes straight to ours.
     try:
-        return subprocess.run(["docker", "exec", twin, *argv], stdout=subprocess.PIPE,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            ["docker", "exec", twin, *argv], stdout=subprocess.PIPE, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
-        raise OperationFailed(f"{twin}: {' '.join(argv[:4])} did not finish in "
-                              f"{timeout:.0f}s") from None
+        raise OperationFailed(
+            f"{twin}: {' '.join(argv[:4])} did not finish in {timeout:.0f}s"
+        ) from None
 
 
 def _twin_ready(twin: str) -> None:
     state = containers.container_state(twin)
     if not state or not state["State"]["Running"]:
-        raise ConfigError(f"twin container {twin} is not running (start it: `make local`, or "
-                          f"`golden local up`; another twin: --twin NAME)")
+        raise ConfigError(
+            f"twin container {twin} is not running (start it: `make local`, or "
+            f"`golden local up`; another twin: --twin NAME)"
+        )
     probe = _exec(twin, hotfix_plan.PROBE_ARGV, 120)
     if probe.returncode != 0 or hotfix_result.from_stdout(probe.stdout) is None:
-        raise PreflightError(f"twin {twin} has no working `golden instance hotfix` (its image "
-                             "predates hotfixes: rebuild with `golden twin build --role app` and "
-                             "boot it again); nothing was copied or run")
+        raise PreflightError(
+            f"twin {twin} has no working `golden instance hotfix` (its image "
+            "predates hotfixes: rebuild with `golden twin build --role app` and "
+            "boot it again); nothing was copied or run"
+        )
 
 
 def _local_row(twin: str, proc: subprocess.CompletedProcess, drift: bool) -> dict:
-    inv = {"Status": "Success" if proc.returncode == 0 else "Failed",
-           "StatusDetails": "Success" if proc.returncode == 0 else "Failed",
-           "ResponseCode": proc.returncode, "StandardOutputContent": proc.stdout}
+    inv = {
+        "Status": "Success" if proc.returncode == 0 else "Failed",
+        "StatusDetails": "Success" if proc.returncode == 0 else "Failed",
+        "ResponseCode": proc.returncode,
+        "StandardOutputContent": proc.stdout,
+    }
     return hotfix_plan.row(twin, inv, drift=drift)
 
 
@@ -279,20 +383,28 @@ def local_hotfix(req: Request) -> dict:
     with tempfile.TemporaryDirectory(prefix="golden-hotfix-") as tmp:
         built = None if req.revert else build_bundle(req, Path(tmp))
         if built:
-            eprint(f"bundle {built.bundle.sha256[:12]} from {built.ref} ({built.commit[:12]}"
-                   f"{', uncommitted changes' if built.dirty else ''})")
+            eprint(
+                f"bundle {built.bundle.sha256[:12]} from {built.ref} ({built.commit[:12]}"
+                f"{', uncommitted changes' if built.dirty else ''})"
+            )
         _twin_ready(req.twin)
         if req.revert:
             argv = hotfix_plan.REVERT_ARGV
         else:
             remote = f"{INCOMING}/{built.bundle.sha256}.tar.gz"
             argv = hotfix_plan.apply_argv(remote, built.bundle.sha256, test=req.test)
-        base = {"environment": LOCAL, "twin": req.twin,
-                "mode": "revert" if req.revert else ("test" if req.test else "apply"),
-                "bundle": ({"sha256": built.bundle.sha256, "commit": built.bundle.commit,
-                            "ref": built.ref} if built else None),
-                "command": argv,
-                "reminders": reminders(req, built, None, None) if built else []}
+        base = {
+            "environment": LOCAL,
+            "twin": req.twin,
+            "mode": "revert" if req.revert else ("test" if req.test else "apply"),
+            "bundle": (
+                {"sha256": built.bundle.sha256, "commit": built.bundle.commit, "ref": built.ref}
+                if built
+                else None
+            ),
+            "command": argv,
+            "reminders": reminders(req, built, None, None) if built else [],
+        }
         if req.dry_run:
             return {**base, "dry_run": True, "ok": True, "rows": []}
         if built:
@@ -309,9 +421,15 @@ def local_drift(req: Request) -> dict:
     proc = _exec(req.twin, hotfix_plan.DRIFT_ARGV, req.timeout_minutes * 60)
     row = _local_row(req.twin, proc, drift=True)
     outcome = hotfix_plan.verdict([row], drift=True)
-    return {"environment": LOCAL, "twin": req.twin, "mode": "drift", "rows": [row],
-            "record": hotfix_result.from_stdout(proc.stdout), "outcome": outcome,
-            "ok": outcome == "ok"}
+    return {
+        "environment": LOCAL,
+        "twin": req.twin,
+        "mode": "drift",
+        "rows": [row],
+        "record": hotfix_result.from_stdout(proc.stdout),
+        "outcome": outcome,
+        "ok": outcome == "ok",
+    }
 
 
 def hotfix(req: Request) -> dict:
@@ -320,9 +438,3 @@ def hotfix(req: Request) -> dict:
 
 def drift(req: Request) -> dict:
     return local_drift(req) if req.env == LOCAL else fleet_drift(req)
-
-
-def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2, sort_keys=True, default=str)
-
-

@@ -31,8 +31,9 @@ class Fleet:
 
     # -- the group --------------------------------------------------------------------------
     def group(self, name: str) -> dict:
-        groups = self.c.autoscaling.describe_auto_scaling_groups(
-            AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        groups = self.c.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
         if not groups:
             raise ConfigError(f"Auto Scaling group {name} does not exist (golden env apply?)")
         return groups[0]
@@ -78,13 +79,27 @@ class Fleet:
 
     def upload(self, bucket: str, key: str, path: str, sha256: str) -> None:
         with open(path, "rb") as body:
-            self.c.s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="AES256",
-                                 Metadata={"sha256": sha256}, ContentType="application/gzip")
+            self.c.s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ServerSideEncryption="AES256",
+                Metadata={"sha256": sha256},
+                ContentType="application/gzip",
+            )
 
     # -- Run Command ------------------------------------------------------------------------
-    def send(self, instance_ids: list[str], commands: list[str], *, comment: str,
-             max_concurrency: str, max_errors: str, execution_timeout: int,
-             delivery_timeout: int) -> str:
+    def send(
+        self,
+        instance_ids: list[str],
+        commands: list[str],
+        *,
+        comment: str,
+        max_concurrency: str,
+        max_errors: str,
+        execution_timeout: int,
+        delivery_timeout: int,
+    ) -> str:
         reply = self.c.ssm.send_command(
             InstanceIds=instance_ids,
             DocumentName="AWS-RunShellScript",
@@ -111,8 +126,15 @@ class Fleet:
     def invocation(self, command_id: str, instance_id: str) -> dict:
         return self.c.ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
 
-    def follow(self, command_id: str, instance_ids: list[str], *, poll: float, timeout: float,
-               on_change: Callable[[str, dict, int, int], None]) -> tuple[dict[str, dict], bool]:
+    def follow(
+        self,
+        command_id: str,
+        instance_ids: list[str],
+        *,
+        poll: float,
+        timeout: float,
+        on_change: Callable[[str, dict, int, int], None],
+    ) -> tuple[dict[str, dict], bool]:
         """Poll until every invocation ended or ``timeout`` passed; returns the final
         GetCommandInvocation answer per instance and whether all ended."""
         deadline = time.monotonic() + timeout
@@ -128,8 +150,7 @@ class Fleet:
                 if inv and seen.get(instance_id) != status:
                     seen[instance_id] = status
                     on_change(instance_id, inv, done, len(instance_ids))
-            if listing and all(listing.get(i, {}).get("Status") in TERMINAL
-                               for i in instance_ids):
+            if listing and all(listing.get(i, {}).get("Status") in TERMINAL for i in instance_ids):
                 finished = True
                 break
             if time.monotonic() >= deadline:
@@ -147,5 +168,6 @@ class Fleet:
     # -- tags -------------------------------------------------------------------------------
     def tag(self, instance_ids: list[str], tags: dict[str, str]) -> None:
         if instance_ids:
-            self.c.ec2.create_tags(Resources=instance_ids,
-                                   Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+            self.c.ec2.create_tags(
+                Resources=instance_ids, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )

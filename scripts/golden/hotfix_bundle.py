@@ -136,8 +136,12 @@ def _safe_name(name: str) -> str | None:
 
 def _safe_dir(name: str) -> bool:
     path = PurePosixPath(name)
-    return (not path.is_absolute() and ".." not in path.parts and bool(path.parts)
-            and path.parts[0] in TREES)
+    return (
+        not path.is_absolute()
+        and ".." not in path.parts
+        and bool(path.parts)
+        and path.parts[0] in TREES
+    )
 
 
 def _check_manifest(manifest: object, source: str) -> dict:

@@ -16,11 +16,13 @@ STATE_PATHS = ("salt", "pillar")
 
 def _git(repo: Path, *args: str, check: bool = True, binary: bool = False):
     try:
-        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
-                              text=not binary, timeout=120)
+        proc = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=not binary, timeout=120
+        )
     except FileNotFoundError:
-        raise ConfigError("git not found on PATH: install git (hotfix bundles come from a "
-                          "git ref)") from None
+        raise ConfigError(
+            "git not found on PATH: install git (hotfix bundles come from a git ref)"
+        ) from None
     if check and proc.returncode != 0:
         err = proc.stderr if not binary else proc.stderr.decode(errors="replace")
         raise OperationFailed(f"git {' '.join(args[:3])} failed in {repo}: {err.strip()[-400:]}")
@@ -52,8 +54,9 @@ def export(repo: Path, commit: str, dest: Path, paths: tuple[str, ...] = STATE_P
     """Write the committed files under ``paths`` at ``commit`` into ``dest``."""
     for path in paths:
         if _git(repo, "cat-file", "-e", f"{commit}:{path}", check=False).returncode != 0:
-            raise ConfigError(f"--ref: commit {commit[:12]} has no {path}/ (not a golden "
-                              "checkout?)")
+            raise ConfigError(
+                f"--ref: commit {commit[:12]} has no {path}/ (not a golden checkout?)"
+            )
     proc = _git(repo, "archive", "--format=tar", commit, *paths, binary=True)
     with tarfile.open(fileobj=io.BytesIO(proc.stdout), mode="r:") as tar:
         for member in tar:

@@ -116,7 +116,8 @@ def describe_tree(path: Path | None) -> dict | None:
 def _image_state_revision(layout: Layout) -> str:
     with contextlib.suppress(OSError, ValueError):
         return json.loads((layout.etc / "image.json").read_text()).get(
-            "state_tree_revision", "unknown")
+            "state_tree_revision", "unknown"
+        )
     return "unknown"
 
 
@@ -135,8 +136,10 @@ def ensure_store(layout: Layout) -> None:
             )
         baked = layout.trees / f"baked-{_stamp()}"
         baked.mkdir()
-        write_json(baked / "origin.json", {"bundle_sha256": None, "source": "baked",
-                                           "commit": _image_state_revision(layout)})
+        write_json(
+            baked / "origin.json",
+            {"bundle_sha256": None, "source": "baked", "commit": _image_state_revision(layout)},
+        )
         _point(layout.current, f"trees/{baked.name}")
         current = baked
     rel = os.path.relpath(layout.current, layout.srv)
@@ -183,8 +186,14 @@ def _locked(layout: Layout):
 
 
 # -- Salt ------------------------------------------------------------------------------------
-def _salt(layout: Layout, args: list[str], *, roots: Path | None = None,
-          cachedir: Path | None = None, timeout: float) -> tuple[int, str, str]:
+def _salt(
+    layout: Layout,
+    args: list[str],
+    *,
+    roots: Path | None = None,
+    cachedir: Path | None = None,
+    timeout: float,
+) -> tuple[int, str, str]:
     argv = [layout.salt_call]
     if layout.salt_config_dir:
         argv += ["-c", layout.salt_config_dir]
@@ -195,8 +204,7 @@ def _salt(layout: Layout, args: list[str], *, roots: Path | None = None,
         argv += ["--cachedir", str(cachedir)]
     env = {**os.environ, **layout.extra_env}
     try:
-        proc = subprocess.run(argv + args, capture_output=True, text=True, timeout=timeout,
-                              env=env)
+        proc = subprocess.run(argv + args, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise OperationFailed(f"salt-call {args[0]} did not finish in {timeout:.0f}s") from None
     except FileNotFoundError:
@@ -210,8 +218,13 @@ def _sync(layout: Layout, *, roots=None, cachedir=None, timeout: float) -> None:
     tree = (roots or layout.srv) / "salt"
     if not any(p.is_dir() and p.name.startswith("_") for p in tree.iterdir()):
         return
-    rc, out, err = _salt(layout, ["saltutil.sync_all", "saltenv=base"], roots=roots,
-                         cachedir=cachedir, timeout=timeout)
+    rc, out, err = _salt(
+        layout,
+        ["saltutil.sync_all", "saltenv=base"],
+        roots=roots,
+        cachedir=cachedir,
+        timeout=timeout,
+    )
     if rc != 0:
         raise OperationFailed(f"saltutil.sync_all failed (exit {rc}): {(err or out)[-800:]}")
 
@@ -219,18 +232,19 @@ def _sync(layout: Layout, *, roots=None, cachedir=None, timeout: float) -> None:
 def _validate_render(layout: Layout, roots: Path, cachedir: Path, timeout: float) -> None:
     """Render the unpacked tree (top file, pillar, every state) without applying it."""
     _sync(layout, roots=roots, cachedir=cachedir, timeout=timeout)
-    rc, out, err = _salt(layout, ["state.show_lowstate"], roots=roots, cachedir=cachedir,
-                         timeout=timeout)
+    rc, out, err = _salt(
+        layout, ["state.show_lowstate"], roots=roots, cachedir=cachedir, timeout=timeout
+    )
     result = hotfix_result.parse_output(out)
     if rc != 0 or not isinstance(result, list) or any(isinstance(r, str) for r in result):
         errors = [r for r in result if isinstance(r, str)] if isinstance(result, list) else []
         detail = "; ".join(errors[:5]) or (err or out).strip()[-800:]
-        raise ConfigError(f"the bundle's state tree does not render, nothing was changed: "
-                          f"{detail}")
+        raise ConfigError(f"the bundle's state tree does not render, nothing was changed: {detail}")
 
 
-def _highstate(layout: Layout, *, test: bool, roots=None, cachedir=None,
-               timeout: float) -> tuple[dict, str]:
+def _highstate(
+    layout: Layout, *, test: bool, roots=None, cachedir=None, timeout: float
+) -> tuple[dict, str]:
     args = ["state.highstate"] + (["test=True"] if test else [])
     rc, out, err = _salt(layout, args, roots=roots, cachedir=cachedir, timeout=timeout)
     result = hotfix_result.parse_output(out)
@@ -278,14 +292,22 @@ def fetch(source: str, sha256: str, layout: Layout) -> Path:
     from botocore.exceptions import BotoCoreError, ClientError
 
     doc = _instance_doc(layout)
-    region = (doc.get("region") or os.environ.get("AWS_REGION")
-              or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
-    kwargs = {"region_name": region,
-              "config": Config(retries={"mode": "standard", "max_attempts": 5},
-                               connect_timeout=10, read_timeout=60)}
+    region = (
+        doc.get("region")
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
+    kwargs = {
+        "region_name": region,
+        "config": Config(
+            retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60
+        ),
+    }
     endpoint = (doc.get("aws") or {}).get("endpoint_url")
-    if endpoint and not (os.environ.get("AWS_ENDPOINT_URL_S3")
-                         or os.environ.get("AWS_ENDPOINT_URL")):
+    if endpoint and not (
+        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    ):
         kwargs["endpoint_url"] = endpoint
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
@@ -312,8 +334,16 @@ def _record(mode: str, started: float, started_at: str, summary: dict, **extra) 
     }
 
 
-def apply(source: str, sha256: str, *, test: bool = False, dry_run: bool = False,
-          layout: Layout | None = None, timeout: float = 1800, progress=eprint) -> dict:
+def apply(
+    source: str,
+    sha256: str,
+    *,
+    test: bool = False,
+    dry_run: bool = False,
+    layout: Layout | None = None,
+    timeout: float = 1800,
+    progress=eprint,
+) -> dict:
     """Apply a bundle (or, with test/dry_run, only check it). Returns the record."""
     layout = layout or Layout()
     started, started_at = time.monotonic(), _now()
@@ -332,15 +362,28 @@ def apply(source: str, sha256: str, *, test: bool = False, dry_run: bool = False
             progress("golden hotfix: rendering the new tree (nothing is applied yet)")
             _validate_render(layout, unpacked, cache, timeout)
             if dry_run or test:
-                summary = {"test": True, "states": {}, "changed": [], "failed": [],
-                           "errors": [], "result": "success"}
+                summary = {
+                    "test": True,
+                    "states": {},
+                    "changed": [],
+                    "failed": [],
+                    "errors": [],
+                    "result": "success",
+                }
                 if test:
                     progress("golden hotfix: highstate with test=True against the bundle")
-                    summary, output = _highstate(layout, test=True, roots=unpacked,
-                                                 cachedir=cache, timeout=timeout)
+                    summary, output = _highstate(
+                        layout, test=True, roots=unpacked, cachedir=cache, timeout=timeout
+                    )
                     _keep_log(layout, "test", output)
-                record = _record("dry-run" if dry_run else "test", started, started_at, summary,
-                                 bundle=bundle_info, tree=describe_tree(_target(layout.current)))
+                record = _record(
+                    "dry-run" if dry_run else "test",
+                    started,
+                    started_at,
+                    summary,
+                    bundle=bundle_info,
+                    tree=describe_tree(_target(layout.current)),
+                )
                 if test:
                     write_json(layout.etc / "drift.json", record)
                 return record
@@ -356,9 +399,15 @@ def apply(source: str, sha256: str, *, test: bool = False, dry_run: bool = False
             ensure_store(layout)
             final = layout.trees / f"{sha256[:16]}-{_stamp()}"
             os.rename(unpacked, final)
-            write_json(final / "origin.json", {"bundle_sha256": sha256, "source": source,
-                                               "commit": bundle_info["commit"],
-                                               "unpacked_at": _now()})
+            write_json(
+                final / "origin.json",
+                {
+                    "bundle_sha256": sha256,
+                    "source": source,
+                    "commit": bundle_info["commit"],
+                    "unpacked_at": _now(),
+                },
+            )
             before = _target(layout.current)
             _point(layout.current, f"trees/{final.name}")
             if before is not None:
@@ -367,20 +416,37 @@ def apply(source: str, sha256: str, *, test: bool = False, dry_run: bool = False
         except OSError as exc:
             shutil.rmtree(unpacked, ignore_errors=True)
             raise OperationFailed(f"putting the new tree in place failed: {exc}") from None
-        progress(f"golden hotfix: tree {final.name} in place (previous: "
-                 f"{before.name if before else 'none'}); running the highstate")
-        return _run_and_record(layout, "apply", started, started_at, timeout,
-                               bundle=bundle_info, previous_tree=describe_tree(before))
+        progress(
+            f"golden hotfix: tree {final.name} in place (previous: "
+            f"{before.name if before else 'none'}); running the highstate"
+        )
+        return _run_and_record(
+            layout,
+            "apply",
+            started,
+            started_at,
+            timeout,
+            bundle=bundle_info,
+            previous_tree=describe_tree(before),
+        )
 
 
-def _run_and_record(layout: Layout, mode: str, started: float, started_at: str,
-                    timeout: float, **extra) -> dict:
+def _run_and_record(
+    layout: Layout, mode: str, started: float, started_at: str, timeout: float, **extra
+) -> dict:
     _clear_fileserver_cache(layout)
     _sync(layout, timeout=timeout)
     summary, output = _highstate(layout, test=False, timeout=timeout)
     log = _keep_log(layout, mode, output)
-    record = _record(mode, started, started_at, summary,
-                     tree=describe_tree(_target(layout.current)), log=log, **extra)
+    record = _record(
+        mode,
+        started,
+        started_at,
+        summary,
+        tree=describe_tree(_target(layout.current)),
+        log=log,
+        **extra,
+    )
     write_json(layout.etc / "hotfix.json", record)
     return record
 
@@ -392,13 +458,16 @@ def revert(*, layout: Layout | None = None, timeout: float = 1800, progress=epri
     with _locked(layout):
         current, previous = _target(layout.current), _target(layout.previous)
         if current is None or previous is None or not previous.is_dir():
-            raise ConfigError("--revert: no previous tree on this instance (no hotfix was "
-                              "applied here, or it was the first and only tree)")
+            raise ConfigError(
+                "--revert: no previous tree on this instance (no hotfix was "
+                "applied here, or it was the first and only tree)"
+            )
         _point(layout.current, f"trees/{previous.name}")
         _point(layout.previous, f"trees/{current.name}")
         progress(f"golden hotfix: reverted to tree {previous.name}; running the highstate")
-        return _run_and_record(layout, "revert", started, started_at, timeout,
-                               previous_tree=describe_tree(current))
+        return _run_and_record(
+            layout, "revert", started, started_at, timeout, previous_tree=describe_tree(current)
+        )
 
 
 def drift(*, layout: Layout | None = None, timeout: float = 1800, progress=eprint) -> dict:
@@ -411,9 +480,18 @@ def drift(*, layout: Layout | None = None, timeout: float = 1800, progress=eprin
         summary, output = _highstate(layout, test=True, timeout=timeout)
         _keep_log(layout, "drift", output)
         tree = describe_tree(_target(layout.current)) or {
-            "name": "baked", "source": "baked", "commit": _image_state_revision(layout)}
-        record = _record("drift", started, started_at, summary, tree=tree,
-                         drifted=summary["states"].get("changed", 0) > 0)
+            "name": "baked",
+            "source": "baked",
+            "commit": _image_state_revision(layout),
+        }
+        record = _record(
+            "drift",
+            started,
+            started_at,
+            summary,
+            tree=tree,
+            drifted=summary["states"].get("changed", 0) > 0,
+        )
         write_json(layout.etc / "drift.json", record)
         return record
 
@@ -429,7 +507,10 @@ def status(*, layout: Layout | None = None) -> dict:
             data = json.loads((layout.etc / f"{name}.json").read_text())
             last[name] = {k: data.get(k) for k in ("mode", "finished_at", "result", "bundle")}
     current = describe_tree(_target(layout.current)) or {
-        "name": "baked", "source": "baked", "commit": _image_state_revision(layout)}
+        "name": "baked",
+        "source": "baked",
+        "commit": _image_state_revision(layout),
+    }
     return {
         "schema": SCHEMA,
         "mode": "status",

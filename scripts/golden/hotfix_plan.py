@@ -31,8 +31,11 @@ def rate(value: str, flag: str, *, errors: bool = False) -> str:
     value = str(value).strip()
     pattern = MAX_ERRORS if errors else MAX_CONCURRENCY
     if not pattern.match(value):
-        expected = "a count (0 or more) or a percentage like 25%" if errors else (
-            "a count (1 or more) or a percentage like 25%")
+        expected = (
+            "a count (0 or more) or a percentage like 25%"
+            if errors
+            else ("a count (1 or more) or a percentage like 25%")
+        )
         raise ConfigError(f"{flag}: expected {expected}, got {value!r}")
     return value
 
@@ -58,16 +61,21 @@ def shell_script(argv: list[str]) -> list[str]:
 
 def in_service(group: dict) -> list[str]:
     """The group's instances that serve traffic (not Pending, Terminating, Standby...)."""
-    return sorted(i["InstanceId"] for i in group.get("Instances", [])
-                  if i.get("LifecycleState") == "InService")
+    return sorted(
+        i["InstanceId"]
+        for i in group.get("Instances", [])
+        if i.get("LifecycleState") == "InService"
+    )
 
 
 def check_fleet_size(instance_ids: list[str], group: str) -> None:
     if not instance_ids:
         raise ConfigError(f"group {group} has no InService instance: nothing to do")
     if len(instance_ids) > MAX_INSTANCE_IDS:
-        raise ConfigError(f"group {group} has {len(instance_ids)} InService instances; one Run "
-                          f"Command names at most {MAX_INSTANCE_IDS} (run per subset)")
+        raise ConfigError(
+            f"group {group} has {len(instance_ids)} InService instances; one Run "
+            f"Command names at most {MAX_INSTANCE_IDS} (run per subset)"
+        )
 
 
 def probe_verdicts(invocations: dict[str, dict]) -> tuple[list[str], dict, dict]:
@@ -83,12 +91,16 @@ def probe_verdicts(invocations: dict[str, dict]) -> tuple[list[str], dict, dict]
             ready.append(instance_id)
         elif details in UNREACHED:
             unreached[instance_id] = details
+        elif (inv.get("Status") or details) not in TERMINAL:
+            unreached[instance_id] = f"no answer yet ({details or 'not listed'})"
         else:
-            text = (inv.get("StandardErrorContent") or inv.get("StandardOutputContent")
-                    or "").strip()
+            text = (
+                inv.get("StandardErrorContent") or inv.get("StandardOutputContent") or ""
+            ).strip()
             code = inv.get("ResponseCode")
             lacking[instance_id] = (
-                f"{details} (exit {code}): {text.splitlines()[-1][:200] if text else 'no output'}")
+                f"{details} (exit {code}): {text.splitlines()[-1][:200] if text else 'no output'}"
+            )
     return ready, lacking, unreached
 
 
@@ -108,11 +120,22 @@ def row(instance_id: str, inv: dict, *, drift: bool = False) -> dict:
             "Delivery Timed Out": "command not delivered in time",
         }.get(status)
         if note is None:
-            text = (inv.get("StandardErrorContent") or inv.get("StandardOutputContent")
-                    or "").strip().splitlines()
+            text = (
+                (inv.get("StandardErrorContent") or inv.get("StandardOutputContent") or "")
+                .strip()
+                .splitlines()
+            )
             note = f"exit {inv.get('ResponseCode')}: {text[-1][:160]}" if text else "no output"
-        out.update({"changed": "-", "failed": "-", "duration": "-", "tree": "-",
-                    "result": "unknown", "note": note})
+        out.update(
+            {
+                "changed": "-",
+                "failed": "-",
+                "duration": "-",
+                "tree": "-",
+                "result": "unknown",
+                "note": note,
+            }
+        )
         if drift:
             out["drifted"] = None
         return out
@@ -124,20 +147,20 @@ def row(instance_id: str, inv: dict, *, drift: bool = False) -> dict:
         note = "failed: " + ", ".join(failed_ids[:4]) + (" ..." if len(failed_ids) > 4 else "")
     elif record.get("errors"):
         note = str(record["errors"][0])[:160]
-    out.update({
-        "changed": states.get("changed", "-"),
-        "failed": states.get("failed", "-"),
-        "duration": f"{record.get('duration_s', 0):.1f}s",
-        "tree": _short(tree.get("bundle_sha256")) or tree.get("name", "?"),
-        "result": record.get("result", "unknown"),
-        "note": note,
-    })
+    out.update(
+        {
+            "changed": states.get("changed", "-"),
+            "failed": states.get("failed", "-"),
+            "duration": f"{record.get('duration_s', 0):.1f}s",
+            "tree": _short(tree.get("bundle_sha256")) or tree.get("name", "?"),
+            "result": record.get("result", "unknown"),
+            "note": note,
+        }
+    )
     if drift:
         changed = [s.get("id", "?") for s in record.get("changed") or []]
         out["drifted"] = bool(record.get("drifted"))
         out["states"] = ", ".join(changed[:6]) + (" ..." if len(changed) > 6 else "")
-        if not note and changed:
-            out["note"] = ""
     return out
 
 
@@ -166,34 +189,46 @@ def progress_line(instance_id: str, listing: dict, done: int, total: int) -> str
     return f"  [{done}/{total}] {instance_id}: {status}"
 
 
-def bake_reminders(*, ref: str, commit: str, dirty: bool, main_ref: str,
-                   in_main: bool | None, ami: str | None, bake_revision: str | None,
-                   in_bake: bool | None) -> list[str]:
+def bake_reminders(
+    *,
+    ref: str,
+    commit: str,
+    dirty: bool,
+    main_ref: str,
+    in_main: bool | None,
+    ami: str | None,
+    bake_revision: str | None,
+    in_bake: bool | None,
+) -> list[str]:
     """What the operator must still do so the next image carries this fix."""
     notes = []
     label = f"{ref} ({commit[:12]})" if ref and not ref.startswith(commit[:7]) else commit[:12]
     if dirty:
-        notes.append(f"the bundle holds uncommitted changes on top of {commit[:12]}: no bake "
-                     f"contains them until they are committed and merged to {main_ref}")
+        notes.append(
+            f"the bundle holds uncommitted changes on top of {commit[:12]}: no bake "
+            f"contains them until they are committed and merged to {main_ref}"
+        )
     elif in_main is None:
-        notes.append(f"cannot tell whether {label} is on {main_ref} (no such branch here): "
-                     f"make sure the next bake includes it")
+        notes.append(
+            f"cannot tell whether {label} is on {main_ref} (no such branch here): "
+            f"make sure the next bake includes it"
+        )
     elif not in_main:
-        notes.append(f"{label} is not on {main_ref}: the next bake (from {main_ref}) will "
-                     f"not contain this hotfix and its release would undo it; merge it")
+        notes.append(
+            f"{label} is not on {main_ref}: the next bake (from {main_ref}) will "
+            f"not contain this hotfix and its release would undo it; merge it"
+        )
     if ami and not dirty:
         if in_bake is None:
-            notes.append(f"the group launches {ami} (state tree {bake_revision or 'unknown'}), "
-                         f"which cannot be compared with {label}: new instances may start "
-                         f"without this hotfix until the next bake is released")
+            notes.append(
+                f"the group launches {ami} (state tree {bake_revision or 'unknown'}), "
+                f"which cannot be compared with {label}: new instances may start "
+                f"without this hotfix until the next bake is released"
+            )
         elif not in_bake:
-            notes.append(f"the group launches {ami} (state tree {_short(bake_revision)}), "
-                         f"without this hotfix: instances it launches before the next bake "
-                         f"is released start without it")
+            notes.append(
+                f"the group launches {ami} (state tree {_short(bake_revision)}), "
+                f"without this hotfix: instances it launches before the next bake "
+                f"is released start without it"
+            )
     return notes
-
-
-def unchanged_rows_note(rows: list[dict]) -> str | None:
-    """For the summary line: how many instances changed nothing (a repeat is a no-op)."""
-    quiet = [r for r in rows if r.get("changed") == 0 and succeeded(r)]
-    return f"{len(quiet)} instance(s) were already in this state" if quiet else None

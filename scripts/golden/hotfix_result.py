@@ -88,8 +88,8 @@ def summarise(result: Any, *, test: bool, retcode: int | None = None, raw: str =
     elif isinstance(result, dict):
         changed, failed = [], []
         ordered = sorted(
-            result.items(), key=lambda kv: (kv[1] or {}).get("__run_num__", 0)
-            if isinstance(kv[1], dict) else 0,
+            result.items(),
+            key=lambda kv: (kv[1] or {}).get("__run_num__", 0) if isinstance(kv[1], dict) else 0,
         )
         total_ms = 0.0
         for key, state in ordered:

@@ -46,9 +46,14 @@ def worker_count(vcpu: int, cap: int) -> int:
     return max(1, min(2 * vcpu + 1, cap))
 
 
+# Least privilege: each role reads only the secrets it uses.
+SECRETS_BY_ROLE = {"app": instance_doc.SECRET_NAMES, "chroma": ("chroma_token",)}
+CHROMA_TOKEN = Path("/etc/chroma/token")
+
+
 def ssm_parameter_names(doc: dict) -> dict[str, str]:
     path = doc["ssm"]["path"].rstrip("/")
-    return {name: f"{path}/{name}" for name in instance_doc.SECRET_NAMES}
+    return {name: f"{path}/{name}" for name in SECRETS_BY_ROLE[doc["role"]]}
 
 
 def database_url(doc: dict, password: str) -> str:
@@ -176,14 +181,18 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
-def apply_runtime(grain: dict) -> None:
-    """Record the runtime grain and re-render what depends on it. Only config states: the
-    services are ordered after this unit and start with the new files."""
+# What depends on the runtime grain, per role. Only config states: the services are
+# ordered after this unit and start with the new files.
+RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch", "chroma": "cloudwatch"}
+
+
+def apply_runtime(grain: dict, role: str) -> None:
+    """Record the runtime grain and re-render what depends on it."""
     subprocess.run([SALT_CALL, "--local", "--out=quiet", "grains.setval", "golden_runtime",
                     json.dumps(grain)], check=True, timeout=120)
     proc = subprocess.run(
         [SALT_CALL, "--local", "--retcode-passthrough", "--state-verbose=False",
-         "state.apply", "app.config,nginx.config,cloudwatch"],
+         "state.apply", RERENDER_BY_ROLE[role]],
         capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:
@@ -204,9 +213,14 @@ def boot(instance_json: Path = INSTANCE_JSON, app_env: Path = APP_ENV) -> dict:
         print(f"golden-boot: {doc['environment']} / {doc['role']}: fetching secrets under "
               f"{doc['ssm']['path']}", file=sys.stderr, flush=True)
         secrets = fetch_secrets(doc)
-        write_atomically(app_env, env_file_text(app_environment(doc, secrets)))
+        if doc["role"] == "chroma":
+            # The Chroma host's authenticating proxy compares bearer tokens with this file
+            # (salt/chroma builds nginx's map from it before nginx starts).
+            write_atomically(CHROMA_TOKEN, secrets["chroma_token"])
+        else:
+            write_atomically(app_env, env_file_text(app_environment(doc, secrets)))
         grain = runtime_grain(doc)
-        apply_runtime(grain)
+        apply_runtime(grain, doc["role"])
     except (GoldenError, subprocess.SubprocessError, OSError):
         app_env.unlink(missing_ok=True)
         raise

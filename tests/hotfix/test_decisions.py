@@ -8,16 +8,21 @@ import json
 import tarfile
 
 import pytest
-
 from golden import hotfix_bundle, hotfix_plan, hotfix_result
 from golden.errors import ConfigError
 
 
 def state(sid, result, changes=None, *, fn="file_|-{}_|-/etc/x_|-managed", run=0, **kw):
-    return fn.format(sid), {"__id__": sid, "result": result, "changes": changes or {},
-                            "comment": kw.get("comment", ""), "__run_num__": run,
-                            "__sls__": "nginx.config", "duration": kw.get("duration", 10.0),
-                            "name": "/etc/x"}
+    return fn.format(sid), {
+        "__id__": sid,
+        "result": result,
+        "changes": changes or {},
+        "comment": kw.get("comment", ""),
+        "__run_num__": run,
+        "__sls__": "nginx.config",
+        "duration": kw.get("duration", 10.0),
+        "name": "/etc/x",
+    }
 
 
 def salt_json(*states) -> str:
@@ -29,22 +34,38 @@ def test_summary_counts_changed_failed_and_unchanged_states_in_run_order():
     out = salt_json(
         state("b-changed", True, {"diff": "..."}, run=2),
         state("a-same", True, run=0),
-        state("c-broken", False, comment="nginx: [emerg] invalid value", run=1,
-              fn="cmd_|-{}_|-nginx -t_|-run"),
+        state(
+            "c-broken",
+            False,
+            comment="nginx: [emerg] invalid value",
+            run=1,
+            fn="cmd_|-{}_|-nginx -t_|-run",
+        ),
     )
     summary = hotfix_result.summarise(hotfix_result.parse_output(out), test=False, retcode=2)
     assert summary["states"] == {"total": 3, "changed": 1, "failed": 1, "unchanged": 1}
     assert [s["id"] for s in summary["changed"]] == ["b-changed"]
-    assert summary["failed"][0] == {"id": "c-broken", "function": "cmd.run",
-                                    "name": "/etc/x", "sls": "nginx.config",
-                                    "comment": "nginx: [emerg] invalid value"}
+    assert summary["failed"][0] == {
+        "id": "c-broken",
+        "function": "cmd.run",
+        "name": "/etc/x",
+        "sls": "nginx.config",
+        "comment": "nginx: [emerg] invalid value",
+    }
     assert summary["result"] == "failed"
     assert summary["salt_seconds"] == 0.03
 
 
 def test_in_test_mode_a_none_result_is_a_state_that_would_change():
-    out = salt_json(state("reload", None, comment="Service nginx is set to be reloaded",
-                          fn="service_|-{}_|-nginx_|-running"), state("same", True))
+    out = salt_json(
+        state(
+            "reload",
+            None,
+            comment="Service nginx is set to be reloaded",
+            fn="service_|-{}_|-nginx_|-running",
+        ),
+        state("same", True),
+    )
     summary = hotfix_result.summarise(hotfix_result.parse_output(out), test=True, retcode=0)
     assert [s["id"] for s in summary["changed"]] == ["reload"]
     assert summary["result"] == "success"
@@ -53,9 +74,14 @@ def test_in_test_mode_a_none_result_is_a_state_that_would_change():
 
 
 def test_command_output_is_kept_as_detail_of_a_changed_state():
-    out = salt_json(state("app-replicas-rolled", True, {
-        "retcode": 0, "stdout": "backend-1: recreated\nbackend-2: recreated", "stderr": ""},
-        fn="cmd_|-{}_|-golden-app-roll_|-run"))
+    out = salt_json(
+        state(
+            "app-replicas-rolled",
+            True,
+            {"retcode": 0, "stdout": "backend-1: recreated\nbackend-2: recreated", "stderr": ""},
+            fn="cmd_|-{}_|-golden-app-roll_|-run",
+        )
+    )
     summary = hotfix_result.summarise(hotfix_result.parse_output(out), test=False, retcode=0)
     assert summary["changed"][0]["detail"] == ["backend-1: recreated", "backend-2: recreated"]
 
@@ -80,8 +106,9 @@ def test_a_non_zero_exit_without_a_failed_state_is_not_a_success():
 
 def test_long_lists_are_capped_so_the_record_fits_ssm_output():
     states = [state(f"s{i}", True, {"diff": "x"}, run=i) for i in range(100)]
-    summary = hotfix_result.summarise(hotfix_result.parse_output(salt_json(*states)),
-                                      test=False, retcode=0)
+    summary = hotfix_result.summarise(
+        hotfix_result.parse_output(salt_json(*states)), test=False, retcode=0
+    )
     assert len(summary["changed"]) == hotfix_result.MAX_ITEMS
     assert summary["changed_not_listed"] == 100 - hotfix_result.MAX_ITEMS
     assert summary["states"]["changed"] == 100
@@ -108,8 +135,9 @@ def test_the_same_tree_gives_the_same_bytes_and_sha(tmp_path):
     a = hotfix_bundle.build(make_tree(tmp_path / "a"), tmp_path / "out-a", commit="c1")
     b = hotfix_bundle.build(make_tree(tmp_path / "b"), tmp_path / "out-b", commit="c1")
     assert a.sha256 == b.sha256 and a.path.read_bytes() == b.path.read_bytes()
-    c = hotfix_bundle.build(make_tree(tmp_path / "c", top="base: {'*': []}\n"),
-                            tmp_path / "out-c", commit="c1")
+    c = hotfix_bundle.build(
+        make_tree(tmp_path / "c", top="base: {'*': []}\n"), tmp_path / "out-c", commit="c1"
+    )
     assert c.sha256 != a.sha256
     assert a.path.name == f"{a.sha256}.tar.gz"
 
@@ -138,12 +166,15 @@ def _tarball(path, entries):
     return hotfix_bundle.sha256_of(path)
 
 
-@pytest.mark.parametrize("entry", [
-    ("../../etc/cron.d/x", b"x", "file"),
-    ("/etc/passwd", b"x", "file"),
-    ("salt/evil", b"", "sym"),
-    ("elsewhere/file", b"x", "file"),
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ("../../etc/cron.d/x", b"x", "file"),
+        ("/etc/passwd", b"x", "file"),
+        ("salt/evil", b"", "sym"),
+        ("elsewhere/file", b"x", "file"),
+    ],
+)
 def test_unpack_refuses_entries_outside_the_trees_and_leaves_nothing(tmp_path, entry):
     path = tmp_path / "evil.tar.gz"
     sha = _tarball(path, [entry])
@@ -153,12 +184,21 @@ def test_unpack_refuses_entries_outside_the_trees_and_leaves_nothing(tmp_path, e
 
 
 def test_unpack_refuses_files_that_differ_from_the_manifest(tmp_path):
-    manifest = {"format": 1, "kind": hotfix_bundle.KIND, "commit": "c",
-                "files": {"salt/top.sls": "0" * 64, "pillar/top.sls": "0" * 64}}
+    manifest = {
+        "format": 1,
+        "kind": hotfix_bundle.KIND,
+        "commit": "c",
+        "files": {"salt/top.sls": "0" * 64, "pillar/top.sls": "0" * 64},
+    }
     path = tmp_path / "b.tar.gz"
-    sha = _tarball(path, [("manifest.json", json.dumps(manifest).encode(), "file"),
-                          ("salt/top.sls", b"base: {}\n", "file"),
-                          ("pillar/top.sls", b"base: {}\n", "file")])
+    sha = _tarball(
+        path,
+        [
+            ("manifest.json", json.dumps(manifest).encode(), "file"),
+            ("salt/top.sls", b"base: {}\n", "file"),
+            ("pillar/top.sls", b"base: {}\n", "file"),
+        ],
+    )
     with pytest.raises(ConfigError, match="differ from its manifest"):
         hotfix_bundle.unpack(path, sha, tmp_path / "dest")
 
@@ -171,10 +211,19 @@ def test_a_tree_without_top_files_cannot_be_bundled(tmp_path):
 
 
 # -- the fleet's decisions ----------------------------------------------------------------------
-@pytest.mark.parametrize("value, errors, ok", [
-    ("1", False, True), ("25%", False, True), ("100%", False, True), ("0", False, False),
-    ("0", True, True), ("0%", True, True), ("150%", False, False), ("two", True, False),
-])
+@pytest.mark.parametrize(
+    "value, errors, ok",
+    [
+        ("1", False, True),
+        ("25%", False, True),
+        ("100%", False, True),
+        ("0", False, False),
+        ("0", True, True),
+        ("0%", True, True),
+        ("150%", False, False),
+        ("two", True, False),
+    ],
+)
 def test_rate_flags_follow_ssm_patterns(value, errors, ok):
     if ok:
         assert hotfix_plan.rate(value, "--max-errors", errors=errors) == value
@@ -185,40 +234,61 @@ def test_rate_flags_follow_ssm_patterns(value, errors, ok):
 
 def test_the_instance_script_quotes_every_argument():
     script = hotfix_plan.shell_script(
-        hotfix_plan.apply_argv("s3://b/k; rm -rf /", "a" * 64, test=True))
+        hotfix_plan.apply_argv("s3://b/k; rm -rf /", "a" * 64, test=True)
+    )
     assert script[0] == "set -eu"
     assert "'s3://b/k; rm -rf /'" in script[1] and script[1].endswith("--test")
 
 
 def test_only_in_service_instances_are_targeted():
-    group = {"Instances": [{"InstanceId": "i-2", "LifecycleState": "InService"},
-                           {"InstanceId": "i-1", "LifecycleState": "InService"},
-                           {"InstanceId": "i-3", "LifecycleState": "Terminating"},
-                           {"InstanceId": "i-4", "LifecycleState": "Pending"}]}
+    group = {
+        "Instances": [
+            {"InstanceId": "i-2", "LifecycleState": "InService"},
+            {"InstanceId": "i-1", "LifecycleState": "InService"},
+            {"InstanceId": "i-3", "LifecycleState": "Terminating"},
+            {"InstanceId": "i-4", "LifecycleState": "Pending"},
+        ]
+    }
     assert hotfix_plan.in_service(group) == ["i-1", "i-2"]
     with pytest.raises(ConfigError, match="no InService"):
         hotfix_plan.check_fleet_size([], "g")
 
 
 def test_probe_separates_ready_lacking_and_unreached_instances():
-    ready, lacking, unreached = hotfix_plan.probe_verdicts({
-        "i-1": {"StatusDetails": "Success"},
-        "i-2": {"StatusDetails": "Failed", "ResponseCode": 127,
-                "StandardErrorContent": "sh: 2: exec: /opt/salt/bin/golden: not found"},
-        "i-3": {"StatusDetails": "Undeliverable"},
-    })
-    assert ready == ["i-1"] and list(unreached) == ["i-3"]
+    ready, lacking, unreached = hotfix_plan.probe_verdicts(
+        {
+            "i-1": {"StatusDetails": "Success"},
+            "i-2": {
+                "StatusDetails": "Failed",
+                "ResponseCode": 127,
+                "StandardErrorContent": "sh: 2: exec: /opt/salt/bin/golden: not found",
+            },
+            "i-3": {"StatusDetails": "Undeliverable"},
+            "i-4": {"Status": "InProgress", "StatusDetails": "In Progress"},
+        }
+    )
+    assert ready == ["i-1"] and list(unreached) == ["i-3", "i-4"]
     assert "exit 127" in lacking["i-2"] and "not found" in lacking["i-2"]
 
 
 def test_rows_carry_counts_from_the_record_or_say_why_there_is_none():
-    ok = hotfix_plan.row("i-1", {"StatusDetails": "Success", "StandardOutputContent":
-                                 json.dumps({"schema": 1, "mode": "apply", "result": "success",
-                                             "states": {"changed": 3, "failed": 0},
-                                             "duration_s": 41.24,
-                                             "tree": {"bundle_sha256": "f" * 64}})})
-    assert (ok["changed"], ok["failed"], ok["duration"], ok["tree"]) == (3, 0, "41.2s",
-                                                                          "f" * 12)
+    ok = hotfix_plan.row(
+        "i-1",
+        {
+            "StatusDetails": "Success",
+            "StandardOutputContent": json.dumps(
+                {
+                    "schema": 1,
+                    "mode": "apply",
+                    "result": "success",
+                    "states": {"changed": 3, "failed": 0},
+                    "duration_s": 41.24,
+                    "tree": {"bundle_sha256": "f" * 64},
+                }
+            ),
+        },
+    )
+    assert (ok["changed"], ok["failed"], ok["duration"], ok["tree"]) == (3, 0, "41.2s", "f" * 12)
     cancelled = hotfix_plan.row("i-2", {"StatusDetails": "Cancelled"})
     assert "--max-errors" in cancelled["note"] and cancelled["changed"] == "-"
     assert hotfix_plan.verdict([ok]) == "ok"
@@ -234,8 +304,9 @@ def test_drift_verdict_needs_every_check_to_run_and_reports_drift():
 
 
 def test_reminders_say_when_the_next_bake_would_not_carry_the_fix():
-    kw = dict(ref="fix/nginx", commit="c" * 40, main_ref="main", ami="ami-1",
-              bake_revision="d" * 40)
+    kw = dict(
+        ref="fix/nginx", commit="c" * 40, main_ref="main", ami="ami-1", bake_revision="d" * 40
+    )
     none = hotfix_plan.bake_reminders(dirty=False, in_main=True, in_bake=True, **kw)
     assert none == []
     off_main = hotfix_plan.bake_reminders(dirty=False, in_main=False, in_bake=True, **kw)

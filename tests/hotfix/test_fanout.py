@@ -6,7 +6,7 @@ anything is uploaded or sent."""
 
 from __future__ import annotations
 
-from conftest import BUCKET, commit_all, edit, git, record, write_settings
+from hotfix_support import BUCKET, commit_all, edit, git, record, write_settings
 
 PROBE = "instance hotfix --status"
 APPLY = "instance hotfix --bundle"
@@ -50,8 +50,9 @@ def test_a_percentage_concurrency_runs_that_share_of_the_group_at_once(fleet):
 
 def test_the_fan_out_stops_after_max_errors_and_names_what_did_not_run(fleet):
     ids = fleet.instances()
-    fleet.emulator.ssm_outcome(ids[1], "Failed", response_code=4, match=APPLY,
-                               stdout=record(failed=["nginx-config-valid"]))
+    fleet.emulator.ssm_outcome(
+        ids[1], "Failed", response_code=4, match=APPLY, stdout=record(failed=["nginx-config-valid"])
+    )
     result = fleet.hotfix("--json")
     assert result.exit_code == 4
     rows = {r["instance"]: r for r in result.json()["rows"]}
@@ -68,8 +69,13 @@ def test_the_fan_out_stops_after_max_errors_and_names_what_did_not_run(fleet):
 
 def test_max_errors_lets_the_rest_run_and_the_exit_is_still_non_zero(fleet):
     ids = fleet.instances()
-    fleet.emulator.ssm_outcome(ids[0], "Failed", response_code=4, match=APPLY,
-                               stdout=record(failed=["app-replicas-rolled-on-config-change"]))
+    fleet.emulator.ssm_outcome(
+        ids[0],
+        "Failed",
+        response_code=4,
+        match=APPLY,
+        stdout=record(failed=["app-replicas-rolled-on-config-change"]),
+    )
     result = fleet.hotfix("--max-errors", "1", "--json")
     assert result.exit_code == 4
     statuses = [r["status"] for r in result.json()["rows"]]
@@ -89,8 +95,9 @@ def test_an_undeliverable_instance_is_reported_as_such(fleet):
 
 
 def test_only_the_groups_instances_are_targeted(fleet):
-    outsider = fleet.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1,
-                                                 MaxCount=1)["Instances"][0]["InstanceId"]
+    outsider = fleet.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
     result = fleet.hotfix("--json")
     assert result.exit_code == 0, result.stderr
     for command in fleet.commands():
@@ -150,8 +157,13 @@ def test_missing_bucket_setting_or_bucket_is_refused_before_anything_is_sent(fle
 def test_an_instance_without_the_hotfix_command_stops_everything_before_upload(fleet):
     ids = fleet.instances()
     for match in (PROBE, APPLY):
-        fleet.emulator.ssm_outcome(ids[3], "Failed", response_code=127, match=match,
-                                   stderr="sh: 2: exec: /opt/salt/bin/golden: not found")
+        fleet.emulator.ssm_outcome(
+            ids[3],
+            "Failed",
+            response_code=127,
+            match=match,
+            stderr="sh: 2: exec: /opt/salt/bin/golden: not found",
+        )
     result = fleet.hotfix()
     assert result.exit_code == 3
     assert ids[3] in result.stderr and "not found" in result.stderr
@@ -181,19 +193,25 @@ def test_no_reminder_when_main_and_the_launched_image_carry_the_ref(fleet):
     main = git(fleet.repo, "rev-parse", "main")
     ec2 = fleet.client("ec2")
     for image in ec2.describe_images(Owners=["self"])["Images"]:
-        ec2.create_tags(Resources=[image["ImageId"]],
-                        Tags=[{"Key": "golden:state-tree-revision", "Value": main}])
+        ec2.create_tags(
+            Resources=[image["ImageId"]],
+            Tags=[{"Key": "golden:state-tree-revision", "Value": main}],
+        )
     result = fleet.hotfix("--ref", "main")
     assert result.exit_code == 0, result.stderr
     assert "reminder:" not in result.stderr
 
 
-# -- drift ------------------------------------------------------------------------------------------
+# -- drift ----------------------------------------------------------------------------------
 def test_drift_reports_per_instance_states_and_exits_one_when_any_drifted(fleet):
     ids = fleet.instances()
-    fleet.emulator.ssm_outcome(ids[1], stdout=record("drift", changed=[
-        "nginx-site-config-managed", "nginx-service-running"], drifted=True),
-        match="instance drift")
+    fleet.emulator.ssm_outcome(
+        ids[1],
+        stdout=record(
+            "drift", changed=["nginx-site-config-managed", "nginx-service-running"], drifted=True
+        ),
+        match="instance drift",
+    )
     result = fleet.drift("--json")
     assert result.exit_code == 1
     rows = {r["instance"]: r for r in result.json()["rows"]}
@@ -211,7 +229,12 @@ def test_no_drift_exits_zero(fleet):
 
 def test_drift_that_could_not_run_is_an_error_not_a_clean_bill(fleet):
     ids = fleet.instances()
-    fleet.emulator.ssm_outcome(ids[0], "Failed", response_code=127,
-                               stderr="/opt/salt/bin/golden: not found", match="instance drift")
+    fleet.emulator.ssm_outcome(
+        ids[0],
+        "Failed",
+        response_code=127,
+        stderr="/opt/salt/bin/golden: not found",
+        match="instance drift",
+    )
     result = fleet.drift()
     assert result.exit_code == 4 and ids[0] in result.stderr

@@ -10,7 +10,6 @@ import os
 
 import pytest
 from click.testing import CliRunner
-
 from golden import hotfix_instance as inst
 from golden.errors import ConfigError, OperationFailed
 
@@ -86,8 +85,7 @@ def test_a_tree_that_does_not_render_is_refused_before_the_swap(salt_world):
 def test_test_mode_reports_what_would_change_and_changes_nothing(salt_world):
     layout = salt_world.layout
     bundle = salt_world.bundle("v3")
-    record = inst.apply(str(bundle.path), bundle.sha256, test=True, layout=layout,
-                        progress=quiet)
+    record = inst.apply(str(bundle.path), bundle.sha256, test=True, layout=layout, progress=quiet)
     assert record["mode"] == "test" and record["result"] == "success"
     assert [s["id"] for s in record["changed"]] == ["demo-file-managed"]
     assert salt_world.demo() == "baked" and "baked" in salt_world.srv_tree()
@@ -117,11 +115,14 @@ def test_one_run_at_a_time(salt_world):
             inst.drift(layout=layout, progress=quiet)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--bundle", "x.tar.gz"], "--sha256: required"),
-    (["--revert", "--status"], "exactly one of"),
-    (["--test", "--revert"], "--test and --dry-run go with --bundle"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bundle", "x.tar.gz"], "--sha256: required"),
+        (["--revert", "--status"], "exactly one of"),
+        (["--test", "--revert"], "--test and --dry-run go with --bundle"),
+    ],
+)
 def test_instance_command_rejects_bad_flag_combinations(args, message):
     from golden.cli import main
 

@@ -470,3 +470,19 @@ def test_cpu_rows_give_cores_per_part_and_backend_cpu_per_answered_request():
     assert rows[0]["frontend"] is None and rows[0]["nginx"] == 0.1
     assert rows[1]["backend_ms_per_req"] is None  # nothing answered: no per-request figure
     assert list(rows[0]) == list(bl.CPU_COLUMNS)
+
+
+def test_mean_cores_average_each_part_over_rounds_counting_a_missing_part_as_idle():
+    out = bl.mean_cores([{"backend": 1.0, "nginx": 0.1}, {"backend": 2.0}])
+    assert out == {"backend": 1.5, "nginx": 0.05}
+
+
+@pytest.mark.parametrize("base", [18379, 18398, 8080])
+def test_ports_outside_the_benchs_range_are_refused_before_anything_starts(base):
+    with pytest.raises(ConfigError, match="--port-base"):
+        bl.Names(port_base=base).validate()
+
+
+def test_the_default_ports_are_three_consecutive_ones_in_range():
+    ports = bl.Names().validate().ports()
+    assert list(ports.values()) == [18380, 18381, 18382]

@@ -115,3 +115,42 @@ def test_unchanged_token_leaves_the_map_alone(auth, tmp_path, capsys):
     rc, _, _ = run(auth, tmp_path, token)
     assert rc == 0 and map_file.stat().st_mtime_ns == before
     assert "bearer map unchanged" in capsys.readouterr().err
+
+
+def test_token_written_during_a_run_is_picked_up(auth, tmp_path, monkeypatch):
+    """The path unit cannot start a run that is already going: the run itself renders
+    again when the file changed under it."""
+    first, second = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    token_file = tmp_path / "token"
+    token_file.write_text(first + "\n")
+    os.chmod(token_file, 0o600)
+    real_apply, calls = auth.apply, []
+
+    def apply_then_rotate(*args):
+        rc = real_apply(*args)
+        if not calls:
+            replacement = tmp_path / "token.new"
+            replacement.write_text(second + "\n")
+            os.chmod(replacement, 0o600)
+            os.replace(replacement, token_file)
+        calls.append(rc)
+        return rc
+
+    monkeypatch.setattr(auth, "apply", apply_then_rotate)
+    map_file = tmp_path / "bearer.map"
+    assert (
+        auth.main(
+            [
+                "golden-chroma-proxy-auth",
+                "--token-file",
+                str(token_file),
+                "--map",
+                str(map_file),
+                "--no-reload",
+            ]
+        )
+        == 0
+    )
+    assert len(calls) == 2
+    assert accepted(map_file.read_text(), f"Bearer {second}")
+    assert not accepted(map_file.read_text(), f"Bearer {first}")

@@ -116,3 +116,9 @@ def test_build_mode_writes_an_environment_without_secrets(tmp_path, monkeypatch)
     result = boot.boot(tmp_path / "instance.json", env)
     assert result["mode"] == "build"
     assert env.read_text().count("=") == 2 and "ENVIRONMENT='build'" in env.read_text()
+
+
+def test_chroma_host_reads_only_its_token():
+    doc = {**DOC, "role": "chroma"}
+    assert boot.ssm_parameter_names(doc) == {"chroma_token": "/golden/staging/chroma_token"}
+    assert boot.RERENDER_BY_ROLE["chroma"] == "cloudwatch"

@@ -32,8 +32,10 @@ def log(message):
 def run(argv, timeout=300, check=True):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise SystemExit(f"golden-app-roll: {' '.join(argv[:6])} failed (exit "
-                         f"{proc.returncode}): {(proc.stderr or proc.stdout).strip()[-600:]}")
+        raise SystemExit(
+            f"golden-app-roll: {' '.join(argv[:6])} failed (exit "
+            f"{proc.returncode}): {(proc.stderr or proc.stdout).strip()[-600:]}"
+        )
     return proc
 
 
@@ -57,9 +59,16 @@ class Compose:
 
 def health(container):
     """'healthy', 'unhealthy', 'starting', 'running' (no healthcheck) or another state."""
-    proc = run(["docker", "inspect", "--format",
-                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
-                container], check=False)
+    proc = run(
+        [
+            "docker",
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            container,
+        ],
+        check=False,
+    )
     parts = proc.stdout.split()
     if not parts:
         return "missing"
@@ -126,10 +135,14 @@ def main(argv=None):
     parser.add_argument("--file", required=True)
     parser.add_argument("--probe-url", required=True, help="nginx's /healthz on this host")
     parser.add_argument("--unit", default="app.service")
-    parser.add_argument("--runtime", default="/usr/local/sbin/golden-app-runtime",
-                        help="rewrites /run/app/runtime.env before the roll")
-    parser.add_argument("--timeout", type=int, default=180,
-                        help="seconds per replica to become healthy")
+    parser.add_argument(
+        "--runtime",
+        default="/usr/local/sbin/golden-app-runtime",
+        help="rewrites /run/app/runtime.env before the roll",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=180, help="seconds per replica to become healthy"
+    )
     parser.add_argument("--route-timeout", type=int, default=30)
     parser.add_argument("--settle", type=float, default=6.0)
     args = parser.parse_args(argv)
@@ -141,8 +154,7 @@ def main(argv=None):
         run([args.runtime])
     compose = Compose(args.project, args.file)
     services = compose.services()
-    backends = sorted((s for s in services if s.startswith("backend-")),
-                      key=lambda s: (len(s), s))
+    backends = sorted((s for s in services if s.startswith("backend-")), key=lambda s: (len(s), s))
     others = [s for s in services if s not in backends]
     started = time.monotonic()
     rolled = 0
@@ -151,11 +163,17 @@ def main(argv=None):
     for service in backends + others:
         before = compose.container(service)
         peers = [b for b in backends if b != service]
-        if service in backends and before and health(before) == "healthy" and peers and not any(
-            health(c) == "healthy" for c in filter(None, map(compose.container, peers))
+        if (
+            service in backends
+            and before
+            and health(before) == "healthy"
+            and peers
+            and not any(health(c) == "healthy" for c in filter(None, map(compose.container, peers)))
         ):
-            raise SystemExit(f"golden-app-roll: not restarting {service}: no other replica is "
-                             f"healthy, requests would fail")
+            raise SystemExit(
+                f"golden-app-roll: not restarting {service}: no other replica is "
+                f"healthy, requests would fail"
+            )
         t0 = time.monotonic()
         compose.up(service, timeout=args.timeout)
         after = compose.container(service)
@@ -167,14 +185,20 @@ def main(argv=None):
         healthy_s = time.monotonic() - t0
         if service in backends:
             how = wait_routed(args.probe_url, service, args.route_timeout, args.settle)
-            log(f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
-                f"({how}) after {time.monotonic() - t0:.1f}s")
+            log(
+                f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
+                f"({how}) after {time.monotonic() - t0:.1f}s"
+            )
         else:
-            log(f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
-                "a short gap)")
+            log(
+                f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
+                "a short gap)"
+            )
     compose.remove_orphans(timeout=args.timeout)
-    log(f"rolled {rolled} of {len(services)} service(s) one at a time in "
-        f"{time.monotonic() - started:.1f}s")
+    log(
+        f"rolled {rolled} of {len(services)} service(s) one at a time in "
+        f"{time.monotonic() - started:.1f}s"
+    )
     return 0
 
 

@@ -140,6 +140,25 @@ def main(argv: list[str]) -> int:
         else:
             print(__doc__, file=sys.stderr)
             return 2
+    # A token written while this runs may not start it again (the path unit merges the
+    # trigger into this run): render until the file stopped changing, a few times at most.
+    for _ in range(3):
+        seen = file_identity(token_file)
+        rc = apply(token_file, map_file, reload)
+        if rc == 2 or file_identity(token_file) == seen:
+            break
+    return rc
+
+
+def file_identity(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def apply(token_file: str, map_file: str, reload: bool) -> int:
     rc = 0
     try:
         token = read_token(token_file)
@@ -163,7 +182,7 @@ def main(argv: list[str]) -> int:
             reload_nginx(map_file, previous)
         except (AuthError, subprocess.CalledProcessError) as exc:
             say(f"error: {exc}")
-            return 1
+            return 2
     return rc
 
 
