@@ -55,6 +55,12 @@ ami: setup ## Bake ROLE's AMI with Packer (VAR_FILE=..., PACKER_VARS="k=v ...")
 bake-local: setup ## Bake ROLE's twin image with Packer's docker source (same provisioners as ami)
 	$(GOLDEN) bake --role $(ROLE) --target local $(foreach v,$(PACKER_VARS),--var $(v))
 
+hotfix: setup ## Apply this checkout's states to the running local twin (golden hotfix local)
+	$(GOLDEN) hotfix local --allow-dirty
+
+drift: setup ## Show what on the local twin differs from its state tree (golden drift local)
+	$(GOLDEN) drift local
+
 test: setup ## Everything CI runs: builds the images, runs the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -65,4 +71,4 @@ clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
 .PHONY: help setup lint base-image image local local-down emulator release ami \
-	bake-local test bench-image clean
+	bake-local hotfix drift test bench-image clean

@@ -85,3 +85,16 @@ def local_standins():
     from golden import localstack
 
     return localstack.start_standins(build_twin=True)
+
+
+@pytest.fixture(scope="session")
+def twin_inputs():
+    """What every image build uploads, built once per session (each builder skips when its
+    inputs are unchanged): the base image, the wheelhouse, the sample app images."""
+    from golden import appimages, baseimage, twin, wheelhouse
+
+    base = baseimage.build(baseimage.BaseImageSpec())["image"]
+    wheelhouse.build(str(twin.REPO / "build" / "wheelhouse"))
+    appimages.build(base=base, out=str(twin.REPO / "build" / "images"),
+                    wheelhouse=str(twin.REPO / "build" / "wheelhouse-sample"))
+    return base

@@ -85,7 +85,6 @@ cleanup-apt-lists-directory-present:
 cleanup-build-caches-absent:
   file.absent:
     - names:
-      - /var/cache/golden
       # Salt's job cache and file cache, not extmods: the synced golden_pillar module
       # must stay for the first highstate on a running instance.
       - /var/cache/salt/minion/proc

@@ -203,6 +203,20 @@ def apply_runtime(grain: dict, role: str) -> None:
         subprocess.run(["systemctl", "reload", "--no-block", "nginx"], check=False)
 
 
+def stop_app_containers() -> None:
+    """After an unclean shutdown dockerd restarts what was running, app.service or not:
+    a failed boot stops the app's containers so /healthz keeps failing."""
+    try:
+        ids = subprocess.run(["docker", "ps", "-q", "--filter",
+                              "label=com.docker.compose.project=app"],
+                             capture_output=True, text=True, timeout=30).stdout.split()
+        if ids:
+            subprocess.run(["docker", "stop", "--time", "10", *ids], capture_output=True,
+                           timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no docker (a unit test, a broken image): nothing of ours can be running
+
+
 def boot(instance_json: Path = INSTANCE_JSON, app_env: Path = APP_ENV) -> dict:
     started = time.monotonic()
     try:
@@ -223,6 +237,7 @@ def boot(instance_json: Path = INSTANCE_JSON, app_env: Path = APP_ENV) -> dict:
         apply_runtime(grain, doc["role"])
     except (GoldenError, subprocess.SubprocessError, OSError):
         app_env.unlink(missing_ok=True)
+        stop_app_containers()
         raise
     return {"mode": "instance", "environment": doc["environment"], "role": doc["role"],
             "env_file": str(app_env), "runtime": grain,

@@ -104,21 +104,24 @@ install -m 0755 /wh/postgres-start.sh /usr/local/bin/golden-postgres-start
 
 
 def build_standins(base: str) -> str:
-    wanted = standins_inputs()
-    if containers.image_label(STANDINS_IMAGE, STANDINS_LABEL) == wanted:
-        return STANDINS_IMAGE
     started = time.monotonic()
     wh = STANDINS_WHEELHOUSE
+    deps = standins_inputs()
     stamp = wh / ".inputs"
-    if not (stamp.exists() and stamp.read_text().strip() == wanted):
+    if not (stamp.exists() and stamp.read_text().strip() == deps):
         shutil.rmtree(wh, ignore_errors=True)
         wh.mkdir(parents=True)
         eprint("stand-ins: building the wheelhouse (moto, chromadb)")
         stream([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wh),
                 *STANDINS_REQUIREMENTS],
                on_line=lambda line: None, what="pip wheel (stand-ins)")
-        stamp.write_text(wanted + "\n")
+        stamp.write_text(deps + "\n")
+    # The emulator is this checkout's code: a changed golden wheel means a new image.
     wheelhouse.add_golden_wheel(wh)
+    golden_wheel = next(wh.glob("golden-*.whl")).read_bytes()
+    wanted = hashlib.sha256(deps.encode() + golden_wheel).hexdigest()[:16]
+    if containers.image_label(STANDINS_IMAGE, STANDINS_LABEL) == wanted:
+        return STANDINS_IMAGE
     shutil.copy2(Path(__file__).parent / "standins" / "postgres-start.sh", wh)
     builder = "golden-local-standins-build"
     containers.remove_container(builder)

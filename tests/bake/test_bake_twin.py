@@ -30,9 +30,8 @@ echo "golden-provision: tests passed=4 failed=0 skipped=0"
 
 
 @pytest.fixture(scope="module")
-def base_image():
-    if subprocess.run([DOCKER, "image", "inspect", BASE], capture_output=True).returncode:
-        pytest.fail(f"{BASE} is missing: run `golden base-image` first")
+def base_image(twin_inputs):
+    assert twin_inputs == BASE
     return BASE
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import http, wait_for
+from .conftest import http, wait_for
 
 pytestmark = pytest.mark.app_role
 

@@ -1,6 +1,6 @@
 import json
 
-from conftest import ROLE
+from .conftest import ROLE
 
 
 def test_image_json_records_provenance(host):

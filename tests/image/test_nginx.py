@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from conftest import body, http, wait_for
+from .conftest import body, http, wait_for
 
 pytestmark = pytest.mark.app_role
 

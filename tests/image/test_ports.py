@@ -3,7 +3,7 @@ loopback only."""
 
 import pytest
 
-from conftest import ROLE
+from .conftest import ROLE
 
 
 def listeners(host):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import ROLE
+from .conftest import ROLE
 
 COMMON = ["docker", "ssh", "chrony", "nftables"]
 BY_ROLE = {"app": COMMON + ["nginx", "app"], "chroma": COMMON}

@@ -138,7 +138,7 @@ def test_locust_csv_rows_become_route_stats_with_the_aggregate_as_all():
         45.0,
     )
     assert search.error_pct == pytest.approx(100 / 7)
-    assert bl.route_of(rows).rps == pytest.approx(2.5954)
+    assert bl.route_of(rows).rps == 2.6  # rounded to 2 decimals
 
 
 def test_a_route_without_requests_has_no_percentiles_and_no_error_rate():
@@ -486,3 +486,75 @@ def test_ports_outside_the_benchs_range_are_refused_before_anything_starts(base)
 def test_the_default_ports_are_three_consecutive_ones_in_range():
     ports = bl.Names().validate().ports()
     assert list(ports.values()) == [18380, 18381, 18382]
+
+
+def _full_summary():
+    def s(rps, p95, route="ALL"):
+        return bl.RouteStats(route, 1000, 0, rps, p95 / 10, p95, p95 * 1.5)
+
+    runs = [
+        {"target": t, "kind": "think", "load": 200,
+         "routes": [s(60.0, p), s(30.0, p / 4, "/api/search")]}
+        for t, p in (("baseline", 600.0), ("golden", 400.0))
+    ] + [
+        {"target": t, "kind": "closed", "load": 200, "routes": [s(r, p, "/api/search")],
+         "cores": {"backend": c}, "host_busy_pct": 90.0}
+        for t, r, p, c in (("baseline", 500.0, 3000.0, 0.95), ("golden", 760.0, 600.0, 1.5))
+    ]  # fmt: skip
+    summary = {
+        "plan": bl.asdict(bl.QUICK),
+        "machine": {"cpus": 2, "loadavg_start": (1.0, 2.0, 3.0), "loadavg_end": (1.5, 2.0, 3.0)},
+        "think": {r["target"]: {"200": bl.route_of(r["routes"])} for r in runs[:2]},
+        "think_search": {
+            r["target"]: {"200": bl.route_of(r["routes"], "/api/search")} for r in runs[:2]
+        },
+        "saturation_compare": {
+            "connections": 200,
+            **bl.compare(runs[2]["routes"][0], runs[3]["routes"][0]),
+            "peak_rps": {"baseline": 500.0, "golden": 760.0},
+        },
+        "nginx_overhead": {
+            "connections": 8,
+            "direct_replica": s(280.0, 31.0, "/api/search"),
+            "via_nginx": s(279.0, 32.0, "/api/search"),
+            "p50_overhead_pct": 3.2,
+            "p95_overhead_pct": 3.2,
+        },
+        "boot_to_healthy_s": {"baseline": 2.0, "golden": 13.0},
+        "golden_workers_per_replica": 5,
+        "upload": {
+            "golden": {
+                "mib": 100,
+                "seconds": 0.6,
+                "ok": True,
+                "memory": {"backend": {"idle_mib": 400.0, "peak_mib": 402.0, "growth_mib": 2.0}},
+            },
+        },  # fmt: skip
+        "runs": [
+            {k: v for k, v in r.items() if k != "routes"} | {"all": r["routes"][0]} for r in runs
+        ],
+        "rows": bl.result_rows(runs),
+        "seconds": 100.0,
+        "csv": "results.csv",
+        "plot": "plot.png",
+    }
+    summary["checks"] = bl.evaluate(summary)
+    return summary
+
+
+def test_report_shows_every_section_the_ratios_and_the_verdicts():
+    text = bl.report(_full_summary())
+    for heading in ("## Think-time runs", "## Closed loop", "## Golden over baseline",
+                    "## nginx overhead", "## Boot, upload, CPU", "## CPU during each run",
+                    "## Targets"):  # fmt: skip
+        assert heading in text
+    # 760 / 500 req/s at 200 connections, p95 600 / 3000 ms.
+    assert "| closed |   200 |             1.52 |      0.20 |" in text
+    assert "golden 100 MiB upload (s)" in text and "400.0 -> 402.0" in text
+    assert "backend_ms_per_req" in text and "1.97" in text  # 1.5 cores / 760 req/s
+    assert "wall time 100.0 s" in text
+
+
+def test_the_plot_is_a_png_file(tmp_path):
+    path = bl.plot(_full_summary(), tmp_path / "p.png", bl.QUICK)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import custom_seed, docker, get, wait_for
+from .conftest import custom_seed, docker, get, wait_for
 from golden import localstack, twin
 
 

@@ -2,7 +2,7 @@
 
 import socket
 
-from conftest import docker
+from .conftest import docker
 from golden import localstack
 
 

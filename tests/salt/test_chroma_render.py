@@ -11,7 +11,7 @@ import shutil
 import jinja2
 import pytest
 import yaml
-from conftest import REPO
+from .conftest import REPO
 
 IMAGE_ID = "sha256:" + "ab" * 32
 DIGEST_REF = "123456789012.dkr.ecr.us-east-1.amazonaws.com/chroma@sha256:" + "cd" * 32

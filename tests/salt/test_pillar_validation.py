@@ -6,7 +6,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import REPO
+from .conftest import REPO
 
 
 def broken_pillar_root(tmp_path, mutate):

@@ -4,7 +4,7 @@ the repository ships and with pillar.example."""
 import pytest
 import yaml
 
-from conftest import REPO
+from .conftest import REPO
 
 
 def state_ids(highstate: dict) -> set[str]:

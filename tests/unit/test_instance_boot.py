@@ -90,10 +90,13 @@ def test_atomic_write_is_private_and_leaves_no_temp_file(tmp_path):
 def test_missing_instance_json_fails_naming_it_and_removes_env(tmp_path, monkeypatch):
     env = tmp_path / "app.env"
     env.write_text("OLD=1\n")
+    stopped = []
     monkeypatch.setattr(boot, "BUILD_MARKER", tmp_path / "not-a-build")
+    monkeypatch.setattr(boot, "stop_app_containers", lambda: stopped.append(True))
     with pytest.raises(ConfigError, match="instance.json: missing"):
         boot.boot(tmp_path / "instance.json", env)
     assert not env.exists()
+    assert stopped == [True], "a failed boot must stop containers dockerd restarted"
 
 
 def test_wrong_type_fails_naming_the_field_and_removes_env(tmp_path, monkeypatch):
@@ -103,6 +106,7 @@ def test_wrong_type_fails_naming_the_field_and_removes_env(tmp_path, monkeypatch
     path.write_text(json.dumps(doc))
     env = tmp_path / "app.env"
     env.write_text("OLD=1\n")
+    monkeypatch.setattr(boot, "stop_app_containers", lambda: None)
     with pytest.raises(ConfigError, match="redis.port"):
         boot.boot(path, env)
     assert not env.exists()
