@@ -179,8 +179,11 @@ def ensure_tls() -> Path:
 
 def start_standin(standin: StandIn, image: str, tls: Path) -> None:
     state = containers.container_state(standin.name)
-    if state and state["State"]["Running"] and state["Image"] == containers.image_inspect(
-            image)["Id"]:
+    # Reused only when it is the same image over the same data (another checkout's stack
+    # has other secrets and another CA).
+    if (state and state["State"]["Running"]
+            and state["Image"] == containers.image_inspect(image)["Id"]
+            and (state["Config"]["Labels"] or {}).get("io.golden.state") == str(STATE)):
         return
     containers.remove_container(standin.name)
     data = STATE / standin.data
@@ -188,7 +191,8 @@ def start_standin(standin: StandIn, image: str, tls: Path) -> None:
     argv = ["docker", "run", "-d", "--name", standin.name, "--hostname", standin.name,
             "--network", twin.NETWORK, "--restart", "unless-stopped",
             "-p", f"127.0.0.1:{standin.host_port}:{standin.port}",
-            "-v", f"{data}:{standin.mount}", "--label", "io.golden.local=standin"]
+            "-v", f"{data}:{standin.mount}", "--label", "io.golden.local=standin",
+            "--label", f"io.golden.state={STATE}"]
     if standin.data == "postgres":
         db = environment_settings()["instance"]["database"]
         argv += ["-v", f"{tls}:/tls:ro",
