@@ -64,6 +64,9 @@ drift: setup ## Show what on the local twin differs from its state tree (golden 
 test: setup ## Everything CI runs: builds the images, runs the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+bench: image ## Load bench: one uvicorn process vs the golden image, same load (QUICK=1: 2-min smoke; needs wrk)
+	$(GOLDEN) bench load $(if $(QUICK),--quick)
+
 bench-image: image ## Time the base image, highstates and start-to-healthy (prints a table)
 	$(GOLDEN) bench image --role $(ROLE)
 
@@ -71,4 +74,4 @@ clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
 .PHONY: help setup lint base-image image local local-down emulator release ami \
-	bake-local hotfix drift test bench-image clean
+	bake-local hotfix drift test bench bench-image clean

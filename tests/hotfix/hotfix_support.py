@@ -206,6 +206,8 @@ def write_settings(path: Path, url: str, *, bucket: str | None = BUCKET, desired
     data["instance"]["aws_endpoint_url"] = url
     if bucket:
         data["artifacts_bucket"] = bucket
+    else:
+        data.pop("artifacts_bucket", None)
     data["roles"]["app"]["capacity"] = {"min": 1, "max": 6, "desired": desired}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

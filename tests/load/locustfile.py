@@ -4,7 +4,8 @@ Each simulated user opens the site (page, then its CSS/JS once, as a browser cac
 them), then, with a think time between actions (uniform --think-min..--think-max,
 default 1-5 s, mean 3 s), browses pages, searches (/api/search, retrieval-shaped), reads
 a streamed chat answer (/api/chat/stream, server-sent events) and now and then uploads a
-1 MB file. A separate, rare user uploads 100 MB (one of them, every 60-120 s).
+1 MB file. A separate, rare user uploads 100 MB every 60-120 s (--large-uploaders, default
+1 of the -u users; 0 for none).
 
 Every user sends its own X-Forwarded-For and X-Forwarded-Proto: https, as the ALB does,
 so nginx's per-client rate limit sees people rather than one address (--xff-pool N makes
@@ -126,7 +127,12 @@ def _options(parser):
         default="",
         help="Write per-route p50/p95/p99, rps, error rate here at the end.",
     )
-    # fmt: skip
+    group.add_argument(
+        "--large-uploaders",
+        type=int,
+        default=1,
+        help="Users (out of -u) that upload --large-upload-mb every 60-120 s; 0 = none.",
+    )
 
 
 def _fail(message: str) -> None:
@@ -150,11 +156,21 @@ def _guard(environment, **_):
             )
     except GoldenError as exc:
         _fail(str(exc))
-    if not 0 <= opts.think_min <= max(opts.think_max, opts.think_min) or opts.think_max < 0:
+    closed_loop = opts.think_max == 0
+    if (
+        opts.think_min < 0
+        or opts.think_max < 0
+        or (not closed_loop and opts.think_min > opts.think_max)
+    ):
         _fail(
-            f"--think-min/--think-max: expected 0 <= min <= max, got {opts.think_min}, "
-            f"{opts.think_max}"
+            f"--think-min/--think-max: expected 0 <= min <= max (max 0 = closed loop), got "
+            f"{opts.think_min}, {opts.think_max}"
         )
+    if opts.large_uploaders < 0:
+        _fail(f"--large-uploaders: expected >= 0, got {opts.large_uploaders}")
+    LargeUploadUser.fixed_count = opts.large_uploaders
+    if opts.large_uploaders == 0 and LargeUploadUser in environment.user_classes:
+        environment.user_classes.remove(LargeUploadUser)
     if opts.warmup < 0:
         _fail(f"--warmup: expected >= 0 s, got {opts.warmup}")
     for name in ("max_requests", "max_seconds", "upload_mb", "large_upload_mb"):

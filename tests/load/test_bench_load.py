@@ -558,3 +558,18 @@ def test_report_shows_every_section_the_ratios_and_the_verdicts():
 def test_the_plot_is_a_png_file(tmp_path):
     path = bl.plot(_full_summary(), tmp_path / "p.png", bl.QUICK)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--think-min", "5", "--think-max", "1"], "--think-min/--think-max"),
+        (["--large-uploaders", "-1"], "--large-uploaders"),
+        (["--max-seconds", "0"], "--max-seconds"),
+    ],
+)
+def test_locustfile_refuses_bad_options_before_any_user_starts(args, fragment):
+    # Port 9 (discard) on loopback: nothing listens, and nothing is sent anyway.
+    proc = _locust("--host", "http://127.0.0.1:9", *args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"error: {fragment}" in proc.stderr
