@@ -105,6 +105,22 @@ cleanup-logs-emptied:
 
 {#- The app's containers are made at boot, with that boot's environment; only their
     images stay in the image. #}
+{#- dockerd renames these two at every start. In an image they would be directories of a
+    lower layer, which overlayfs (the twin's root) cannot rename; dockerd recreates them. #}
+cleanup-docker-stopped-for-the-image:
+  service.dead:
+    - name: docker
+    - require:
+      - cmd: cleanup-app-containers-absent
+
+cleanup-docker-scratch-directories-absent:
+  file.absent:
+    - names:
+      - /var/lib/docker/runtimes
+      - /var/lib/docker/tmp
+    - require:
+      - service: cleanup-docker-stopped-for-the-image
+
 cleanup-app-containers-absent:
   cmd.run:
     - name: docker compose --project-name app --file /opt/app/compose.yaml down --timeout 20

@@ -250,10 +250,6 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
         NETWORK,
         "-p",
         f"127.0.0.1:{spec.port}:{GUEST_PORTS[spec.role]}",
-        # /var/lib/docker on a volume (filled from the image at start): the inner dockerd
-        # renames directories there, which overlayfs refuses for directories of the image.
-        "-v",
-        "/var/lib/docker",
         *containers.SYSTEMD_RUN_FLAGS,
     ]
     if spec.seed_dir:

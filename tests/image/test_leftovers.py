@@ -37,3 +37,9 @@ def test_cloud_init_is_clean(image_host):
 def test_no_build_uploads(image_host):
     assert not image_host.file("/var/tmp/golden").exists
     assert not image_host.file("/var/tmp/golden-tests").exists
+
+
+def test_no_docker_scratch_directories(image_host):
+    # dockerd renames them at start; as directories of an image layer overlayfs refuses that.
+    for path in ("/var/lib/docker/runtimes", "/var/lib/docker/tmp"):
+        assert not image_host.file(path).exists, path
