@@ -22,7 +22,7 @@ def step_durations(lines: list[str]) -> dict[str, float]:
     """Seconds between consecutive provision steps, keyed by the step's first word(s)."""
     marks = [(int(m.group(1)), m.group(2)) for m in map(STEP.match, lines) if m]
     durations = {}
-    for (start, name), (end, _) in zip(marks, marks[1:]):
+    for (start, name), (end, _) in zip(marks, marks[1:], strict=False):
         durations[name.split(" (")[0]] = float(end - start)
     return durations
 
@@ -107,7 +107,14 @@ def run_bench(role: str = "app", *, rebuild_base: bool = True, port: int = 18090
         )
     finally:
         containers.remove_container(name)
-    spec = twin.TwinSpec(role=role, name=f"golden-bench-twin-{uuid.uuid4().hex[:6]}", port=port)
+    # A twin boots from launch-template user data with its stand-ins, as `make local` does.
+    seed = None
+    if role == "app":
+        from golden import localstack
+
+        seed = str(localstack.start_standins(build_twin=False))
+    spec = twin.TwinSpec(role=role, name=f"golden-bench-twin-{uuid.uuid4().hex[:6]}", port=port,
+                         seed_dir=seed)
     try:
         up = twin.up(spec, wait=120)
         rows.append(

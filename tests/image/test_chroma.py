@@ -14,6 +14,7 @@ import secrets
 import shlex
 
 import pytest
+
 from .conftest import CHROMA_PROXY_PORT, http, wait_for
 
 pytestmark = pytest.mark.chroma_role

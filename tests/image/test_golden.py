@@ -16,7 +16,8 @@ def test_image_json_digests_match_running_images(host):
         return
     record = json.loads(host.file("/etc/golden/image.json").content_string)
     running = set(host.check_output(
-        "docker inspect -f '{{.Image}}' $(docker ps -q --filter label=com.docker.compose.project=app)"
+        "docker inspect -f '{{.Image}}' "
+        "$(docker ps -q --filter label=com.docker.compose.project=app)"
     ).split())
     assert running
     assert running <= set(record["app_images"].values())

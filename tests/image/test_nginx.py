@@ -20,7 +20,7 @@ def test_requests_spread_over_replicas(host, replicas):
     # starting when the suite began.
     seen = set()
     for i in range(40):
-        seen.add(body(host, "/api/whoami", "X-Forwarded-For: 10.0.9.%d" % i))
+        seen.add(body(host, "/api/whoami", f"X-Forwarded-For: 10.0.9.{i}"))
         time.sleep(0.2)
     names = {line.split('"replica":"')[1].split('"')[0] for line in seen if '"replica":"' in line}
     assert len(names) >= min(2, replicas), f"all requests went to {names}"
@@ -48,8 +48,8 @@ def test_api_rate_limit_answers_429_past_burst(host, pillar):
     burst = pillar["nginx"].get("api_burst", 40)
     # One client address (through the trusted proxy header) well past its burst.
     codes = host.check_output(
-        "for i in $(seq 1 %d); do curl -s -o /dev/null -w '%%{http_code}\\n' "
-        "-H 'X-Forwarded-For: 10.0.77.77' http://127.0.0.1/api/whoami; done" % (burst + 30))
+        f"for i in $(seq 1 {burst + 30}); do curl -s -o /dev/null -w '%{{http_code}}\\n' "
+        "-H 'X-Forwarded-For: 10.0.77.77' http://127.0.0.1/api/whoami; done")
     assert "429" in codes.split()
     # Give the bucket back for the tests that follow (rate refills it in seconds).
     assert wait_for(lambda: http(host, "/api/whoami", "X-Forwarded-For: 10.0.77.77") == 200,

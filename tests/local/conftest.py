@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from golden import localstack, twin
 
 
@@ -68,6 +67,7 @@ def custom_seed(tmp_path: Path, mutate) -> Path:
             + "".join(f"      {line}\n" for line in json.dumps(doc, indent=2).splitlines()))
     seed = tmp_path / "seed"
     seed.mkdir()
-    for name, content in localstack.seed_files(text, f"golden-fault-{uuid.uuid4().hex[:6]}").items():
+    instance_id = f"golden-fault-{uuid.uuid4().hex[:6]}"
+    for name, content in localstack.seed_files(text, instance_id).items():
         (seed / name).write_text(content)
     return seed

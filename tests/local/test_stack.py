@@ -5,9 +5,10 @@ Chroma and S3 stand-ins."""
 import uuid
 
 import pytest
+from golden import localstack, twin
+from golden.errors import OperationFailed
 
 from .conftest import custom_seed, docker, get, wait_for
-from golden import localstack, twin
 
 
 def test_every_dependency_ok_through_nginx(stack_twin):
@@ -106,7 +107,7 @@ def test_bad_instance_document_fails_boot_naming_the_field(tmp_path, local_stand
     name = f"golden-fault-{uuid.uuid4().hex[:6]}"
     spec = twin.TwinSpec(role="app", name=name, port=18083, seed_dir=str(seed))
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(OperationFailed, match="/healthz not 200"):
             twin.up(spec, wait=40)
         assert docker("exec", name, "systemctl", "is-failed", "golden-boot",
                       check=False).stdout.strip() == "failed"

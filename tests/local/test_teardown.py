@@ -2,8 +2,9 @@
 
 import socket
 
-from .conftest import docker
 from golden import localstack
+
+from .conftest import docker
 
 
 def test_local_down_leaves_nothing_running(local_standins):

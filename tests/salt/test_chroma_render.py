@@ -11,6 +11,7 @@ import shutil
 import jinja2
 import pytest
 import yaml
+
 from .conftest import REPO
 
 IMAGE_ID = "sha256:" + "ab" * 32

@@ -36,7 +36,8 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_broken_pillar_fails_render_naming_the_key(minion_factory, tmp_path, case):
     mutate, message = CASES[case]
-    minion = minion_factory("app", "aws", "Debian", pillar_root=broken_pillar_root(tmp_path, mutate))
+    pillar_root = broken_pillar_root(tmp_path, mutate)
+    minion = minion_factory("app", "aws", "Debian", pillar_root=pillar_root)
     proc = minion.call("state.show_highstate", check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr

@@ -5,7 +5,6 @@ import json
 import stat
 
 import pytest
-
 from golden import instance_boot as boot
 from golden import instance_doc
 from golden.errors import ConfigError
