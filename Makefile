@@ -42,15 +42,19 @@ local: setup ## The main job: stand-ins (PostgreSQL, Redis, Chroma, S3/SSM), the
 local-down: setup ## Stop everything `make local` started (data kept in .state/local)
 	$(GOLDEN) local down
 
-emulator: setup ## The AWS emulator on 127.0.0.1:5050 for ENV=local releases (foreground)
+emulator: setup ## The AWS emulator on 127.0.0.1:5050 for ENV=local bakes and releases (foreground)
 	$(VENV)/bin/python -m autoscaling.emulator --port 5050 --step-seconds 1 --seed local
 
 release: setup ## Roll AMI (default latest) through ENV's group for ROLE (ENV=local: the emulator)
 	$(GOLDEN) env apply $(ENV) --yes
 	$(GOLDEN) release $(ENV) --role $(ROLE) --ami $(or $(AMI),latest)
 
-ami: setup ## Bake ROLE's AMI with Packer (VAR_FILE=..., PACKER_VARS="k=v ...")
+ami: setup ## Bake ROLE's AMI with Packer: ENV=local offline (needs `make emulator`; a container is the build instance), other ENV on AWS (VAR_FILE=, PACKER_VARS="k=v")
+ifeq ($(ENV),local)
+	$(GOLDEN) local ami --role $(ROLE)
+else
 	$(GOLDEN) bake --role $(ROLE) --target aws $(if $(VAR_FILE),--var-file $(VAR_FILE)) $(foreach v,$(PACKER_VARS),--var $(v))
+endif
 
 bake-local: setup ## Bake ROLE's twin image with Packer's docker source (same provisioners as ami)
 	$(GOLDEN) bake --role $(ROLE) --target local $(foreach v,$(PACKER_VARS),--var $(v))
@@ -69,6 +73,10 @@ bench: image ## Load bench: one uvicorn process vs the golden image, same load (
 
 bench-image: image ## Time the base image, highstates and start-to-healthy (prints a table)
 	$(GOLDEN) bench image --role $(ROLE)
+
+bench-bake: setup ## Local bake times, one stage vs two (base, then the role --from-base); prints a table
+	$(GOLDEN) bench bake
+.PHONY: bench-bake
 
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build

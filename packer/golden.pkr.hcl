@@ -62,8 +62,11 @@ locals {
     "--stop-signal", "SIGRTMIN+3",
     "--device", "/dev/fuse",
   ]
+  # "false" until `golden bake` marks the image: docker labels are inherited, and an image
+  # baked from a tested base (--from-base) must not claim its tests passed before they ran.
   twin_labels = merge(local.provenance, {
     "golden:source-image" = var.twin_base_image
+    "golden:tested"       = "false"
   })
 
   remote_src = "/var/tmp/golden"
@@ -83,12 +86,12 @@ source "amazon-ebs" "ubuntu" {
   force_delete_snapshot = false
 
   source_ami_filter {
-    filters = {
+    filters = merge({
       name                = local.source_ami_name
       architecture        = local.aws_arch
       virtualization-type = "hvm"
       root-device-type    = "ebs"
-    }
+    }, var.source_ami_filters)
     owners      = var.source_ami_owners
     most_recent = true
   }
@@ -213,12 +216,13 @@ build {
 
   # The one provisioning path: Salt install, highstate with the role grain, in-image
   # tests, cleanup. Its last line is the test summary `golden bake` reads. The platform
-  # (which pillar differences apply) follows from the source, so the text stays identical.
+  # (which pillar differences apply) follows from the source unless provision_platform
+  # says otherwise, so the text stays identical for both sources.
   provisioner "shell" {
     remote_folder = "/var/tmp"
     inline = [
       "if [ \"$(id -u)\" -eq 0 ]; then as_root=''; else as_root='sudo -E'; fi",
-      "$as_root bash ${local.remote_src}/provision.sh --role ${var.role} --platform ${source.type == "docker" ? "twin" : "aws"} --src ${local.remote_src} --salt-install ${var.salt_install}",
+      "$as_root bash ${local.remote_src}/provision.sh --role ${var.role} --platform ${var.provision_platform != "" ? var.provision_platform : (source.type == "docker" ? "twin" : "aws")} --src ${local.remote_src} --salt-install ${var.salt_install}",
     ]
   }
 

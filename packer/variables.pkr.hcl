@@ -42,6 +42,17 @@ variable "salt_install" {
   }
 }
 
+variable "provision_platform" {
+  type        = string
+  description = "Platform provision.sh applies (which pillar differences hold): twin or aws; empty follows the source (docker.twin -> twin, amazon-ebs.ubuntu -> aws). The emulated AWS bake sets twin: its build instance is a container on the build machine, where aws settings would write host-wide sysctls and fetch the CloudWatch agent from the internet."
+  default     = ""
+
+  validation {
+    condition     = contains(["", "twin", "aws"], var.provision_platform)
+    error_message = "The provision_platform variable must be empty, twin or aws."
+  }
+}
+
 # ---------------------------------------------------------------- provenance
 
 variable "git_revision" {
@@ -149,6 +160,12 @@ variable "source_ami_name_pattern" {
   type        = string
   description = "Name filter for the source image; empty means Ubuntu 22.04 (jammy) server for var.arch. The newest match is used."
   default     = ""
+}
+
+variable "source_ami_filters" {
+  type        = map(string)
+  description = "Further DescribeImages filters for the source image, added to name, architecture, virtualization and root device type (e.g. {\"tag:golden:role\" = \"base\"}). `golden bake --from-base` sets them, with source_ami_owners [\"self\"], to start from the newest tested base AMI of this account."
+  default     = {}
 }
 
 variable "root_volume_size" {

@@ -1,4 +1,4 @@
-# Pillar is chosen by grains the provisioning path sets: `role` (app|chroma) and
+# Pillar is chosen by grains the provisioning path sets: `role` (app|chroma|base) and
 # `platform` (aws|twin). Every key is documented in pillar.example.
 base:
   '*':
@@ -9,6 +9,9 @@ base:
   'role:chroma':
     - match: grain
     - roles.chroma
+  'role:base':
+    - match: grain
+    - roles.base
   # Everything in which the local twin differs from an instance on AWS, in one file.
   'platform:twin':
     - match: grain

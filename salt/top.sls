@@ -6,6 +6,15 @@
 {{- raise('invalid pillar: ' ~ problems | join('; ')) }}
 {%- endif %}
 base:
+  {#- The base image: what every role shares. A role bake from a base image applies the
+      role's full list below, so these states run again there as no-ops. #}
+  'role:base':
+    - match: grain
+    - base
+    - hardening
+    - docker
+    - cloudwatch
+    - golden
   'role:app':
     - match: grain
     - base

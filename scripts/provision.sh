@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The one provisioning path. Twin builds (golden image) and AMI bakes (Packer, both
 # sources) run this same script on the target, as root:
-#   provision.sh --role app|chroma --platform aws|twin [--src DIR]
+#   provision.sh --role app|chroma|base --platform aws|twin [--src DIR]
 #                [--salt-install wheelhouse|onedir|pip] [--skip-tests] [--no-cleanup]
 # DIR holds what the build uploaded: salt/, pillar/, wheelhouse/, tests/image/,
-# images/ (app image archives) and provenance.json.
+# images/ (the role's image archive; none for base), certs/ and provenance.json. Role
+# base is OS + Docker + Salt + CloudWatch agent; a role bake may start from it and runs
+# the role's full highstate on top (the base states are then no-ops).
 # Steps: install Salt into /opt/salt, place the trees at /srv, set the role grain,
 # highstate, run the image tests, clean the image. Any failure exits non-zero.
 set -euo pipefail
@@ -14,7 +16,7 @@ PASSED=0 FAILED=0 SKIPPED=0
 SALT_VENV=/opt/salt
 SALT_ONEDIR_VERSION="${SALT_ONEDIR_VERSION:-3008.4}"
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "golden-provision: error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-case "$ROLE" in app|chroma) ;; *) die "--role: expected app or chroma, got '${ROLE}'" ;; esac
+case "$ROLE" in app|chroma|base) ;; *) die "--role: expected app, chroma or base, got '${ROLE}'" ;; esac
 case "$PLATFORM" in aws|twin) ;; *) die "--platform: expected aws or twin, got '${PLATFORM}'" ;; esac
 for dir in salt pillar; do
   [ -d "$SRC/$dir" ] || die "--src: $SRC/$dir is missing (upload salt/ and pillar/ first)"

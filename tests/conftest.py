@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
 
 import pytest
 
@@ -75,6 +76,48 @@ def loopback_only():
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
     socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Dummy credentials and no endpoint from the environment: every client must name the
+    emulator itself (settings file or endpoint_url), nothing may point elsewhere."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("GOLDEN_AWS_MAX_ATTEMPTS", "1")
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> str:
+    """A real self-signed certificate in PEM (openssl), standing in for the RDS bundle."""
+    folder = tmp_path_factory.mktemp("ca")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=golden test CA", "-keyout", str(folder / "ca.key"),
+         "-out", str(folder / "ca.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return (folder / "ca.pem").read_text()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The AWS emulator (autoscaling/emulator, moto extended) in its own process on
+    127.0.0.1, one per session; tests reset it (emulator.reset()) to start from nothing.
+    A refresh moves one step per poll (step_seconds=0, time_scale=0)."""
+    from autoscaling.emulator import Emulator
+
+    log = open(tmp_path_factory.mktemp("emulator") / "emulator.log", "w")  # noqa: SIM115
+    emu = Emulator.subprocess(step_seconds=0, time_scale=0, log_file=log)
+    try:
+        yield emu
+    finally:
+        emu.stop()
+        log.close()
 
 
 @pytest.fixture(scope="session")

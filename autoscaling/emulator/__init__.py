@@ -13,6 +13,11 @@ Added
   when a new instance is unhealthy or a gating CloudWatch alarm is in ALARM; errors
   InstanceRefreshInProgress, ActiveInstanceRefreshNotFound, IrreversibleInstanceRefresh.
 - EnableImageDeprecation / DisableImageDeprecation (DescribeImages shows DeprecationTime).
+- Canonical's Ubuntu 22.04 (jammy) server images in every region (emulator/
+  canonical_images.py): amd64 (x86_64) and arm64, two builds each, owner 099720109477,
+  public, ebs root, hvm, named ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-<arch>-server-
+  YYYYMMDD, next to moto's own default images (which stop at 16.04). The bake template's
+  default source_ami_filter finds them unchanged.
 Fixed
 - CreateLaunchTemplateVersion honours SourceVersion (top-level parameters inherited) and
   stores UserData so that group launches work.
@@ -34,7 +39,11 @@ Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
-  received (service, action, region, mutating), also written to --record FILE.
+  received (service, action, region, mutating), also written to --record FILE. Calls in
+  the query protocol (EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS) carry their
+  parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
+  names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol
+  and REST bodies (SSM, S3, ...) are never recorded. The newest 100,000 requests are kept.
 - GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
 - POST /moto-api/golden/ssm/outcome {"instance_id", "status", "stdout", "stderr",
   "response_code", "steps", "match"}: what that instance answers to Run Command (to
@@ -57,6 +66,12 @@ What it does NOT model
   mixed instances policies); MixedInstancesPolicy is not supported by the refresh model.
 - Alarms change state only through SetAlarmState (no metric evaluation).
 - IAM is not enforced; any credentials are accepted; one account (123456789012).
+- Images and snapshots are records, not disks: CopyImage ignores Encrypted and KmsKeyId
+  (copies are reported unencrypted) and the copy's Description; CreateImage does not
+  need a stopped instance; stopping or terminating an instance runs nothing anywhere (a
+  Packer bake's SSH "instance" is whatever ssh_host points at). Canonical images carry
+  fixed ids (not AWS's), a 15 GiB standard root mapping (AWS: 8 GiB gp2), no product
+  codes, TPM or IMDS support attributes.
 - Run Command executes nothing: outcomes are the test's rules, one step per read call
   that names the command (at most once per step_seconds), no real durations;
   ExecutionTimeout and the delivery TimeoutSeconds are stored, never counted down; the

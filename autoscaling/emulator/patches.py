@@ -14,13 +14,14 @@ from moto.autoscaling import models as asg_models
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult
+from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
 from moto.elbv2 import models as elbv2_models
 
-from autoscaling.emulator import health, instance_refresh, run_command
+from autoscaling.emulator import canonical_images, health, instance_refresh, run_command
 
 _installed = False
 
@@ -176,6 +177,16 @@ def _disable_image_deprecation(self) -> ActionResult:
     return ActionResult({"Return": True})
 
 
+_original_load_amis = AmiBackend._load_amis
+
+
+def _load_amis(self) -> None:
+    """moto's default images plus Canonical's Ubuntu 22.04 ones (canonical_images.py)."""
+    _original_load_amis(self)
+    for image in canonical_images.catalogue(self.region_name):
+        self.amis[image["ami_id"]] = Ami(self, **image)
+
+
 # -- target health ----------------------------------------------------------------------------
 _original_health_for = elbv2_models.FakeTargetGroup.health_for
 
@@ -296,6 +307,7 @@ def install() -> None:
     asg_models.InstanceState.launch_template = property(_instance_launch_template)
     LaunchTemplates.create_launch_template_version = _create_launch_template_version
     LaunchTemplate.tags = property(_template_tags, lambda self, value: None)
+    AmiBackend._load_amis = _load_amis
     AmisResponse.enable_image_deprecation = _enable_image_deprecation
     AmisResponse.disable_image_deprecation = _disable_image_deprecation
     elbv2_models.FakeTargetGroup.health_for = _health_for

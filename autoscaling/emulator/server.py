@@ -1,9 +1,11 @@
 """The emulator's WSGI application and HTTP server.
 
 Wraps moto's DomainDispatcherApplication with
-- a request log: one entry per AWS call (service, action, region, mutating or not), kept
-  in memory (GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear) and,
-  with --record FILE, appended to FILE as JSON lines;
+- a request log: one entry per AWS call (service, action, region, mutating or not, and
+  for query-protocol calls -- EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS -- their
+  parameters), kept in memory (GET /moto-api/golden/requests, POST
+  /moto-api/golden/requests/clear; the newest MAX_ENTRIES) and, with --record FILE,
+  appended to FILE as JSON lines;
 - test controls under /moto-api/golden/: health rules (POST health), run-time settings
   (GET/POST config), SSM Run Command outcomes per instance (POST ssm/outcome) and the
   commands' timelines (GET ssm); POST /moto-api/reset also clears the log, the rules and
@@ -17,6 +19,7 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
@@ -30,6 +33,15 @@ from autoscaling.emulator import config, health, patches, run_command, ssm_outco
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
+# Parameters are recorded only for the query protocol (form-encoded, flat Name.N.Key=value
+# pairs). JSON-protocol bodies (SSM PutParameter carries SecureString values, Secrets
+# Manager carries secrets) and REST bodies (S3 objects) are never kept. Names that can
+# carry a secret in a query-protocol call (RDS MasterUserPassword, ...) are masked anyway,
+# and long values (UserData) are cut, so the log stays small.
+_SECRET_PARAM = re.compile(r"(?i)password|secret|privatekey|sessiontoken|credential")
+_NOT_PARAMS = ("Action", "Version")
+PARAM_VALUE_MAX = 2048
+MAX_ENTRIES = 100_000
 
 
 def is_mutating(action: str) -> bool:
@@ -40,9 +52,9 @@ def is_mutating(action: str) -> bool:
 
 
 class RequestLog:
-    def __init__(self, path: str | None = None):
+    def __init__(self, path: str | None = None, max_entries: int = MAX_ENTRIES):
         self._lock = threading.Lock()
-        self._entries: list[dict] = []
+        self._entries: deque[dict] = deque(maxlen=max_entries)
         self._path = path
 
     def add(self, entry: dict) -> None:
@@ -61,28 +73,53 @@ class RequestLog:
             self._entries.clear()
 
 
+def query_params(fields: dict[str, list[str]]) -> dict[str, str]:
+    """The parameters of a query-protocol call as flat NAME -> value (AWS sends each name
+    once), without Action/Version, secrets masked, long values cut."""
+    params = {}
+    for name, values in sorted(fields.items()):
+        if name in _NOT_PARAMS or not values:
+            continue
+        value = values[0]
+        if _SECRET_PARAM.search(name):
+            value = "(masked)"
+        elif len(value) > PARAM_VALUE_MAX:
+            value = value[:PARAM_VALUE_MAX] + f"...({len(value)} characters)"
+        params[name] = value
+    return params
+
+
 def _describe_request(environ: dict, body: bytes) -> dict:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     match = _CREDENTIAL.search(auth)
     region, service = (match.group(1), match.group(2)) if match else (None, None)
     action = None
+    fields: dict[str, list[str]] | None = None
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         action = target.rsplit(".", 1)[-1]
     elif body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [None])[0]
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        action = (form.get("Action") or [None])[0]
+        if action is not None:
+            fields = form
     if action is None:
-        query = parse_qs(environ.get("QUERY_STRING", ""))
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         action = (query.get("Action") or [None])[0]
+        if action is not None:
+            fields = query
     if action is None:
         action = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
-    return {
+    entry = {
         "time": time.time(),
         "service": service,
         "region": region,
         "action": action,
         "mutating": is_mutating(action),
     }
+    if fields is not None:
+        entry["params"] = query_params(fields)
+    return entry
 
 
 class EmulatorApp:

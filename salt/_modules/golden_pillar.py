@@ -7,7 +7,7 @@ documents the same keys."""
 
 import re
 
-ROLES = ("app", "chroma")
+ROLES = ("app", "chroma", "base")
 PLATFORMS = ("aws", "twin")
 
 _STR, _INT, _BOOL, _LIST, _DICT = "string", "integer", "boolean", "list", "mapping"

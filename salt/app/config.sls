@@ -40,7 +40,8 @@ app-runtime-settings-managed:
     - name: /etc/app/runtime.conf
     - mode: '0644'
     - contents: |
-        # Managed by Salt: limits the boot-time worker decision (golden-app-runtime).
+        # Managed by Salt: inputs of the boot-time worker decision (golden-app-runtime).
+        REPLICAS={{ app.backend_replicas }}
         WORKER_CAP={{ app.worker_cap }}
 
 app-runtime-script-managed:

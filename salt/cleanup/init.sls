@@ -32,6 +32,14 @@ cleanup-{{ home }}-registry-credentials-absent:
     - name: {{ home }}/.docker/config.json
 {%- endfor %}
 
+{#- Identities of the build machine: dockerd makes a new key and Salt a new minion id
+    (from the hostname) on an instance's first start. #}
+cleanup-build-identities-absent:
+  file.absent:
+    - names:
+      - /etc/docker/key.json
+      - /etc/salt/minion_id
+
 cleanup-app-env-absent:
   file.absent:
     - name: /etc/app/app.env

@@ -43,6 +43,10 @@ golden-image-json-managed:
         salt_version: {{ grains['saltversion'] | json }}
         os: {{ (grains['os'] ~ ' ' ~ grains['osrelease']) | json }}
         app_images: {{ app.images | json }}
+{#-   Baked from a tested base image (golden bake --from-base): which one. #}
+{%-   if provenance.get('base') %}
+        base: {{ provenance['base'] | json }}
+{%-   endif %}
 {%- else %}
 {#- A hotfix highstate has no build provenance: the image's record stays as baked. #}
 golden-image-json-present:
@@ -52,7 +56,10 @@ golden-image-json-present:
 
 {#- The boot step: instance settings from cloud-init + secrets from SSM -> /etc/app/app.env,
     runtime grains (replicas, workers, log group), then the app may start. A failure
-    here keeps app.service down, so /healthz fails and the group replaces the instance. #}
+    here keeps app.service down, so /healthz fails and the group replaces the instance.
+    Not on a base image: it is never an instance of a group, only the start of a role
+    bake, whose boot must not fail for want of instance settings. #}
+{%- if grains['role'] != 'base' %}
 golden-boot-unit-managed:
   file.managed:
     - name: /etc/systemd/system/golden-boot.service
@@ -66,6 +73,7 @@ golden-boot-unit-enabled:
     - name: golden-boot
     - require:
       - file: golden-boot-unit-managed
+{%- endif %}
 
 {#- Mounted read-only into the backend containers (sslrootcert in DATABASE_URL). #}
 golden-certs-directory-present:

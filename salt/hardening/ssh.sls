@@ -17,14 +17,16 @@ hardening-sshd-config-managed:
         ClientAliveInterval 300
 
 {#- Images ship without host keys (cleanup removes them); every instance makes its own at
-    first boot, before sshd starts. #}
+    first boot, before sshd starts. `ssh-keygen -A` creates only the missing ones, so the
+    unit needs no condition: with one (key absent) the unit stays inactive on a build
+    instance that already has its keys (every EC2 instance does), and service.running
+    below fails the bake. #}
 hardening-ssh-host-keys-unit-managed:
   file.managed:
     - name: /etc/systemd/system/golden-ssh-host-keys.service
     - contents: |
         [Unit]
         Description=Generate SSH host keys missing from the golden image
-        ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
         Before=ssh.service
         [Service]
         Type=oneshot

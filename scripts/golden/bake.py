@@ -1,7 +1,8 @@
 """`golden bake`: bake a role's image with Packer, the same way for AWS and the local twin.
 
-Flow: preflight (Packer present and recent, inputs exist) -> assemble the staging folder
--> `packer validate` -> `packer build -machine-readable -only=SOURCE` with readable progress
+Flow: preflight (Packer present and recent, inputs exist, with --from-base the newest
+tested base image) -> lay out the staging folder (golden.staging, shared with the twin
+build) -> `packer validate` -> `packer build -machine-readable -only=SOURCE` with readable progress
 -> collect artifacts (stream + manifest) and the in-bake test summary -> only when the tests
 passed, mark the image tested (AMI tag golden:tested=true, or a docker label and tag) ->
 write the build record under build/bakes/. Decisions are pure functions at the top; effects
@@ -10,6 +11,7 @@ write the build record under build/bakes/. Decisions are pure functions at the t
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import shutil
@@ -21,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from autoscaling import tags
 from golden import packer as packer_cli
-from golden import packer_compat, packer_stream
+from golden import packer_compat, packer_stream, provenance, staging
 from golden.errors import ConfigError, OperationFailed, PreflightError
 
 # Tag keys are shared with the release engine (one spelling for both sides).
@@ -59,6 +62,21 @@ TAG_VALUE_MAX = 256
 # The twin boots golden/twin-<role>:latest (golden.twin.image_name), so a tested local bake
 # lands there too.
 LOCAL_REPOSITORY = "golden/twin-{role}"
+# What a two-stage bake starts from: the newest base image of this project's own that
+# passed its tests (docker labels locally, AMI tags in the project's own account).
+BASE_ROLE = "base"
+BASE_SELECTOR = {TAG_ROLE: BASE_ROLE, TAG_TESTED: tags.TESTED_VALUE}
+BASE_AMI_NAME_PATTERN = "golden-base-*"
+# The template variables a --from-base bake sets itself, per target.
+FROM_BASE_VARS = {
+    "local": ("twin_base_image",),
+    "aws": ("source_ami_owners", "source_ami_name_pattern", "source_ami_filters"),
+}
+# The database CA bundle: AWS publishes it; a bake cannot run without it on AWS (the boot
+# step connects with sslmode=verify-full against it). The twin uses the local stack's CA.
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+DEFAULT_AWS_CA_BUNDLE = Path("build") / "certs" / "rds-ca-bundle.pem"
+DEFAULT_LOCAL_CA_BUNDLE = Path(".state") / "local" / "tls" / "ca.pem"
 
 _DIGEST_REF = re.compile(r"(?P<repo>[A-Za-z0-9][A-Za-z0-9._/:-]*)@(?P<digest>sha256:[0-9a-f]{64})")
 
@@ -132,11 +150,20 @@ def tests_passed(tests: dict[str, int] | None) -> bool:
 
 
 def is_loopback_endpoint(url: str) -> bool:
-    match = re.match(r"^[a-z]+://(\[[^\]]+\]|[^/:]+)", url or "")
-    if not match:
+    """Loopback by address, or the name localhost. A name that merely starts with 127.
+    (127.0.0.1.example.com) resolves wherever its owner wants, so it does not count."""
+    try:
+        host = urlsplit(url or "").hostname
+    except ValueError:
         return False
-    host = match.group(1).strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def template_default(text: str, name: str) -> str | None:
@@ -182,6 +209,55 @@ def failure_summary(summary: packer_stream.StreamSummary, *, lines: int = 20) ->
     return f"failing step: {step}\nreason: {reason.strip()}\nlast lines of output:\n{tail}"
 
 
+def base_filter_text(target: str) -> str:
+    """How --from-base finds its base, in words for progress and errors."""
+    labels = " and ".join(f"{key}={value}" for key, value in BASE_SELECTOR.items())
+    if target == "local":
+        return f"local docker images labelled {labels}, newest {TAG_BUILD_TIME}"
+    return (f"AMIs of this account (owner self) named {BASE_AMI_NAME_PATTERN} tagged {labels}, "
+            "newest creation date")  # fmt: skip
+
+
+def newest_tested_base(images: Sequence[dict]) -> dict | None:
+    """The newest base image that passed its tests, from `docker image inspect` records:
+    both selector labels must be there; newest golden:build-time wins, then creation."""
+
+    def labels(image: dict) -> dict:
+        return (image.get("Config") or {}).get("Labels") or {}
+
+    candidates = [i for i in images if all(labels(i).get(k) == v for k, v in BASE_SELECTOR.items())]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda i: (labels(i).get(TAG_BUILD_TIME, ""), i.get("Created", "")))
+
+
+def local_base_provenance(image: dict) -> dict:
+    """What a role image records about the base image it was baked from."""
+    labels = (image.get("Config") or {}).get("Labels") or {}
+    return {
+        "role": BASE_ROLE,
+        "image": image["Id"],
+        "tags": sorted(image.get("RepoTags") or []),
+        "version": labels.get(TAG_VERSION),
+        "build_time": labels.get(TAG_BUILD_TIME),
+        "git_revision": labels.get(TAG_GIT_REVISION),
+        "state_tree_revision": labels.get(TAG_STATE_TREE_REVISION),
+    }
+
+
+def aws_base_variables() -> dict[str, str]:
+    """Template variables that make the source AMI the newest tested base AMI of this
+    account (HCL values, as -var takes them)."""
+    filters = {f"tag:{key}": value for key, value in BASE_SELECTOR.items()}
+    return {
+        "source_ami_owners": '["self"]',
+        "source_ami_name_pattern": BASE_AMI_NAME_PATTERN,
+        "source_ami_filters": "{"
+        + ", ".join(f'"{key}" = "{value}"' for key, value in sorted(filters.items()))
+        + "}",
+    }
+
+
 # ---------------------------------------------------------------- plan
 
 
@@ -197,6 +273,10 @@ class BakeRequest:
     allow_packer_compat: bool = False
     dry_run: bool = False
     local_repository: str = LOCAL_REPOSITORY
+    # The database CA bundle staged as certs/rds-ca-bundle.pem (required on AWS).
+    ca_bundle: Path | None = None
+    # Start from the newest tested base image instead of the OS image (two-stage bake).
+    from_base: bool = False
 
 
 @dataclass
@@ -227,6 +307,14 @@ def check_request(request: BakeRequest, paths: Paths) -> BakeRequest:
         var_files.append(var_file)
     if not (paths.template / "golden.pkr.hcl").is_file():
         raise ConfigError(f"{paths.template}: the Packer template golden.pkr.hcl is missing")
+    if request.from_base:
+        if request.role == BASE_ROLE:
+            raise ConfigError("--from-base: the base role starts from the OS image; use it for "
+                              "app or chroma bakes")  # fmt: skip
+        for name in FROM_BASE_VARS[request.target]:
+            if name in request.variables:
+                raise ConfigError(f"--var {name}: --from-base sets it (the source is the newest "
+                                  "tested base image); remove one of the two")  # fmt: skip
     return BakeRequest(
         role=request.role,
         target=request.target,
@@ -238,118 +326,54 @@ def check_request(request: BakeRequest, paths: Paths) -> BakeRequest:
         allow_packer_compat=request.allow_packer_compat,
         dry_run=request.dry_run,
         local_repository=request.local_repository,
+        ca_bundle=ca_bundle_for(request, paths),
+        from_base=request.from_base,
     )
 
 
-def staging_sources(request: BakeRequest, paths: Paths) -> dict[str, Path | None]:
-    """What goes where in the staging folder (None: optional and absent)."""
-    # The archives hold the app's own images; other roles pin theirs by digest in pillar.
-    images = request.images if request.role == "app" and request.images.is_dir() else None
-    return {
-        "provision.sh": paths.repo / "scripts" / "provision.sh",
-        "salt": paths.repo / "salt",
-        "pillar": paths.repo / "pillar",
-        "wheelhouse": request.wheelhouse if request.salt_install == "wheelhouse" else None,
-        "tests/image": paths.repo / "tests" / "image",
-        "images": images,
-    }
-
-
-def missing_inputs(sources: dict[str, Path | None], request: BakeRequest) -> list[str]:
-    problems = []
-    for name, path in sources.items():
-        if path is None:
-            continue
-        if not path.exists():
-            hint = {
-                "provision.sh": "the provisioning script scripts/provision.sh",
-                "wheelhouse": "a wheelhouse (pip wheel -w build/wheelhouse 'salt==3008.*'), "
-                "or --salt-install onedir",
-            }.get(name, name)
-            problems.append(f"{path}: missing ({hint})")
-    if request.salt_install == "wheelhouse" and request.wheelhouse and request.wheelhouse.is_dir():
-        if not any(request.wheelhouse.glob("*.whl")):
-            problems.append(f"{request.wheelhouse}: holds no *.whl files")
-    return problems
-
-
-# ---------------------------------------------------------------- effects: repository
-
-
-def _git(repo: Path, *args: str) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired):
+def ca_bundle_for(request: BakeRequest, paths: Paths) -> Path | None:
+    """The CA bundle a bake stages: the one given (which must be PEM certificates), else
+    on AWS build/certs/rds-ca-bundle.pem (checked in preflight), else for a local role
+    bake the local stack's CA when it exists (as `golden twin build` does)."""
+    if request.ca_bundle is not None:
+        path = Path(request.ca_bundle).resolve()
+        problem = staging.ca_bundle_problem(path) if path.is_file() else f"{path}: no such file"
+        if problem:
+            raise ConfigError(f"--ca-bundle {problem}")
+        return path
+    if request.role == BASE_ROLE:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    if request.target == "aws":
+        return paths.repo / DEFAULT_AWS_CA_BUNDLE
+    local = paths.repo / DEFAULT_LOCAL_CA_BUNDLE
+    return local if local.is_file() else None
 
 
-def tree_hash(paths: Sequence[Path]) -> str:
-    """Content hash of files under ``paths`` (names and bytes), order independent."""
-    digest = hashlib.sha256()
-    for root in paths:
-        if not root.exists():
-            continue
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            if "__pycache__" in path.parts:
-                continue
-            digest.update(str(path.relative_to(root.parent)).encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+def staging_entries(request: BakeRequest, paths: Paths) -> dict[str, Path]:
+    return staging.plan(
+        staging.Inputs(
+            repo=paths.repo,
+            role=request.role,
+            salt_install=request.salt_install or "wheelhouse",
+            wheelhouse=request.wheelhouse,
+            images=request.images,
+            ca_bundle=request.ca_bundle,
+        )
+    )
 
 
-def revisions(repo: Path) -> tuple[str, str]:
-    """(repository revision, state tree revision). A work tree with changes gets a
-    -dirty suffix; the state tree's also carries a content hash so two dirty bakes of
-    different trees never share a revision."""
-    head = _git(repo, "rev-parse", "HEAD") or "nocommit"
-    dirty = _git(repo, "status", "--porcelain")
-    repo_rev = head + ("-dirty" if dirty else "")
-    state_paths = ["salt", "pillar"]
-    state_commit = _git(repo, "log", "-1", "--format=%H", "--", *state_paths) or "nocommit"
-    state_dirty = _git(repo, "status", "--porcelain", "--", *state_paths)
-    state_rev = state_commit
-    if state_dirty or state_dirty is None or state_commit == "nocommit":
-        state_rev += "-dirty-" + tree_hash([repo / p for p in state_paths])[:12]
-    return repo_rev, state_rev
-
-
-def assemble_staging(sources: dict[str, Path | None], dest: Path) -> None:
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for name, path in sources.items():
-        if path is None:
-            continue
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            shutil.copytree(
-                path,
-                target,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-                copy_function=_link_or_copy,
-            )
-        else:
-            shutil.copy2(path, target)
-
-
-def image_refs_for_role(role: str, sources: dict[str, Path | None]) -> list[str]:
+def image_refs_for_role(role: str, entries: dict[str, Path]) -> list[str]:
     """Application images the bake pins: digest references in the pillar the role gets
     (common + roles/<role>), and the images inside uploaded archives (their manifest
     names each image's id, the digest of its config)."""
     refs: list[str] = []
-    pillar = sources.get("pillar")
+    pillar = entries.get("pillar")
     if pillar is not None:
         for path in (pillar / "common.sls", pillar / "roles" / f"{role}.sls"):
             if path.is_file():
                 refs += digest_refs_in([path.read_text(encoding="utf-8", errors="replace")])
-    images = sources.get("images")
-    if images is not None:
-        for manifest in sorted(images.glob("*.json")):
+    for manifest in staging.archive_manifests(entries):
+        if manifest.is_file():
             try:
                 data = json.loads(manifest.read_text(encoding="utf-8"))
             except ValueError:
@@ -358,16 +382,6 @@ def image_refs_for_role(role: str, sources: dict[str, Path | None]) -> list[str]
                 if isinstance(image, dict) and str(image.get("id", "")).startswith("sha256:"):
                     refs.append(f"{name}@{image['id']}")
     return refs
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    # Image archives are hundreds of MB: hard link them when the filesystem allows.
-    import os
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 # ---------------------------------------------------------------- effects: marking tested
@@ -419,6 +433,29 @@ def mark_image_tested(image_id: str, repository: str, version: str) -> list[str]
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=120)
     return refs
+
+
+def local_base_images() -> list[dict]:
+    """`docker image inspect` records of every local image carrying the base selector
+    labels (tagged or not)."""
+    argv = ["docker", "image", "ls", "--no-trunc", "--format", "{{.ID}}"]
+    for key, value in BASE_SELECTOR.items():
+        argv += ["--filter", f"label={key}={value}"]
+    try:
+        listed = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except OSError:
+        raise PreflightError("docker not found on PATH: install Docker and start dockerd") from None
+    if listed.returncode != 0:
+        raise PreflightError(f"docker image ls: {listed.stderr.strip()}")
+    ids = sorted(set(listed.stdout.split()))
+    if not ids:
+        return []
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", *ids], capture_output=True, text=True, timeout=60
+    )
+    if inspected.returncode != 0:
+        raise PreflightError(f"docker image inspect: {inspected.stderr.strip()}")
+    return json.loads(inspected.stdout)
 
 
 def docker_image_exists(ref: str) -> bool:
@@ -486,10 +523,35 @@ def bake(
                 "on a real AWS bake: install Packer >= 1.9 with `packer init packer/`, or pass "
                 "--allow-packer-compat to bake without those settings"
             )
-    sources = staging_sources(request, paths)
-    problems = missing_inputs(sources, request)
+    entries = staging_entries(request, paths)
+    ca_bundle = entries.get(staging.CA_BUNDLE_DEST)
+    if request.target == "aws" and ca_bundle is not None and not ca_bundle.exists():
+        raise PreflightError(
+            f"{ca_bundle}: the RDS CA bundle is missing. An AWS bake stages it as "
+            f"/etc/golden/certs/rds-ca-bundle.pem (the boot step connects with "
+            f"sslmode=verify-full against it). AWS publishes it at {RDS_CA_BUNDLE_URL}: "
+            f"download it on a machine with internet access and put it at {ca_bundle}, or "
+            "pass --ca-bundle PATH"
+        )
+    problems = staging.problems(entries)
     if problems:
         raise PreflightError("bake inputs missing:\n  " + "\n  ".join(problems))
+    base_record = None
+    if request.from_base and request.target == "local":
+        chosen = newest_tested_base(local_base_images())
+        if chosen is None:
+            raise PreflightError(
+                f"--from-base: no tested base image: none of the {base_filter_text('local')} "
+                "exists; bake one with `golden bake --role base --target local`"
+            )
+        request.variables["twin_base_image"] = chosen["Id"]
+        base_record = local_base_provenance(chosen)
+        named = ", ".join(base_record["tags"]) or "untagged"
+        progress.say(f"from base {chosen['Id'][7:19]} ({named}, built {base_record['build_time']})")
+    elif request.from_base:
+        request.variables.update(aws_base_variables())
+        base_record = {"role": BASE_ROLE, "source_ami_filter": base_filter_text("aws")}
+        progress.say(f"from base: the newest of the {base_filter_text('aws')}")
     variables_text = (paths.template / "variables.pkr.hcl").read_text(encoding="utf-8")
     if request.target == "local":
         base = request.variables.get("twin_base_image") or template_default(
@@ -507,12 +569,12 @@ def bake(
     record_path = bakes / f"{ident}.json"
     log_path = workdir / "packer.log"
     manifest_path = workdir / "manifest.json"
-    repo_rev, state_rev = revisions(paths.repo)
-    refs = image_refs_for_role(request.role, sources)
+    repo_rev, state_rev = provenance.revisions(paths.repo)
+    refs = image_refs_for_role(request.role, entries)
     app_images = request.variables.pop("app_images", None) or app_images_value(refs)
     build_time = started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     version_value = request.variables.get("version") or template_default(variables_text, "version")
-    provenance = {
+    stage_provenance = {
         "role": request.role,
         "version": version_value,
         "git_revision": repo_rev,
@@ -521,6 +583,8 @@ def bake(
         "app_images": app_images,
         "packer_version": version_text,
     }
+    if base_record:
+        stage_provenance["base"] = base_record
     variables = {
         **request.variables,
         "build_time": build_time,
@@ -537,9 +601,9 @@ def bake(
     if request.dry_run:
         with tempfile.TemporaryDirectory(prefix="golden-bake-dry-") as tmp:
             template_dir = _template_dir(paths, Path(tmp) / "template", compat)
-            staging = Path(tmp) / "stage"
-            staging.mkdir()
-            variables["staging_dir"] = str(staging)
+            dry_stage = Path(tmp) / "stage"
+            dry_stage.mkdir()
+            variables["staging_dir"] = str(dry_stage)
             args = [f"-only={only}", *packer_var_args(request.var_files, variables)]
             result = packer_cli.validate(packer, template_dir, args, cwd=paths.template)
         if result.returncode != 0:
@@ -554,7 +618,8 @@ def bake(
             "packer": {"path": packer, "version": version_text, "compat_rendering": compat},
             "variables": variables,
             "var_files": [str(f) for f in request.var_files],
-            "staging": {k: str(v) if v else None for k, v in sources.items()},
+            "staging": {k: str(v) for k, v in entries.items()},
+            "base": base_record,
             "would_run": [
                 f"packer validate -only={only} ...",
                 f"packer build -machine-readable -only={only} ...",
@@ -578,6 +643,7 @@ def bake(
             TAG_APP_IMAGES: app_images,
             TAG_PACKER_VERSION: version_text,
             "app_image_refs": sorted(set(refs)),
+            "base": base_record,
         },
         "log": str(log_path),
         "manifest": str(manifest_path),
@@ -585,7 +651,7 @@ def bake(
         "tests": None,
         "tested": False,
     }
-    staging = workdir / "stage"
+    stage_dir = workdir / "stage"
     try:
         progress.say(f"bake {ident}: {TARGETS[request.target]} with packer {version_text}")
         template_dir = _template_dir(paths, workdir / "template", compat)
@@ -597,10 +663,9 @@ def bake(
                 f"packer {version_text}: building from the compatibility rendering (without "
                 "required_plugins, metadata_options, imds_support)"
             )
-        progress.say(f"staging inputs in {staging}")
-        assemble_staging(sources, staging)
-        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        variables["staging_dir"] = str(staging)
+        progress.say(f"staging inputs in {stage_dir}")
+        staging.lay_out(entries, stage_dir, stage_provenance)
+        variables["staging_dir"] = str(stage_dir)
         args = [f"-only={only}", *packer_var_args(request.var_files, variables)]
         record["packer"]["args"] = args
 
@@ -703,7 +768,7 @@ def bake(
         record["elapsed_seconds"] = round(time.monotonic() - started, 1)
         if record["status"] == "running":
             record["status"] = "failed"
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(stage_dir, ignore_errors=True)
         record_path.parent.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
@@ -748,6 +813,9 @@ def human_result(record: dict) -> str:
         else f"{found.get('image_id')} ({', '.join(record.get('tested_marks', []))})"
     )
     tests = record.get("tests") or {}
+    base = (record.get("provenance") or {}).get("base")
+    if base:
+        where += f"\nfrom base: {base.get('image') or base.get('source_ami_filter')}"
     return (
         f"baked {record['role']} for {record['target']}: {where}\n"
         f"tests: passed={tests.get('passed')} failed={tests.get('failed')} "
@@ -793,11 +861,26 @@ def register(group) -> None:
         show_default=True,
         help="Where a tested local image is tagged (VERSION and latest).",
     )
+    @click.option(
+        "--ca-bundle",
+        type=click.Path(),
+        help="Database CA bundle (PEM certificates) installed as "
+        "/etc/golden/certs/rds-ca-bundle.pem. Required on AWS (default "
+        f"{DEFAULT_AWS_CA_BUNDLE}; AWS publishes it at {RDS_CA_BUNDLE_URL}); locally the "
+        f"local stack's CA ({DEFAULT_LOCAL_CA_BUNDLE}) when it exists.",
+    )
+    @click.option(
+        "--from-base",
+        is_flag=True,
+        help="Start from the newest tested base image (golden:role=base, golden:tested=true; "
+        "`golden bake --role base` makes one) instead of the OS image. The role's full "
+        "highstate still runs on top.",
+    )
     @click.option("--dry-run", is_flag=True, help="Check inputs and validate; build nothing.")
     @click.option("--json", "as_json", is_flag=True, help="Print the build record as JSON.")
     def bake_command(
         role, target, pairs, var_files, salt_install, wheelhouse, images,
-        allow_packer_compat, local_repository, dry_run, as_json,
+        allow_packer_compat, local_repository, ca_bundle, from_base, dry_run, as_json,
     ):  # fmt: skip
         """Bake a role's image with Packer (validate, build, in-bake tests) and record it.
 
@@ -816,6 +899,8 @@ def register(group) -> None:
             allow_packer_compat=allow_packer_compat,
             dry_run=dry_run,
             local_repository=local_repository,
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            from_base=from_base,
         )
         record = bake(request, repo=_repo_root())
         click.echo(

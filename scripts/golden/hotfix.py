@@ -226,22 +226,15 @@ def fleet_hotfix(req: Request) -> dict:
             f"{what}: {len(ready)} instance(s), at most {concurrency} at a time, stop after "
             f"{errors} error(s)"
         )
-        command_id = fleet.send(
+        command_id, results, finished = _fan_out(
+            fleet,
+            req,
             ready,
-            hotfix_plan.shell_script(argv),
+            argv,
             comment=f"golden hotfix {what} {env.name}/{req.role} "
             f"{built.bundle.sha256[:12] if built else ''}".strip(),
-            max_concurrency=concurrency,
-            max_errors=errors,
-            execution_timeout=req.execution_timeout,
-            delivery_timeout=req.delivery_timeout,
-        )
-        results, finished = fleet.follow(
-            command_id,
-            ready,
-            poll=req.poll_seconds,
-            timeout=req.timeout_minutes * 60,
-            on_change=_on_change,
+            concurrency=concurrency,
+            errors=errors,
         )
         rows = [hotfix_plan.row(i, results.get(i, {})) for i in ready]
         rows += [
@@ -268,6 +261,31 @@ def fleet_hotfix(req: Request) -> dict:
             "counts": hotfix_plan.counts(rows),
             "ok": ok,
         }
+
+
+def _fan_out(
+    fleet, req: Request, ids: list[str], argv: list[str], *, comment: str,
+    concurrency: str, errors: str,
+) -> tuple[str, dict, bool]:  # fmt: skip
+    """One Run Command over ``ids`` at the operator's rate, followed to the end (bounded by
+    --timeout-minutes): (command id, results per instance, finished)."""
+    command_id = fleet.send(
+        ids,
+        hotfix_plan.shell_script(argv),
+        comment=comment,
+        max_concurrency=concurrency,
+        max_errors=errors,
+        execution_timeout=req.execution_timeout,
+        delivery_timeout=req.delivery_timeout,
+    )
+    results, finished = fleet.follow(
+        command_id,
+        ids,
+        poll=req.poll_seconds,
+        timeout=req.timeout_minutes * 60,
+        on_change=_on_change,
+    )
+    return command_id, results, finished
 
 
 def _tag(fleet, rows: list[dict], results: dict, built: Built | None) -> None:
@@ -311,21 +329,14 @@ def fleet_drift(req: Request) -> dict:
     if req.dry_run:
         return {**base, "dry_run": True, "ok": True, "rows": []}
     eprint(f"drift check on {len(ids)} instance(s) of {role.group} (highstate test=True)")
-    command_id = fleet.send(
+    command_id, results, finished = _fan_out(
+        fleet,
+        req,
         ids,
-        hotfix_plan.shell_script(hotfix_plan.DRIFT_ARGV),
+        hotfix_plan.DRIFT_ARGV,
         comment=f"golden drift {env.name}/{req.role}",
-        max_concurrency=concurrency,
-        max_errors=errors,
-        execution_timeout=req.execution_timeout,
-        delivery_timeout=req.delivery_timeout,
-    )
-    results, finished = fleet.follow(
-        command_id,
-        ids,
-        poll=req.poll_seconds,
-        timeout=req.timeout_minutes * 60,
-        on_change=_on_change,
+        concurrency=concurrency,
+        errors=errors,
     )
     rows = [hotfix_plan.row(i, results.get(i, {}), drift=True) for i in ids]
     outcome = hotfix_plan.verdict(rows, drift=True) if finished else "failed"

@@ -32,18 +32,13 @@ RDS_CA_BUNDLE = Path("/etc/golden/certs/rds-ca-bundle.pem")
 # reach an image. In a build the app runs without an environment for the in-image tests.
 BUILD_MARKER = Path("/run/golden/build")
 SALT_CALL = "/opt/salt/bin/salt-call"
-# Connections per gunicorn worker. With 2 replicas x 5 workers x 2 instances this stays
+# Connections per gunicorn worker. With 2 replicas x 1 worker (2 vCPUs) x 4 instances this stays
 # far below a db.t3.medium's max_connections (about 400), with room to scale out.
 DB_POOL_SIZE = 5
 DB_MAX_OVERFLOW = 5
 # Only with aws.endpoint_url (the local emulator), which takes any credentials; on AWS the
 # instance profile provides them through IMDSv2 and nothing is set here.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator"}
-
-
-def worker_count(vcpu: int, cap: int) -> int:
-    """gunicorn workers per backend replica: 2 x vCPU + 1, capped."""
-    return max(1, min(2 * vcpu + 1, cap))
 
 
 # Least privilege: each role reads only the secrets it uses.
@@ -183,7 +178,8 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
 
 # What depends on the runtime grain, per role. Only config states: the services are
 # ordered after this unit and start with the new files.
-RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch", "chroma": "cloudwatch"}
+# chroma.logs: the Chroma host's own agent config names log groups by the prefix too.
+RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch", "chroma": "cloudwatch,chroma.logs"}
 
 
 def apply_runtime(grain: dict, role: str) -> None:

@@ -8,6 +8,9 @@ from golden.output import emit
 
 
 def register(main: click.Group) -> None:
+    from golden import bake_standin
+
+    bake_standin.register(local_group)
     main.add_command(local_group)
 
 

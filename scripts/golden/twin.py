@@ -7,15 +7,13 @@ machine. Everything a user touches is published on 127.0.0.1."""
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from golden import baseimage, containers, provenance, wheelhouse
+from golden import baseimage, containers, provenance, staging, wheelhouse
 from golden.errors import ConfigError, OperationFailed
 from golden.shell import eprint, run, stream, wait_until
 
@@ -51,37 +49,21 @@ class TwinSpec:
             raise ConfigError(f"--port: expected 1..65535, got {self.port}")
 
 
-def stage(role: str, out: Path, app_images: Path | None, ca_bundle: Path | None = None) -> Path:
-    """Lay out what a build uploads: the same folder for the twin and for Packer."""
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    for tree in ("salt", "pillar"):
-        shutil.copytree(REPO / tree, out / tree)
-    shutil.copytree(
-        REPO / "tests" / "image",
-        out / "tests" / "image",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    shutil.copytree(REPO / "build" / "wheelhouse", out / "wheelhouse")
-    shutil.copy2(REPO / "scripts" / "provision.sh", out / "provision.sh")
-    if app_images is not None:
-        (out / "images").mkdir()
-        for suffix in (".tar", ".json"):
-            src = app_images.with_suffix(suffix)
-            if not src.exists():
-                raise OperationFailed(
-                    f"app image archive {src} is missing: run `golden app-images build` first"
-                )
-            # Hard link when possible: the archive is hundreds of MB.
-            try:
-                (out / "images" / src.name).hardlink_to(src)
-            except OSError:
-                shutil.copy2(src, out / "images" / src.name)
-    if ca_bundle is not None:
-        (out / "certs").mkdir()
-        shutil.copy2(ca_bundle, out / "certs" / "rds-ca-bundle.pem")
-    (out / "provenance.json").write_text(json.dumps(provenance.collect(role), indent=2))
-    return out
+def stage(
+    role: str, out: Path, app_images: Path | None = None, ca_bundle: Path | None = None
+) -> Path:
+    """Lay out what a build uploads: the same folder for the twin and for Packer
+    (golden.staging decides what goes in). ``app_images`` is the role's archive (its
+    folder holds the role's .tar and .json); default build/images."""
+    entries = staging.plan(staging.Inputs(
+        repo=REPO, role=role, salt_install="wheelhouse",
+        images=Path(app_images).parent if app_images is not None else None,
+        ca_bundle=ca_bundle,
+    ))  # fmt: skip
+    problems = staging.problems(entries)
+    if problems:
+        raise OperationFailed("build inputs missing:\n  " + "\n  ".join(problems))
+    return staging.lay_out(entries, out, provenance.collect(role))
 
 
 INPUTS_LABEL = "io.golden.twin.inputs"

@@ -9,8 +9,11 @@ from golden.output import emit
 
 
 def register(main: click.Group) -> None:
+    from golden import bench_bake
+
     main.add_command(base_image)
     main.add_command(twin_group)
+    bench_bake.register(bench_group)
     main.add_command(bench_group)
 
 

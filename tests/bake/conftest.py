@@ -115,6 +115,11 @@ def repo(tmp_path) -> Path:
     wheelhouse = root / "build" / "wheelhouse"
     wheelhouse.mkdir(parents=True)
     (wheelhouse / "salt-3008.0-py3-none-any.whl").write_bytes(b"")
+    # Each role's own image archive (the app's here; chroma tests add theirs).
+    images = root / "build" / "images"
+    images.mkdir()
+    (images / "sample-app.tar").write_bytes(b"")
+    (images / "sample-app.json").write_text('{"images": {}}\n')
     (root / ".gitignore").write_text("build/\n")
     _git(root, "init", "-q")
     _git(root, "add", "-A")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from golden import bake
 
+from . import boot_support
 from .conftest import REPO, _git
 from .test_bake_wrapper import DOCKER
 
@@ -42,6 +43,17 @@ def _tags_of(repository: str) -> list[str]:
     return out.stdout.split()
 
 
+IMAGE_JSON = "/etc/golden/image.json"
+
+
+def _read_file(image: str, path: str) -> str:
+    out = subprocess.run([DOCKER, "run", "--rm", "--name", boot_support.name("read"),
+                          "--network", "none", "--entrypoint", "cat", image, path],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def _inspect(ref: str) -> dict:
     out = subprocess.run([DOCKER, "image", "inspect", ref], capture_output=True, text=True)
     return json.loads(out.stdout)[0]
@@ -54,8 +66,10 @@ def test_real_packer_bakes_the_twin_source_and_the_wrapper_marks_it_tested(
     (repo / "scripts" / "provision.sh").write_text(PROVISION)
     _git(repo, "commit", "-qam", "provision stand-in")
     repository = f"golden-bake-test/twin-{uuid.uuid4().hex[:8]}"
+    container = boot_support.packer_container_args("bake-standin")
     request = bake.BakeRequest(role="app", target="local", local_repository=repository,
-                               variables={"twin_base_image": base_image})  # fmt: skip
+                               variables={"twin_base_image": base_image,
+                                          "twin_run_extra_args": container})  # fmt: skip
     record: dict = {}
     try:
         record = bake.bake(request, repo=repo)
@@ -71,19 +85,49 @@ def test_real_packer_bakes_the_twin_source_and_the_wrapper_marks_it_tested(
         assert "container=docker" in tested["Config"]["Env"]
         assert tested["Config"].get("StopSignal") == "SIGRTMIN+3"
         baked = _inspect(record["artifacts"]["image_id"])
-        assert "golden:tested" not in (baked["Config"]["Labels"] or {})
+        # "false" until marked, whatever the base image's label said.
+        assert (baked["Config"]["Labels"] or {})["golden:tested"] == "false"
     finally:
         ids = [record["artifacts"]["image_id"]] if record.get("artifacts") else []
         subprocess.run([DOCKER, "rmi", "-f", *_tags_of(repository), *ids], capture_output=True)
 
 
-def test_real_app_bake_of_this_repository_passes_its_in_image_tests(base_image):
-    """The full thing: this checkout's provision.sh, Salt states and image tests."""
+@pytest.fixture(scope="module")
+def app_bake(base_image):
+    """One real app bake of this checkout (provision.sh, Salt states, image tests), shared
+    by the tests below; its images are removed afterwards."""
     repository = f"golden-bake-test/app-{uuid.uuid4().hex[:8]}"
-    request = bake.BakeRequest(role="app", target="local", local_repository=repository)
+    request = bake.BakeRequest(
+        role="app", target="local", local_repository=repository,
+        variables={"twin_run_extra_args": boot_support.packer_container_args("bake-app")},
+    )  # fmt: skip
+    record: dict = {}
     try:
         record = bake.bake(request, repo=REPO)
-        assert record["status"] == "succeeded"
-        assert record["tests"]["failed"] == 0 and record["tests"]["passed"] > 0
+        yield record
     finally:
-        subprocess.run([DOCKER, "rmi", "-f", *_tags_of(repository)], capture_output=True)
+        ids = [record["artifacts"]["image_id"]] if record.get("artifacts") else []
+        subprocess.run([DOCKER, "rmi", "-f", *_tags_of(repository), *ids], capture_output=True)
+
+
+def test_real_app_bake_of_this_repository_passes_its_in_image_tests(app_bake):
+    """The full thing: this checkout's provision.sh, Salt states and image tests."""
+    assert app_bake["status"] == "succeeded"
+    assert app_bake["tests"]["failed"] == 0 and app_bake["tests"]["passed"] > 0
+    staged = app_bake["provenance"]["app_image_refs"]
+    assert staged and all("@sha256:" in ref for ref in staged)
+    assert "base" not in json.loads(_read_file(app_bake["tested_marks"][0], IMAGE_JSON))
+
+
+def test_booted_app_image_passes_the_image_suite(app_bake, tmp_path):
+    """The tested image booted like an instance (user data, secrets from SSM), then the
+    testinfra suite against it through the docker backend."""
+    image = app_bake["tested_marks"][0]
+    with boot_support.ssm_standin() as endpoint:
+        seed = boot_support.write_seed(tmp_path / "seed", "app", endpoint)
+        with boot_support.booted(image, "app", boot_support.APP_PORT, seed) as booted:
+            suite = boot_support.run_image_suite("app", image, booted["name"],
+                                                 tmp_path / "report.xml")  # fmt: skip
+    assert suite["returncode"] == 0, suite["tail"]
+    assert suite["failures"] == suite["errors"] == 0 and suite["tests"] > 30, suite
+    assert "test_app" in (tmp_path / "report.xml").read_text()

@@ -60,6 +60,8 @@ def test_only_loopback_endpoints_count_as_an_emulator():
     assert bake.is_loopback_endpoint("http://localhost:5000/")
     assert not bake.is_loopback_endpoint("https://ec2.us-east-1.amazonaws.com")
     assert not bake.is_loopback_endpoint("")
+    assert bake.is_loopback_endpoint("http://[::1]:5000")
+    assert not bake.is_loopback_endpoint("http://127.0.0.1.nip.io:5000")
 
 
 def test_app_images_tag_value_is_sorted_short_names_and_fits_a_tag():
@@ -77,13 +79,3 @@ def test_only_a_clean_non_empty_test_summary_counts_as_passed():
     assert not bake.tests_passed({"passed": 3, "failed": 1, "skipped": 0})
     assert not bake.tests_passed({"passed": 0, "failed": 0, "skipped": 4})
     assert not bake.tests_passed(None)
-
-
-def test_only_the_app_role_uploads_the_app_image_archives(tmp_path):
-    (tmp_path / "packer").mkdir()
-    (tmp_path / "packer" / "golden.pkr.hcl").write_text("")
-    (tmp_path / "build" / "images").mkdir(parents=True)
-    paths = bake.Paths.for_repo(tmp_path)
-    for role, expected in (("app", tmp_path / "build" / "images"), ("chroma", None)):
-        request = bake.check_request(bake.BakeRequest(role=role, target="local"), paths)
-        assert bake.staging_sources(request, paths)["images"] == expected

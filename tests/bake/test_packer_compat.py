@@ -142,6 +142,18 @@ def test_validate_only_filter_really_selects_the_source(
     assert unaffected.returncode == 0, unaffected.stdout + unaffected.stderr
 
 
+@pytest.mark.parametrize("value, accepted", [("twin", True), ("aws", True), ("cloud", False)])
+def test_provision_platform_accepts_only_twin_or_aws(real_packer, compat_dir, value, accepted):
+    proc = _validate(
+        real_packer, compat_dir, "-only=golden.amazon-ebs.ubuntu",
+        "-var-file=examples/aws.pkrvars.hcl", f"-var=provision_platform={value}",
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert (proc.returncode == 0) is accepted, output
+    if not accepted:
+        assert "provision_platform" in output
+
+
 def test_packer_1_6_6_rejects_the_original_template_for_exactly_these_reasons(real_packer):
     proc = _validate(real_packer, PACKER_DIR, "-var-file=examples/aws.pkrvars.hcl")
     if proc.returncode == 0:

@@ -75,7 +75,10 @@ def test_source_is_canonical_jammy_most_recent_with_selectable_arch(template):
     assert _variables(template)["source_ami_owners"]["default"] == ["099720109477"]
     local = _locals(template)
     assert "ubuntu-jammy-22.04-${var.arch}-server-*" in local["source_ami_name"]
-    assert ami_filter["filters"]["architecture"] == "${local.aws_arch}"
+    # `golden bake --from-base` adds filters of its own (source_ami_filters) to these.
+    assert ami_filter["filters"].startswith("${merge({name = local.source_ami_name, ")
+    assert "architecture = local.aws_arch" in ami_filter["filters"]
+    assert ami_filter["filters"].endswith("}, var.source_ami_filters)}")
     assert "arm64" in local["aws_arch"]
     arch_rule = _one(_variables(template)["arch"]["validation"])["condition"]
     assert "amd64" in arch_rule and "arm64" in arch_rule
@@ -101,7 +104,10 @@ def test_ami_and_snapshots_carry_every_provenance_tag_but_not_tested(template):
     ami_only = re.search(r"ami_tags = merge\(local.provenance, \{(.*?)\}\)", text, re.S).group(1)
     keys = set(provenance) | set(re.findall(r'"(golden:[a-z-]+)"', ami_only))
     assert keys == set(bake.PROVENANCE_TAG_KEYS)
-    assert f'"{bake.TAG_TESTED}"' not in text
+    # Never set to true here; the twin's "false" only stops a tested base image's label
+    # from being inherited (tests/bake/test_from_base.py).
+    assert f'"{bake.TAG_TESTED}" = "true"' not in text
+    assert text.count(f'"{bake.TAG_TESTED}"') == 1
     assert '"{{ .SourceAMI }}"' in ami_only and '"{{ .SourceAMIName }}"' in ami_only
     assert provenance["golden:packer-version"] == "${var.packer_version}"
     assert provenance["golden:build-time"] == "${local.build_time}"
@@ -174,10 +180,21 @@ def test_both_sources_run_the_same_provisioners_from_var_tmp(template):
     command = shells[-1]["inline"][-1]
     assert command == (
         "$as_root bash ${local.remote_src}/provision.sh --role ${var.role} "
-        '--platform ${source.type == "docker" ? "twin" : "aws"} '
+        '--platform ${var.provision_platform != "" ? var.provision_platform : '
+        '(source.type == "docker" ? "twin" : "aws")} '
         "--src ${local.remote_src} --salt-install ${var.salt_install}"
     )
     assert "sudo -E" in shells[-1]["inline"][0]
+
+
+def test_provision_platform_defaults_to_following_the_source_and_admits_only_known_ones(
+    template,
+):
+    platform = _variables(template)["provision_platform"]
+    assert platform["type"] == "string"
+    assert platform["default"] == ""
+    condition = _one(platform["validation"])["condition"]
+    assert condition == '${contains(["", "twin", "aws"], var.provision_platform)}'
 
 
 def test_manifest_records_role_version_and_revisions(template):

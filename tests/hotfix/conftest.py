@@ -11,7 +11,6 @@ moves one step per status poll, so rate control is checked in steps, not seconds
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,28 +96,9 @@ def salt_world(tmp_path) -> SaltWorld:
     return world
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    from autoscaling.emulator import Emulator
-
-    log = open(tmp_path_factory.mktemp("emulator") / "emulator.log", "w")  # noqa: SIM115
-    emu = Emulator.subprocess(step_seconds=0, time_scale=0, log_file=log)
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        log.close()
-
-
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("GOLDEN_AWS_MAX_ATTEMPTS", "1")
+def _aws_env(aws_env):
+    """Every test here talks to the emulator only (tests/conftest.py aws_env)."""
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,14 @@
   image being built, before and after its clean-up;
 * from this machine against the local twin: `pytest tests/image` boots the twin image in
   its own network namespace and talks to it through testinfra's docker backend.
+  GOLDEN_TEST_IMAGE picks the image (default golden/twin-ROLE:latest, e.g. a baked one);
+  GOLDEN_TEST_CONTAINER names an instance of it already booted (the suite then boots none).
+
+GOLDEN_ROLE selects the role (app, chroma, base). Tests marked `app_role`, `chroma_role`
+or `base_role` apply to that role only; unmarked tests apply to every role, base
+included (OS, hardening, Docker, Salt, CloudWatch agent, the cleaned image). The base
+image boots no service of its own to wait for, so from this machine it is tested only
+as a container someone booted (GOLDEN_TEST_CONTAINER); its bake tests it in place.
 
 Tests marked `image_leftovers` check what the image carries after clean-up; from this
 machine they run against a container of the image that is not booted."""
@@ -20,6 +28,9 @@ import pytest
 import testinfra
 
 ROLE = os.environ.get("GOLDEN_ROLE", "app")
+ROLES = ("app", "chroma", "base")
+IMAGE = os.environ.get("GOLDEN_TEST_IMAGE") or f"golden/twin-{ROLE}:latest"
+BOOTED = os.environ.get("GOLDEN_TEST_CONTAINER")
 # The chroma role's authenticating proxy (pillar chroma:proxy_port).
 CHROMA_PROXY_PORT = 8000
 
@@ -28,7 +39,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "image_leftovers: checks the cleaned image")
     config.addinivalue_line("markers", "app_role: only for the app role")
     config.addinivalue_line("markers", "chroma_role: only for the chroma role")
+    config.addinivalue_line("markers", "base_role: only for the base role")
     config.addinivalue_line("markers", "finished_image: only checkable once the build ended")
+    if ROLE not in ROLES:
+        raise pytest.UsageError(f"GOLDEN_ROLE={ROLE!r}: expected one of {', '.join(ROLES)}")
+    if ROLE == "base" and not _inside_build(config) and not BOOTED:
+        raise pytest.UsageError(
+            "GOLDEN_ROLE=base from this machine: set GOLDEN_TEST_CONTAINER to a booted "
+            "container of the base image (its bake runs the suite inside the build)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,6 +56,8 @@ def pytest_collection_modifyitems(config, items):
         if ROLE != "app" and "app_role" in item.keywords:
             return False
         if ROLE != "chroma" and "chroma_role" in item.keywords:
+            return False
+        if ROLE != "base" and "base_role" in item.keywords:
             return False
         return not (_inside_build(config) and "finished_image" in item.keywords)
 
@@ -58,13 +78,20 @@ def _docker(*args, check=True, timeout=120):
 @pytest.fixture(scope="session")
 def twin(request):
     """A booted twin of the image (only from this machine), its user data the launch
-    template's, its dependencies the local stand-ins."""
+    template's, its dependencies the local stand-ins; or the one GOLDEN_TEST_CONTAINER
+    names, booted by whoever runs the suite."""
     from golden import twin as twin_mod
 
+    if BOOTED:
+        assert _docker("inspect", "-f", "{{.State.Running}}", BOOTED,
+                       check=False).stdout.strip() == "true", \
+            f"GOLDEN_TEST_CONTAINER={BOOTED}: no such running container"
+        yield {"name": BOOTED}
+        return
     seed = request.getfixturevalue("local_standins") if ROLE == "app" else None
     spec = twin_mod.TwinSpec(role=ROLE, name=f"golden-imgtest-{uuid.uuid4().hex[:6]}",
                              port=int(os.environ.get("GOLDEN_TEST_PORT", "18080")),
-                             seed_dir=str(seed) if seed else None)
+                             image=IMAGE, seed_dir=str(seed) if seed else None)
     result = twin_mod.up(spec, wait=120)
     yield result
     twin_mod.down(spec.name)
@@ -105,11 +132,9 @@ def image_host(request):
         # Not the `host` fixture: after clean-up the app's containers are gone by design.
         yield testinfra.get_host(request.config.getoption("hosts").split(",")[0])
         return
-    from golden import twin as twin_mod
-
-    name = f"golden-imgfiles-{uuid.uuid4().hex[:6]}"
+    name = f"{BOOTED or 'golden-imgfiles'}-files-{uuid.uuid4().hex[:6]}"
     _docker("run", "-d", "--name", name, "--network", "none", "--entrypoint", "sleep",
-            twin_mod.image_name(ROLE), "600")
+            IMAGE, "600")
     yield testinfra.get_host(f"docker://{name}")
     _docker("rm", "-f", name, check=False)
 

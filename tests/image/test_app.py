@@ -28,8 +28,9 @@ def test_images_are_pinned_by_digest(host):
 def test_workers_follow_cpu_count_with_cap(host, pillar):
     vcpu = int(host.check_output("nproc"))
     cap = pillar["app"].get("worker_cap", 8)
+    replicas = int(host.check_output("grep -c 'backend-[0-9]*:$' /opt/app/compose.yaml"))
     env = host.file("/run/app/runtime.env").content_string
-    assert f"WEB_CONCURRENCY={min(2 * vcpu + 1, cap)}" in env
+    assert f"WEB_CONCURRENCY={max(1, min(-(-vcpu // replicas), cap))}" in env
 
 
 def test_env_dir_is_private(host):

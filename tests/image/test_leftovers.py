@@ -24,6 +24,11 @@ def test_no_credentials(image_host):
         assert not image_host.file(path).exists, path
 
 
+def test_no_build_machine_identities(image_host):
+    for path in ("/etc/docker/key.json", "/etc/salt/minion_id"):
+        assert not image_host.file(path).exists, path
+
+
 def test_no_apt_lists(image_host):
     lists = image_host.run("find /var/lib/apt/lists -type f").stdout.strip()
     assert lists == ""

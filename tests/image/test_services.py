@@ -5,7 +5,7 @@ import pytest
 from .conftest import ROLE
 
 COMMON = ["docker", "ssh", "chrony", "nftables"]
-BY_ROLE = {"app": COMMON + ["nginx", "app"], "chroma": COMMON}
+BY_ROLE = {"app": COMMON + ["nginx", "app"], "chroma": COMMON, "base": COMMON}
 
 
 @pytest.mark.parametrize("service", BY_ROLE[ROLE])

@@ -350,8 +350,9 @@ def test_descendants_follow_parent_links_from_the_roots_only():
 # --- the plan -------------------------------------------------------------------------
 
 
-def test_default_plan_fits_in_ten_minutes_and_quick_in_about_two():
-    assert bl.Plan().validate().estimate_seconds() < 600
+def test_default_plan_fits_in_twelve_minutes_and_quick_in_about_two():
+    # 45 s of closed loop per level: 5 s rounds let wrk's 200-connection start-up set p95.
+    assert bl.Plan().validate().estimate_seconds() < 720
     assert bl.QUICK.validate().estimate_seconds() <= 150
 
 

@@ -9,7 +9,6 @@ instance health is whatever the test declares through the emulator's health endp
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,27 +27,9 @@ from autoscaling.settings import ENV_DIR, load
 FAST_POLL = ["--poll-min-seconds", "0.001", "--poll-max-seconds", "0.002"]
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("emulator") / "emulator.log", "w")  # noqa: SIM115
-    emu = Emulator.subprocess(step_seconds=0, time_scale=0, log_file=log)
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        log.close()
-
-
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch):
-    # The settings file carries the emulator's endpoint; nothing may point elsewhere.
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("GOLDEN_AWS_MAX_ATTEMPTS", "1")
+def _aws_env(aws_env):
+    """Every test here talks to the emulator only (tests/conftest.py aws_env)."""
 
 
 @dataclass

@@ -177,3 +177,89 @@ def test_in_process_server_records_requests_to_a_file(tmp_path):
         ("DescribeVpcs", "eu-west-1", False),
         ("CreateVpc", "eu-west-1", True),
     ]
+
+
+JAMMY = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-{arch}-server-*"
+
+
+def _jammy(ec2, arch: str, aws_arch: str) -> list[dict]:
+    """What the bake template's default source_ami_filter asks for."""
+    return ec2.describe_images(
+        Owners=["099720109477"],
+        Filters=[
+            {"Name": "name", "Values": [JAMMY.format(arch=arch)]},
+            {"Name": "architecture", "Values": [aws_arch]},
+            {"Name": "virtualization-type", "Values": ["hvm"]},
+            {"Name": "root-device-type", "Values": ["ebs"]},
+        ],
+    )["Images"]
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_every_region_holds_canonical_jammy_images_for_both_architectures(seeded, region):
+    ec2 = seeded.client("ec2", region)
+    for arch, aws_arch in (("amd64", "x86_64"), ("arm64", "arm64")):
+        images = _jammy(ec2, arch, aws_arch)
+        assert len(images) >= 2, f"{arch}: most_recent needs a choice"
+        for image in images:
+            assert image["OwnerId"] == "099720109477" and image["Public"] is True
+            assert image["RootDeviceName"] == "/dev/sda1" and image["State"] == "available"
+            assert image["Name"].startswith(JAMMY.format(arch=arch)[:-1])
+            # Canonical's images have no owner alias on AWS ("amazon" is Amazon's own).
+            assert "ImageOwnerAlias" not in image
+        newest = max(images, key=lambda i: i["CreationDate"])
+        assert newest["Name"] == max(i["Name"] for i in images), "serial and date agree"
+    canonical = {i["ImageId"] for i in _jammy(ec2, "amd64", "x86_64")}
+    assert not canonical & {i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]}
+    assert not canonical & {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+
+
+def test_canonical_images_are_back_after_a_reset(seeded):
+    before = {i["ImageId"] for i in _jammy(seeded.client("ec2"), "amd64", "x86_64")}
+    seeded.emulator.reset()
+    assert {i["ImageId"] for i in _jammy(seeded.client("ec2"), "amd64", "x86_64")} == before
+
+
+def test_request_log_keeps_query_parameters(seeded):
+    ec2 = seeded.client("ec2")
+    ec2.run_instances(
+        ImageId=seeded.amis["app"][0],
+        MinCount=1,
+        MaxCount=1,
+        BlockDeviceMappings=[
+            {
+                "DeviceName": "/dev/sda1",
+                "Ebs": {
+                    "VolumeSize": 20,
+                    "VolumeType": "gp3",
+                    "Encrypted": True,
+                    "Iops": 3000,
+                    "Throughput": 125,
+                },
+            }
+        ],
+    )
+    (entry,) = [r for r in seeded.emulator.requests() if r["action"] == "RunInstances"]
+    params = entry["params"]
+    assert params["BlockDeviceMapping.1.Ebs.VolumeType"] == "gp3"
+    assert params["BlockDeviceMapping.1.Ebs.Encrypted"] == "true"
+    assert params["BlockDeviceMapping.1.Ebs.Throughput"] == "125"
+    assert params["ImageId"] == seeded.amis["app"][0]
+    assert "Action" not in params and "Version" not in params
+
+
+def test_request_log_never_keeps_json_bodies_or_secret_parameters(seeded):
+    import json as jsonlib
+
+    seeded.client("ssm").put_parameter(
+        Name="/golden/local/db_password", Value="s3cret-json", Type="SecureString"
+    )
+    iam = seeded.client("iam")
+    iam.create_user(UserName="operator")
+    iam.create_login_profile(UserName="operator", Password="s3cret-query-Aa1!")
+    log = seeded.emulator.requests()
+    (put,) = [r for r in log if r["action"] == "PutParameter"]
+    assert "params" not in put
+    (login,) = [r for r in log if r["action"] == "CreateLoginProfile"]
+    assert login["params"] == {"Password": "(masked)", "UserName": "operator"}
+    assert "s3cret" not in jsonlib.dumps(log)
