@@ -323,7 +323,7 @@ def _packer_log_lines(repo: Path) -> list[str]:
 @pytest.mark.twin
 @pytest.mark.slow
 def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_ami(
-    emulator, tmp_path
+    emulator, tmp_path, twin_inputs
 ):
     """The real thing: this checkout's provision.sh, full highstate and image tests run in
     the stand-in through Packer's amazon-ebs source (about 3 minutes)."""

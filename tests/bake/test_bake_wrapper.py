@@ -153,6 +153,9 @@ def test_ctrl_c_reaches_packer_which_cleans_up_before_the_bake_ends(
     fake_packer_bin, monkeypatch, repo, empty_image, local_repository
 ):
     monkeypatch.setenv("FAKE_PACKER_TRANSCRIPT", "interrupt")
+    # What the wrapper must restore: Python's handler, or SIG_IGN when the suite itself was
+    # started in the background by a shell without job control.
+    before = signal.getsignal(signal.SIGINT)
     log = repo / "build" / "bakes" / "app-20260131T120000Z" / "packer.log"
 
     def press_ctrl_c():
@@ -177,7 +180,7 @@ def test_ctrl_c_reaches_packer_which_cleans_up_before_the_bake_ends(
     assert "no SIGINT arrived" not in text
     record = json.loads((repo / "build" / "bakes" / "app-20260131T120000Z.json").read_text())
     assert record["status"] == "interrupted" and record["tested"] is False
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_missing_packer_is_a_preflight_error_with_an_install_hint(
