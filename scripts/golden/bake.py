@@ -354,7 +354,6 @@ def staging_entries(request: BakeRequest, paths: Paths) -> dict[str, Path]:
         staging.Inputs(
             repo=paths.repo,
             role=request.role,
-            salt_install=request.salt_install or "wheelhouse",
             wheelhouse=request.wheelhouse,
             images=request.images,
             ca_bundle=request.ca_bundle,

@@ -23,7 +23,6 @@ ROLE_ARCHIVES: dict[str, str | None] = {"app": "sample-app", "chroma": "chroma",
 ARCHIVE_BUILDERS = {"sample-app": "golden app-images build", "chroma": "golden chroma-image build"}
 # Where the golden formula finds the database CA bundle (salt/golden/defaults.yaml).
 CA_BUNDLE_DEST = "certs/rds-ca-bundle.pem"
-SALT_INSTALLS = ("wheelhouse", "onedir")
 # Files at least this big are hard linked, not copied: image archives are hundreds of MB.
 LINK_MIN_BYTES = 1 << 20
 
@@ -39,7 +38,6 @@ class Inputs:
 
     repo: Path
     role: str
-    salt_install: str = "wheelhouse"
     wheelhouse: Path | None = None
     images: Path | None = None
     ca_bundle: Path | None = None
@@ -49,10 +47,6 @@ def plan(inputs: Inputs) -> dict[str, Path]:
     """Destination inside the staging folder -> source, for one role."""
     if inputs.role not in ROLE_ARCHIVES:
         raise ConfigError(f"role {inputs.role!r}: expected one of {', '.join(ROLE_ARCHIVES)}")
-    if inputs.salt_install not in SALT_INSTALLS:
-        raise ConfigError(
-            f"salt install {inputs.salt_install!r}: expected one of {', '.join(SALT_INSTALLS)}"
-        )
     repo = Path(inputs.repo)
     entries = {
         "provision.sh": repo / "scripts" / "provision.sh",

@@ -56,7 +56,7 @@ def stage(
     (golden.staging decides what goes in). ``app_images`` is the role's archive (its
     folder holds the role's .tar and .json); default build/images."""
     entries = staging.plan(staging.Inputs(
-        repo=REPO, role=role, salt_install="wheelhouse",
+        repo=REPO, role=role,
         images=Path(app_images).parent if app_images is not None else None,
         ca_bundle=ca_bundle,
     ))  # fmt: skip

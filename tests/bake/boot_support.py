@@ -131,3 +131,15 @@ def run_image_suite(role: str, image: str, container: str, report: Path) -> dict
         counts = {key: int(suite.get(key, 0)) for key in counts}
     return {"returncode": proc.returncode, **counts,
             "tail": "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])}  # fmt: skip
+
+
+def assert_booted_image_passes_suite(image: str, role: str, port: int, tmp_path: Path) -> None:
+    """Boot ``image`` like an instance (user data, secrets from an SSM stand-in) and run
+    tests/image against it; the role's own test module must have run and passed."""
+    with ssm_standin() as endpoint:
+        seed = write_seed(tmp_path / "seed", role, endpoint)
+        with booted(image, role, port, seed) as instance:
+            suite = run_image_suite(role, image, instance["name"], tmp_path / "report.xml")
+    assert suite["returncode"] == 0, suite["tail"]
+    assert suite["failures"] == suite["errors"] == 0 and suite["tests"] > 30, suite
+    assert f"test_{role}" in (tmp_path / "report.xml").read_text()

@@ -89,12 +89,6 @@ def test_chroma_from_base_starts_from_that_base_and_records_it(base_bake, chroma
 
 
 def test_booted_chroma_from_base_passes_the_image_suite(chroma_bake, tmp_path):
-    image = chroma_bake["tested_marks"][0]
-    with boot_support.ssm_standin() as endpoint:
-        seed = boot_support.write_seed(tmp_path / "seed", "chroma", endpoint)
-        with boot_support.booted(image, "chroma", boot_support.CHROMA_PORT, seed) as booted:
-            suite = boot_support.run_image_suite("chroma", image, booted["name"],
-                                                 tmp_path / "report.xml")  # fmt: skip
-    assert suite["returncode"] == 0, suite["tail"]
-    assert suite["failures"] == suite["errors"] == 0 and suite["tests"] > 30, suite
-    assert "test_chroma" in (tmp_path / "report.xml").read_text()
+    boot_support.assert_booted_image_passes_suite(
+        chroma_bake["tested_marks"][0], "chroma", boot_support.CHROMA_PORT, tmp_path
+    )

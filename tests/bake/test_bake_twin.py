@@ -122,12 +122,6 @@ def test_real_app_bake_of_this_repository_passes_its_in_image_tests(app_bake):
 def test_booted_app_image_passes_the_image_suite(app_bake, tmp_path):
     """The tested image booted like an instance (user data, secrets from SSM), then the
     testinfra suite against it through the docker backend."""
-    image = app_bake["tested_marks"][0]
-    with boot_support.ssm_standin() as endpoint:
-        seed = boot_support.write_seed(tmp_path / "seed", "app", endpoint)
-        with boot_support.booted(image, "app", boot_support.APP_PORT, seed) as booted:
-            suite = boot_support.run_image_suite("app", image, booted["name"],
-                                                 tmp_path / "report.xml")  # fmt: skip
-    assert suite["returncode"] == 0, suite["tail"]
-    assert suite["failures"] == suite["errors"] == 0 and suite["tests"] > 30, suite
-    assert "test_app" in (tmp_path / "report.xml").read_text()
+    boot_support.assert_booted_image_passes_suite(
+        app_bake["tested_marks"][0], "app", boot_support.APP_PORT, tmp_path
+    )

@@ -54,12 +54,12 @@ def test_each_role_stages_its_own_archive_and_base_stages_none(repo):
         assert plan["tests/image"] == repo / "tests" / "image"
 
 
-def test_wheelhouse_is_staged_for_every_salt_install(repo, tmp_path):
-    assert _plan(repo, "app")["wheelhouse"] == repo / "build" / "wheelhouse"
+def test_wheelhouse_is_staged_for_every_role(repo, tmp_path):
+    # Also for onedir bakes: onedir brings Salt, not the golden package or pytest, which
+    # provision.sh installs from the wheelhouse.
+    for role in ("app", "chroma", "base"):
+        assert _plan(repo, role)["wheelhouse"] == repo / "build" / "wheelhouse"
     assert _plan(repo, "app", wheelhouse=tmp_path / "wh")["wheelhouse"] == tmp_path / "wh"
-    # onedir brings Salt, not the golden package or pytest: provision.sh installs those
-    # from the wheelhouse too.
-    assert _plan(repo, "app", salt_install="onedir")["wheelhouse"] == repo / "build" / "wheelhouse"
 
 
 def test_ca_bundle_goes_where_the_golden_formula_reads_it(repo, tmp_path):
@@ -69,11 +69,9 @@ def test_ca_bundle_goes_where_the_golden_formula_reads_it(repo, tmp_path):
     assert staging.CA_BUNDLE_DEST not in _plan(repo, "app")
 
 
-def test_unknown_role_or_install_is_refused_naming_it(repo):
+def test_unknown_role_is_refused_naming_it(repo):
     with pytest.raises(ConfigError, match="role 'worker': expected one of app, chroma, base"):
         _plan(repo, "worker")
-    with pytest.raises(ConfigError, match="salt install 'pip'"):
-        _plan(repo, "app", salt_install="pip")
 
 
 def test_complete_inputs_have_no_problems(repo, tmp_path, certificate):
