@@ -26,9 +26,15 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 
-lint: setup ## ruff on the Python code, packer fmt check on the templates
-	$(VENV)/bin/ruff check scripts autoscaling tests salt/_modules
+lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, strict docs build
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $$(git ls-files '*.py')
 	@if command -v packer >/dev/null; then packer fmt -check -diff packer/; fi
+	$(MAKE) --no-print-directory docs
+
+docs: setup ## Build the manual (docs/, MkDocs) into build/site; --strict: a broken link fails
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE, MIRROR)
 	$(GOLDEN) base-image --suite $(SUITE) $(if $(MIRROR),--mirror $(MIRROR))
@@ -81,5 +87,5 @@ bench-bake: setup ## Local bake times, one stage vs two (base, then the role --f
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup lint base-image image local local-down emulator release ami \
+.PHONY: help setup lint docs base-image image local local-down emulator release ami \
 	bake-local hotfix drift test bench bench-image clean

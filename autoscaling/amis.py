@@ -3,7 +3,7 @@ an AMI in use (images.prune_plan decides, this module reads and acts)."""
 
 from __future__ import annotations
 
-from golden.errors import OperationFailed
+from golden.core.errors import OperationFailed
 
 from autoscaling import images
 from autoscaling.aws import Clients

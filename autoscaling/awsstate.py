@@ -7,7 +7,7 @@ made zero mutating calls.
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
-from golden.errors import PreflightError
+from golden.core.errors import PreflightError
 
 
 def _code(exc: ClientError) -> str:

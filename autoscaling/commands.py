@@ -13,7 +13,7 @@ import sys
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-from golden.errors import ConfigError, GoldenError, OperationFailed
+from golden.core.errors import ConfigError, GoldenError, OperationFailed
 from rich.console import Console
 from rich.table import Table
 

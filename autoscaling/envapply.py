@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from golden.errors import OperationFailed, PreflightError
+from golden.core.errors import OperationFailed, PreflightError
 
 from autoscaling import awsstate, images, templates
 from autoscaling.aws import Clients

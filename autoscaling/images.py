@@ -10,8 +10,7 @@ import re
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
-
-from autoscaling import tags as T
+from golden.core import tags as T
 
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 

@@ -3,7 +3,7 @@ operator (and `golden rollback`) sees the same history. Pure list logic + two ad
 
 from __future__ import annotations
 
-from autoscaling import tags as T
+from golden.core import tags as T
 
 KEEP = 20  # a tag value holds at most 256 characters
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from golden.errors import PreflightError
+from golden.core.errors import PreflightError
 
 from autoscaling import images, templates
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from golden.errors import OperationFailed
+from golden.core.errors import OperationFailed
 
 from autoscaling.settings import Role
 

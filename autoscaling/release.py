@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
-from golden.errors import ConfigError, OperationFailed, PreflightError
+from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
 from autoscaling import awsstate, batches, images, knowngood, preflight, refresh, templates
 from autoscaling.aws import Clients

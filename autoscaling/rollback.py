@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
-from golden.errors import OperationFailed, PreflightError
+from golden.core.errors import OperationFailed, PreflightError
 
 from autoscaling import awsstate, images, knowngood, preflight, refresh
 from autoscaling.aws import Clients

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from golden.errors import ConfigError
+from golden.core.errors import ConfigError
 
 _MISSING = object()
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from golden import instance_doc
-from golden.errors import ConfigError
+from golden.core import instance_doc
+from golden.core.errors import ConfigError
 
 from autoscaling.schema import F, opt, validate
 

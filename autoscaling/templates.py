@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import copy
 
-from golden import instance_doc
+from golden.core import instance_doc
+from golden.core import tags as T
 
-from autoscaling import tags as T
 from autoscaling.settings import Environment, Role
 
 MANAGED_KEYS = (

@@ -125,7 +125,7 @@ def local_standins():
     """The local stand-ins for RDS, ElastiCache, Chroma and S3/SSM (containers on the twin
     network, published on 127.0.0.1), seeded; returns the app twin's NoCloud seed folder.
     They stay up after the session, like `make local` leaves them (make local-down)."""
-    from golden import localstack
+    from golden.twin import localstack
 
     return localstack.start_standins(build_twin=True)
 
@@ -134,7 +134,8 @@ def local_standins():
 def twin_inputs():
     """What every image build uploads, built once per session (each builder skips when its
     inputs are unchanged): the base image, the wheelhouse, the sample app images."""
-    from golden import appimages, baseimage, twin, wheelhouse
+    from golden.twin import appimages, baseimage, wheelhouse
+    from golden.twin import build as twin
 
     base = baseimage.build(baseimage.BaseImageSpec())["image"]
     wheelhouse.build(str(twin.REPO / "build" / "wheelhouse"))

@@ -384,7 +384,7 @@ def _step(backend, refresh: Refresh, now: float) -> None:
 
 
 def _replace_batch(backend, group, refresh: Refresh) -> None:
-    from autoscaling.emulator.patches import launch_instances, terminate_group_instances
+    from autoscaling.emulator.group_instances import launch_instances, terminate_group_instances
 
     prefs = refresh.preferences
     desired = group.desired_capacity or len(group.instance_states)
@@ -434,7 +434,7 @@ def _begin_rollback(backend, refresh: Refresh, reason: str) -> None:
 
 
 def _rollback_step(backend, group, refresh: Refresh) -> None:
-    from autoscaling.emulator.patches import launch_instances, terminate_group_instances
+    from autoscaling.emulator.group_instances import launch_instances, terminate_group_instances
 
     if refresh.rollback_left:
         prefs = refresh.preferences

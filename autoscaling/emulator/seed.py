@@ -16,7 +16,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-from autoscaling import tags as T
+from golden.core import tags as T
+
 from autoscaling.aws import Clients
 from autoscaling.settings import Environment, load
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from golden import __version__
-from golden.errors import GoldenError
+from golden.core.errors import GoldenError
 
 
 class GoldenGroup(click.Group):
@@ -32,22 +32,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    # Each capability registers its own commands.
+    # Each job registers its own commands; the twin job first, since it makes the `local`
+    # group that the bake job adds `local ami` to.
     from autoscaling import commands as release_commands
-    from golden import (
-        appimages,
-        bake,
-        bench_load,
-        hotfix_commands,
-        instance_commands,
-        local_commands,
-        twin_commands,
-    )
+    from golden.bake import commands as bake_commands
+    from golden.bench import commands as bench_commands
+    from golden.hotfix import commands as hotfix_commands
+    from golden.instance import commands as instance_commands
+    from golden.twin import commands as twin_commands
 
     for module in (
-        twin_commands, bench_load, appimages, bake, instance_commands, local_commands,
-        release_commands, hotfix_commands,
-    ):
+        twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
+        hotfix_commands,
+    ):  # fmt: skip
         module.register(main)
 
 

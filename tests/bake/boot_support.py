@@ -18,7 +18,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from golden import baseimage, containers, instance_doc, localstack, twin
+from golden.core import containers, instance_doc
+from golden.twin import baseimage, localstack
+from golden.twin import build as twin
 
 REPO = Path(__file__).resolve().parents[2]
 # Every container these tests start is named with this prefix (override to share a host).

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent / "transcripts"
 sys.path.insert(0, str(REPO / "scripts"))
 
-from golden import packer_compat  # noqa: E402
+from golden.bake import compat as packer_compat  # noqa: E402
 
 PROVISION = {
     "success": """

@@ -43,12 +43,14 @@ import pytest
 import yaml
 from botocore.config import Config
 from click.testing import CliRunner
-from golden import bake, bake_standin, containers
+from golden.bake import build as bake
+from golden.bake import standin as bake_standin
 from golden.cli import main
-from golden.errors import ConfigError, OperationFailed
+from golden.core import containers
+from golden.core import tags as T
+from golden.core.errors import ConfigError, OperationFailed
 
 from autoscaling import images
-from autoscaling import tags as T
 from autoscaling.emulator import canonical_images
 from autoscaling.emulator.seed import register_ami, seed_network
 from autoscaling.settings import ENV_DIR, load
@@ -172,7 +174,7 @@ def test_offline_environment_never_hands_real_credentials_or_routes_off_the_mach
 
 
 def test_throwaway_ca_is_a_bundle_the_bake_accepts(tmp_path):
-    from golden import staging
+    from golden.bake import staging
 
     pem = bake_standin.throwaway_ca(tmp_path)
     assert staging.ca_bundle_problem(pem) is None

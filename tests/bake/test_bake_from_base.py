@@ -12,7 +12,8 @@ import subprocess
 import uuid
 
 import pytest
-from golden import bake, chromaimage
+from golden.bake import build as bake
+from golden.twin import chromaimage
 
 from . import boot_support
 from .conftest import REPO

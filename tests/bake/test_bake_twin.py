@@ -8,7 +8,7 @@ import subprocess
 import uuid
 
 import pytest
-from golden import bake
+from golden.bake import build as bake
 
 from . import boot_support
 from .conftest import REPO, _git

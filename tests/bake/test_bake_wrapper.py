@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from golden import bake
-from golden.errors import ConfigError, OperationFailed, PreflightError
+from golden.bake import build as bake
+from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
 from .conftest import DIGEST, _git
 

@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from golden import bake, packer_compat
-from golden.errors import ConfigError, PreflightError
+from golden.bake import build as bake
+from golden.bake import compat as packer_compat
+from golden.core.errors import ConfigError, PreflightError
 
 from .conftest import PACKER_DIR
 

@@ -8,7 +8,7 @@ import socket
 
 import boto3
 import pytest
-from golden import bake
+from golden.bake import build as bake
 from moto.server import ThreadedMotoServer
 
 

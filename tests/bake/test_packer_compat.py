@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import pytest
-from golden import packer_compat
+from golden.bake import compat as packer_compat
 
 from .conftest import PACKER_DIR, load_hcl
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from golden import packer_stream as ps
+from golden.bake import stream as ps
 
 from .conftest import HERE
 

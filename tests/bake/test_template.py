@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from golden import bake
+from golden.bake import build as bake
 
 from .conftest import PACKER_DIR, load_hcl
 

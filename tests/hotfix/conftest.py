@@ -48,7 +48,7 @@ def state_repo(tmp_path) -> Path:
 def salt_world(tmp_path) -> SaltWorld:
     """An "instance" in a directory: /srv with a baked tree, /etc/golden, Salt's config with
     its own root_dir (nothing of this machine's Salt is touched)."""
-    from golden.hotfix_instance import Layout
+    from golden.instance.hotfix import Layout
 
     if not Path(SALT_CALL).exists():
         pytest.fail(f"{SALT_CALL} missing: the dev venv installs salt (pip install -e '.[dev]')")

@@ -98,7 +98,7 @@ class SaltWorld:
     tmp: Path
 
     def bundle(self, value: str, **kw):
-        from golden import hotfix_bundle
+        from golden.hotfix import bundle as hotfix_bundle
 
         name = f"{value}-{len(list(self.tmp.glob('src-*')))}"
         src = write_tree(self.tmp / f"src-{name}", self.out, value, **kw)

@@ -8,8 +8,10 @@ import json
 import tarfile
 
 import pytest
-from golden import hotfix_bundle, hotfix_plan, hotfix_result
-from golden.errors import ConfigError
+from golden.core.errors import ConfigError
+from golden.hotfix import bundle as hotfix_bundle
+from golden.hotfix import plan as hotfix_plan
+from golden.hotfix import results as hotfix_result
 
 
 def state(sid, result, changes=None, *, fn="file_|-{}_|-/etc/x_|-managed", run=0, **kw):

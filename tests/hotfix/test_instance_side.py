@@ -10,8 +10,8 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from golden import hotfix_instance as inst
-from golden.errors import ConfigError, OperationFailed
+from golden.core.errors import ConfigError, OperationFailed
+from golden.instance import hotfix as inst
 
 
 def quiet(*_args):

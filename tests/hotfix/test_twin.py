@@ -14,8 +14,8 @@ import urllib.request
 import uuid
 
 import pytest
-from golden import twin
-from golden.shell import run
+from golden.core.shell import run
+from golden.twin import build as twin
 from hotfix_support import commit_all, edit
 
 pytestmark = pytest.mark.twin

@@ -80,7 +80,7 @@ def twin(request):
     """A booted twin of the image (only from this machine), its user data the launch
     template's, its dependencies the local stand-ins; or the one GOLDEN_TEST_CONTAINER
     names, booted by whoever runs the suite."""
-    from golden import twin as twin_mod
+    from golden.twin import build as twin_mod
 
     if BOOTED:
         assert _docker("inspect", "-f", "{{.State.Running}}", BOOTED,

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import gevent
-from golden.bench_load import (
+from golden.bench.load import (
     ALL_ROUTES,
     RouteStats,
     check_target,
@@ -50,7 +50,7 @@ from golden.bench_load import (
     result_rows,
     rows_to_csv,
 )
-from golden.errors import GoldenError
+from golden.core.errors import GoldenError
 from locust import FastHttpUser, HttpUser, events, tag, task
 
 QUERIES = (

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from golden import bench_load as bl
-from golden.errors import ConfigError
+from golden.bench import load as bl
+from golden.core.errors import ConfigError
 
 LOCUST_CSV = """\
 Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%
@@ -438,7 +438,7 @@ def test_bench_seed_sets_the_build_marker_before_the_boot_step_and_names_the_ins
 
 
 def test_bench_seed_uses_the_boot_steps_own_build_marker_path():
-    from golden import instance_boot
+    from golden.instance import boot as instance_boot
 
     marker = instance_boot.BUILD_MARKER
     user_data = bl.bench_seed_files("x")["user-data"]

@@ -9,7 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from golden import localstack, twin
+from golden.twin import build as twin
+from golden.twin import localstack
 
 
 def docker(*args, check=True, timeout=120) -> subprocess.CompletedProcess:
@@ -56,7 +57,7 @@ def secret_values(local_standins) -> dict[str, str]:
 
 def custom_seed(tmp_path: Path, mutate) -> Path:
     """A NoCloud seed whose instance document was changed by ``mutate`` (for faults)."""
-    from golden import instance_doc
+    from golden.core import instance_doc
 
     doc = instance_doc.from_environment(localstack.environment_settings(), "app")
     mutate(doc)

@@ -5,8 +5,9 @@ Chroma and S3 stand-ins."""
 import uuid
 
 import pytest
-from golden import localstack, twin
-from golden.errors import OperationFailed
+from golden.core.errors import OperationFailed
+from golden.twin import build as twin
+from golden.twin import localstack
 
 from .conftest import custom_seed, docker, get, wait_for
 

@@ -2,7 +2,7 @@
 
 import socket
 
-from golden import localstack
+from golden.twin import localstack
 
 from .conftest import docker
 

@@ -6,7 +6,7 @@ import base64
 import json
 
 import yaml
-from golden import instance_doc
+from golden.core import instance_doc
 
 
 def test_plan_on_a_fresh_account_lists_creations_and_changes_nothing(seeded):

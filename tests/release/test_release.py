@@ -10,9 +10,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from golden.core import tags as T
 
 from autoscaling import refresh as refresh_module
-from autoscaling import tags as T
 from autoscaling.emulator.seed import register_ami
 
 

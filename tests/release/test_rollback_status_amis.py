@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from autoscaling import tags as T
+from golden.core import tags as T
+
 from autoscaling.emulator.seed import register_ami
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
-from golden import appimages
 from golden.cli import main
+from golden.twin import appimages
 
 BACKEND = appimages.COMPONENTS[0]
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from golden import appimages
+from golden.twin import appimages
 
 from .conftest import free_port
 

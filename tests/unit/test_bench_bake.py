@@ -1,8 +1,8 @@
 """`golden bench bake`'s decisions: which bakes run in which order, and the table."""
 
 import pytest
-from golden import bench_bake
-from golden.errors import ConfigError
+from golden.bench import bake as bench_bake
+from golden.core.errors import ConfigError
 
 
 def test_the_base_is_baked_first_then_each_role_both_ways():

@@ -12,7 +12,7 @@ import re
 import secrets
 
 import pytest
-from golden.provenance import REPO
+from golden.core.provenance import REPO
 
 SCRIPT = REPO / "salt" / "chroma" / "files" / "golden-chroma-proxy-auth.py"
 

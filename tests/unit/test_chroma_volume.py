@@ -17,7 +17,7 @@ import time
 
 import boto3
 import pytest
-from golden.provenance import REPO
+from golden.core.provenance import REPO
 from moto.server import ThreadedMotoServer
 
 SCRIPT = REPO / "salt" / "chroma" / "files" / "golden-chroma-volume.py"

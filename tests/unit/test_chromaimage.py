@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from golden import chromaimage
-from golden.errors import ConfigError
+from golden.core.errors import ConfigError
+from golden.twin import chromaimage
 
 
 def test_lock_pins_one_chromadb_1x_release():

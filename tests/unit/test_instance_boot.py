@@ -5,9 +5,9 @@ import json
 import stat
 
 import pytest
-from golden import instance_boot as boot
-from golden import instance_doc
-from golden.errors import ConfigError
+from golden.core import instance_doc
+from golden.core.errors import ConfigError
+from golden.instance import boot
 
 DOC = {
     "schema": 1, "environment": "staging", "role": "app", "region": "us-east-1",

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import yaml
-from golden import instance_doc as d
-from golden.errors import ConfigError
+from golden.core import instance_doc as d
+from golden.core.errors import ConfigError
 
 DOC = {
     "schema": 1,

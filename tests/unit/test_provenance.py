@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from golden import provenance
+from golden.core import provenance
 
 
 def _git(root: Path, *args: str) -> str:

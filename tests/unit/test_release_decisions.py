@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from golden.errors import ConfigError, OperationFailed, PreflightError
+from golden.core import tags as T
+from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
 from autoscaling import batches, envplan, images, knowngood, preflight, refresh, templates
-from autoscaling import tags as T
 from autoscaling.release import _reusable_version, verification_problems
 from autoscaling.settings import ENV_DIR, load
 

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from golden import staging
-from golden.errors import ConfigError
+from golden.bake import staging
+from golden.core.errors import ConfigError
 
 
 @pytest.fixture

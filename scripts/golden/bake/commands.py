@@ -1,0 +1,161 @@
+"""`golden bake` and `golden local ami` (the AWS bake against the emulator, registered in
+the `local` group the twin job makes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from golden.bake import build, standin
+from golden.core import provenance
+
+
+def register(main: click.Group) -> None:
+    main.add_command(bake_command)
+    # `golden local` is the twin job's group; the emulated AWS bake is one of its commands.
+    main.commands["local"].add_command(ami_command)
+
+
+@click.command("bake")
+@click.option("--role", required=True, type=click.Choice(build.ROLES), help="Role to bake.")
+@click.option(
+    "--target",
+    required=True,
+    type=click.Choice(sorted(build.TARGETS)),
+    help="aws: an encrypted, IMDSv2-only AMI; local: the twin's docker image.",
+)
+@click.option("--var", "pairs", multiple=True, metavar="K=V", help="Packer variable.")
+@click.option(
+    "--var-file", "var_files", multiple=True, type=click.Path(), help="Packer var file."
+)
+@click.option(
+    "--salt-install",
+    type=click.Choice(["wheelhouse", "onedir"]),
+    help="How Salt is installed in the image (default: wheelhouse locally, onedir on AWS).",
+)
+@click.option(
+    "--wheelhouse", type=click.Path(), help="Wheel folder (default build/wheelhouse)."
+)
+@click.option(
+    "--images", type=click.Path(), help="App image archives to upload (default build/images)."
+)
+@click.option(
+    "--allow-packer-compat",
+    is_flag=True,
+    help="Allow an AWS bake with Packer < 1.7 (no IMDSv2 enforcement by Packer).",
+)
+@click.option(
+    "--local-repository",
+    default=build.LOCAL_REPOSITORY,
+    show_default=True,
+    help="Where a tested local image is tagged (VERSION and latest).",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(),
+    help="Database CA bundle (PEM certificates) installed as "
+    "/etc/golden/certs/rds-ca-bundle.pem. Required on AWS (default "
+    f"{build.DEFAULT_AWS_CA_BUNDLE}; AWS publishes it at {build.RDS_CA_BUNDLE_URL}); "
+    "locally the "
+    f"local stack's CA ({build.DEFAULT_LOCAL_CA_BUNDLE}) when it exists.",
+)
+@click.option(
+    "--from-base",
+    is_flag=True,
+    help="Start from the newest tested base image (golden:role=base, golden:tested=true; "
+    "`golden bake --role base` makes one) instead of the OS image. The role's full "
+    "highstate still runs on top.",
+)
+@click.option("--dry-run", is_flag=True, help="Check inputs and validate; build nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build record as JSON.")
+def bake_command(
+    role, target, pairs, var_files, salt_install, wheelhouse, images,
+    allow_packer_compat, local_repository, ca_bundle, from_base, dry_run, as_json,
+):  # fmt: skip
+    """Bake a role's image with Packer (validate, build, in-bake tests) and record it.
+
+    The AMI (or docker image) is marked golden:tested=true only when the in-bake
+    tests passed. Progress goes to stderr; the result (or --json record) to stdout.
+    Ctrl-C stops Packer cleanly (it removes its instance or container).
+    """
+    request = build.BakeRequest(
+        role=role,
+        target=target,
+        variables=build.parse_var_overrides(pairs),
+        var_files=[Path(f) for f in var_files],
+        salt_install=salt_install,
+        wheelhouse=Path(wheelhouse) if wheelhouse else None,
+        images=Path(images) if images else None,
+        allow_packer_compat=allow_packer_compat,
+        dry_run=dry_run,
+        local_repository=local_repository,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        from_base=from_base,
+    )
+    record = build.bake(request, repo=provenance.repo_root())
+    click.echo(
+        json.dumps(record, indent=2, sort_keys=True) if as_json else build.human_result(record)
+    )
+
+
+@click.command("ami")
+@click.option("--role", required=True, type=click.Choice(standin.ROLES), help="Role to bake.")
+@click.option(
+    "--endpoint",
+    default=None,
+    help="EC2 endpoint of the AWS emulator (loopback only). Default: the local "
+    "environment's (autoscaling/environments/local.yaml), http://127.0.0.1:5050.",
+)
+@click.option(
+    "--image",
+    default=standin.STANDIN_IMAGE,
+    show_default=True,
+    help="Local systemd image the stand-in build instance runs (golden base-image).",
+)
+@click.option(
+    "--name-prefix",
+    default=standin.NAME_PREFIX,
+    show_default=True,
+    help="Prefix of the stand-in container, its network and the EC2 key pair (a random "
+    "suffix follows).",
+)
+@click.option(
+    "--ssh-port",
+    type=int,
+    default=None,
+    help="127.0.0.1 port for the stand-in's sshd (default: a free one Docker picks).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the endpoint, the emulator and the inputs, render the var file and run "
+    "packer validate; start nothing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ami_command(role, endpoint, image, name_prefix, ssh_port, dry_run, as_json):
+    """Bake ROLE's AMI with Packer's amazon-ebs source against the AWS emulator.
+
+    A local systemd container stands in for the build instance (Packer SSHes to it on
+    127.0.0.1), so the same provisioners and in-image tests run; the emulator then
+    holds the encrypted, provenance-tagged AMI, marked golden:tested=true when the
+    tests passed. Needs `make emulator` running. The container, its network, the key
+    pair and the throwaway key are removed afterwards, also on failure or Ctrl-C.
+    """
+    default, region = standin.default_endpoint()
+    spec = standin.StandinSpec(
+        role=role,
+        endpoint=endpoint or default,
+        region=region,
+        image=image,
+        name_prefix=name_prefix,
+        ssh_port=ssh_port,
+        dry_run=dry_run,
+    )
+    result = standin.run_bake(spec, repo=provenance.repo_root())
+    click.echo(
+        json.dumps(result, indent=2, sort_keys=True, default=str)
+        if as_json
+        else standin.human_result(result)
+    )

@@ -1,0 +1,164 @@
+"""The staging folder: what a build uploads to /var/tmp/golden, for `golden bake` (both
+Packer sources) and `golden twin build` alike.
+
+`plan` decides what goes where for a role (pure); `problems` and `ca_bundle_problem` say
+what is wrong with the inputs before anything is written; `lay_out` is the one effect."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from golden.core.errors import ConfigError
+
+# Each role uploads its own image archive and nothing else: app images have no business
+# on the Chroma host, and the base image carries no application at all.
+ROLE_ARCHIVES: dict[str, str | None] = {"app": "sample-app", "chroma": "chroma", "base": None}
+ARCHIVE_BUILDERS = {"sample-app": "golden app-images build", "chroma": "golden chroma-image build"}
+# Where the golden formula finds the database CA bundle (salt/golden/defaults.yaml).
+CA_BUNDLE_DEST = "certs/rds-ca-bundle.pem"
+# Files at least this big are hard linked, not copied: image archives are hundreds of MB.
+LINK_MIN_BYTES = 1 << 20
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN (?P<kind>[A-Z0-9 ]+)-----(?P<body>.*?)-----END (?P=kind)-----", re.S
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a build's inputs are. ``wheelhouse`` and ``images`` default to the folders
+    under build/ of the repository."""
+
+    repo: Path
+    role: str
+    wheelhouse: Path | None = None
+    images: Path | None = None
+    ca_bundle: Path | None = None
+
+
+def plan(inputs: Inputs) -> dict[str, Path]:
+    """Destination inside the staging folder -> source, for one role."""
+    if inputs.role not in ROLE_ARCHIVES:
+        raise ConfigError(f"role {inputs.role!r}: expected one of {', '.join(ROLE_ARCHIVES)}")
+    repo = Path(inputs.repo)
+    entries = {
+        "provision.sh": repo / "scripts" / "provision.sh",
+        "salt": repo / "salt",
+        "pillar": repo / "pillar",
+        "tests/image": repo / "tests" / "image",
+    }
+    # Every install method needs it: onedir brings Salt and its Python, but the golden
+    # package and the image tests' tools still come from these wheels.
+    entries["wheelhouse"] = Path(inputs.wheelhouse or repo / "build" / "wheelhouse")
+    archive = ROLE_ARCHIVES[inputs.role]
+    if archive:
+        images = Path(inputs.images or repo / "build" / "images")
+        for suffix in (".tar", ".json"):
+            entries[f"images/{archive}{suffix}"] = images / f"{archive}{suffix}"
+    if inputs.ca_bundle is not None:
+        entries[CA_BUNDLE_DEST] = Path(inputs.ca_bundle)
+    return entries
+
+
+def archive_manifests(entries: dict[str, Path]) -> list[Path]:
+    """The staged archives' manifests (each names its images' ids)."""
+    return [src for dest, src in sorted(entries.items())
+            if dest.startswith("images/") and dest.endswith(".json")]  # fmt: skip
+
+
+def problems(entries: dict[str, Path]) -> list[str]:
+    """Every missing or unusable input, each naming the file and what to do about it."""
+    found = []
+    for dest, src in entries.items():
+        if not src.exists():
+            found.append(f"{src}: missing ({_hint(dest)})")
+        elif dest == "wheelhouse" and not any(src.glob("*.whl")):
+            found.append(f"{src}: holds no *.whl files ({_hint(dest)})")
+        elif dest == CA_BUNDLE_DEST:
+            problem = ca_bundle_problem(src)
+            if problem:
+                found.append(problem)
+    return found
+
+
+def _hint(dest: str) -> str:
+    if dest == "provision.sh":
+        return "the provisioning script scripts/provision.sh"
+    if dest == "wheelhouse":
+        return "the wheelhouse (Salt, golden, the image tests' tools): `make image` builds " \
+               "build/wheelhouse"  # fmt: skip
+    if dest.startswith("images/"):
+        name = Path(dest).stem
+        return f"the {name} image archive: run `{ARCHIVE_BUILDERS[name]}`"
+    if dest == CA_BUNDLE_DEST:
+        return "the database CA bundle given with --ca-bundle"
+    return f"part of the repository ({dest})"
+
+
+def pem_problem(text: str) -> str | None:
+    """Why ``text`` is not a bundle of PEM certificates (None when it is one)."""
+    blocks = list(_PEM_BLOCK.finditer(text))
+    if not blocks:
+        return "holds no PEM certificate (-----BEGIN CERTIFICATE----- block)"
+    for number, block in enumerate(blocks, 1):
+        if block.group("kind") != "CERTIFICATE":
+            # A private key in an image would be readable by everyone who can launch it.
+            return f"block {number} is a {block.group('kind')}, expected only CERTIFICATE blocks"
+        body = "".join(block.group("body").split())
+        try:
+            der = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return f"certificate {number} is not valid base64"
+        if not der.startswith(b"\x30"):
+            return f"certificate {number} is not DER data (expected an X.509 SEQUENCE)"
+    leftover = _PEM_BLOCK.sub("", text)
+    if "-----BEGIN" in leftover or "-----END" in leftover:
+        return "holds an unterminated PEM block"
+    return None
+
+
+def ca_bundle_problem(path: Path) -> str | None:
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        return f"{path}: not a PEM file (binary content); expected PEM certificates"
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or exc})"
+    problem = pem_problem(text)
+    return f"{path}: {problem}; expected PEM certificates" if problem else None
+
+
+def lay_out(entries: dict[str, Path], dest: Path, provenance: dict | None = None) -> Path:
+    """A fresh staging folder at ``dest`` holding ``entries`` (and provenance.json)."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name, src in entries.items():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, copy_function=_link_or_copy,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+        else:
+            _link_or_copy(src, target)
+    if provenance is not None:
+        (dest / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return dest
+
+
+def _link_or_copy(src, dst) -> None:
+    if os.path.getsize(src) >= LINK_MIN_BYTES:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass  # another filesystem: copy instead
+    shutil.copy2(src, dst)

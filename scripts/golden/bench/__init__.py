@@ -1,0 +1,1 @@
+"""Benchmarks that print tables: load, image steps, bake times."""

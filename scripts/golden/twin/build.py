@@ -1,0 +1,272 @@
+"""The local twin: the image built by the one provisioning path inside a systemd
+container, and instances of it booted on a docker network of their own.
+
+Never host networking: the image's firewall, sysctls and inner dockerd would act on this
+machine. Everything a user touches is published on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from golden.bake import staging
+from golden.core import containers, provenance
+from golden.core.errors import ConfigError, OperationFailed
+from golden.core.shell import eprint, run, stream, wait_until
+from golden.twin import baseimage, wheelhouse
+
+REPO = provenance.REPO
+NETWORK = "golden-twin"
+# Matches pillar/twin.sls nginx:lb_cidrs: requests published on 127.0.0.1 reach the twin
+# from this network's gateway, the twin's "load balancer".
+SUBNET = "172.28.16.0/24"
+ROLES = ("app", "chroma")
+STAGE_REMOTE = "/var/tmp/golden"
+# The port inside the twin that serves /healthz: the app's nginx, the chroma proxy
+# (pillar chroma:proxy_port).
+GUEST_PORTS = {"app": 80, "chroma": 8000}
+
+
+def image_name(role: str) -> str:
+    return f"golden/twin-{role}:latest"
+
+
+@dataclass(frozen=True)
+class TwinSpec:
+    role: str = "app"
+    name: str = "golden-twin-app"
+    port: int = 8080
+    image: str | None = None
+    seed_dir: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ConfigError(f"--role: expected one of {', '.join(ROLES)}, got {self.role!r}")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"--port: expected 1..65535, got {self.port}")
+
+
+def stage(
+    role: str, out: Path, app_images: Path | None = None, ca_bundle: Path | None = None
+) -> Path:
+    """Lay out what a build uploads: the same folder for the twin and for Packer
+    (golden.staging decides what goes in). ``app_images`` is the role's archive (its
+    folder holds the role's .tar and .json); default build/images."""
+    entries = staging.plan(staging.Inputs(
+        repo=REPO, role=role,
+        images=Path(app_images).parent if app_images is not None else None,
+        ca_bundle=ca_bundle,
+    ))  # fmt: skip
+    problems = staging.problems(entries)
+    if problems:
+        raise OperationFailed("build inputs missing:\n  " + "\n  ".join(problems))
+    return staging.lay_out(entries, out, provenance.collect(role))
+
+
+INPUTS_LABEL = "io.golden.twin.inputs"
+
+
+def inputs_hash(staged: Path, base_id: str) -> str:
+    """What the twin image is made of: the staged upload (minus its build time) and the
+    base image. Same inputs, same image: a second build is skipped."""
+    digest = hashlib.sha256(base_id.encode())
+    for path in sorted(staged.rglob("*")):
+        if path.is_file() and path.name != "provenance.json":
+            digest.update(str(path.relative_to(staged)).encode())
+            if path.suffix in (".tar", ".whl") and path.stat().st_size > 1 << 20:
+                digest.update(str(path.stat().st_size).encode())
+            else:
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def wait_for_systemd(name: str, timeout: float = 60) -> None:
+    def booted() -> bool:
+        proc = run(["docker", "exec", name, "systemctl", "is-system-running"], check=False)
+        return proc.stdout.decode().strip() in ("running", "degraded")
+
+    wait_until(booted, timeout=timeout, interval=0.5, what=f"systemd in {name} to boot")
+
+
+def build(role: str = "app", *, base_image: str | None = None, keep: bool = False,
+          ca_bundle: Path | None = None, force: bool = False) -> dict:
+    """Build the twin image for ``role`` through scripts/provision.sh; returns a record."""
+    if role not in ROLES:
+        raise ConfigError(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
+    started = time.monotonic()
+    base = baseimage.build(baseimage.BaseImageSpec())["image"] if base_image is None else base_image
+    wheelhouse.build(str(REPO / "build" / "wheelhouse"))
+    archive = None
+    if role == "app":
+        from golden.twin import appimages
+
+        built = appimages.build(
+            base=base,
+            out=str(REPO / "build" / "images"),
+            wheelhouse=str(REPO / "build" / "wheelhouse-sample"),
+        )
+        archive = Path(built["archive"]["path"])
+    if role == "chroma":
+        from golden.twin import chromaimage
+
+        built = chromaimage.build(
+            base=base,
+            out=str(REPO / "build" / "images"),
+            wheelhouse=str(REPO / "build" / "wheelhouse-chroma"),
+        )
+        archive = Path(built["archive"]["path"])
+    if ca_bundle is None and (REPO / ".state" / "local" / "tls" / "ca.pem").exists():
+        ca_bundle = REPO / ".state" / "local" / "tls" / "ca.pem"
+    staged = stage(role, REPO / "build" / f"stage-{role}", archive, ca_bundle)
+    wanted = inputs_hash(staged, containers.image_inspect(base)["Id"])
+    if not force and containers.image_label(image_name(role), INPUTS_LABEL) == wanted:
+        eprint(f"twin image {image_name(role)} is up to date ({wanted})")
+        return {"image": image_name(role), "id": containers.image_inspect(image_name(role))["Id"],
+                "role": role, "built": False, "seconds": round(time.monotonic() - started, 1)}
+    containers.network_ensure(NETWORK, SUBNET)
+    builder = f"golden-build-{role}"
+    containers.remove_container(builder)
+    log = REPO / "build" / f"twin-build-{role}.log"
+    log.unlink(missing_ok=True)
+    eprint(f"building {image_name(role)} in container {builder} (log: {log})")
+    run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            builder,
+            "--hostname",
+            builder,
+            "--network",
+            NETWORK,
+            *containers.SYSTEMD_RUN_FLAGS,
+            base,
+            "/sbin/init",
+        ],
+        what="docker run (build container)",
+    )
+    try:
+        wait_for_systemd(builder)
+        containers.copy_into(builder, str(staged), STAGE_REMOTE)
+        tests = {}
+
+        def progress(line: str) -> None:
+            if line.startswith("golden-provision: tests "):
+                tests.update(kv.split("=") for kv in line.split()[2:])
+            if (
+                line.startswith(("==>", "golden-provision:", "ERROR", "FAILED"))
+                or "Failed:" in line
+                or "Succeeded:" in line
+            ):
+                eprint(f"  [{time.monotonic() - started:5.0f}s] {line}")
+
+        stream(
+            [
+                "docker",
+                "exec",
+                builder,
+                "bash",
+                f"{STAGE_REMOTE}/provision.sh",
+                "--role",
+                role,
+                "--platform",
+                "twin",
+                "--src",
+                STAGE_REMOTE,
+            ],
+            on_line=progress,
+            log_path=str(log),
+            what=f"provisioning {role}",
+        )
+        run(["docker", "stop", "--time", "30", builder], what="docker stop (build container)")
+        labels = {**provenance.collect(role), "inputs": wanted}
+        argv = ["docker", "commit", "-c", 'CMD ["/sbin/init"]', "-c", "ENV container=docker"]
+        for key, value in labels.items():
+            argv += ["-c", f"LABEL io.golden.twin.{key.replace('_', '-')}={value}"]
+        image_id = run(argv + [builder, image_name(role)], what="docker commit").stdout
+    finally:
+        if not keep:
+            containers.remove_container(builder)
+    seconds = time.monotonic() - started
+    eprint(f"twin image {image_name(role)} built in {seconds:.0f}s")
+    return {
+        "image": image_name(role),
+        "id": image_id.decode().strip(),
+        "role": role,
+        "tests": tests,
+        "seconds": round(seconds, 1),
+        "log": str(log),
+    }
+
+
+def healthz(port: int, path: str = "/healthz", timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def up(spec: TwinSpec, *, wait: float = 90) -> dict:
+    """Boot a twin instance and wait until /healthz answers 200 through its nginx."""
+    image = spec.image or image_name(spec.role)
+    if containers.image_inspect(image) is None:
+        raise ConfigError(f"image {image} not found: run `make image ROLE={spec.role}` first")
+    containers.network_ensure(NETWORK, SUBNET)
+    containers.remove_container(spec.name)
+    argv = [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        spec.name,
+        "--hostname",
+        spec.name,
+        "--network",
+        NETWORK,
+        "-p",
+        f"127.0.0.1:{spec.port}:{GUEST_PORTS[spec.role]}",
+        *containers.SYSTEMD_RUN_FLAGS,
+    ]
+    if spec.seed_dir:
+        argv += ["-v", f"{Path(spec.seed_dir).resolve()}:/var/lib/cloud/seed/nocloud:ro"]
+    for key, value in spec.labels:
+        argv += ["--label", f"{key}={value}"]
+    started = time.monotonic()
+    run(argv + [image, "/sbin/init"], what=f"docker run {spec.name}")
+    eprint(f"twin {spec.name} started; waiting for http://127.0.0.1:{spec.port}/healthz")
+    try:
+        seconds = wait_until(
+            lambda: healthz(spec.port) == 200,
+            timeout=wait,
+            interval=0.2,
+            what=f"{spec.name} /healthz to answer 200",
+        )
+    except OperationFailed:
+        state = run(
+            ["docker", "exec", spec.name, "systemctl", "--failed", "--no-legend"], check=False
+        ).stdout.decode()
+        raise OperationFailed(
+            f"{spec.name}: /healthz not 200 after {wait:.0f}s; failed units:\n{state or '(none)'}"
+        ) from None
+    return {
+        "name": spec.name,
+        "image": image,
+        "url": f"http://127.0.0.1:{spec.port}",
+        "healthy_after_s": round(time.monotonic() - started, 2),
+        "wait_s": round(seconds, 2),
+    }
+
+
+def down(name: str) -> dict:
+    existed = containers.container_state(name) is not None
+    containers.remove_container(name)
+    return {"name": name, "removed": existed}
