@@ -10,7 +10,11 @@ SUITE ?= bookworm
 MIRROR ?=
 PORT ?= 8080
 PYTEST_ARGS ?=
+# Every Python file of the tree (tracked or new, not ignored, still present).
+PY_FILES = $(shell git ls-files -co --exclude-standard -- '*.py' | while read -r f; do [ -f "$$f" ] && echo "$$f"; done)
 export CHECKPOINT_DISABLE := 1
+# mkdocs-material prints an advert for its successor on every build.
+export NO_MKDOCS_2_WARNING := 1
 
 .DEFAULT_GOAL := help
 
@@ -29,7 +33,7 @@ setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, strict docs build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $$(git ls-files '*.py')
+	$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $(PY_FILES)
 	@if command -v packer >/dev/null; then packer fmt -check -diff packer/; fi
 	$(MAKE) --no-print-directory docs
 

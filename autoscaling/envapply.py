@@ -8,7 +8,7 @@ from golden.core.errors import OperationFailed, PreflightError
 
 from autoscaling import awsstate, images, templates
 from autoscaling.aws import Clients
-from autoscaling.envplan import NEW_VERSION, Current, Desired, RolePlan, plan_role
+from autoscaling.envplan import NEW_VERSION, Current, Desired, RolePlan, Step, plan_role
 from autoscaling.settings import Environment, Role
 
 
@@ -72,65 +72,92 @@ def plan(env: Environment, clients: Clients, roles: list[str] | None = None) -> 
 
 def apply(env: Environment, clients: Clients, plans: list[RolePlan], progress=None) -> list[dict]:
     """Execute the steps in order. A launch-template version is written before the group
-    points at it, so a failure part way leaves the group on a complete version."""
+    points at it, so a failure part way leaves the group on a complete version.
+
+    PROGRESS, when given, is called with one line per step before it runs. Returns one
+    dict per step done (role, op, target, launch_template_version: the version this role's
+    plan wrote so far, or None). Raises OperationFailed naming the step that failed."""
     done = []
     for role_plan in plans:
-        new_version: int | None = None
-        for step in role_plan.steps:
-            if progress:
-                progress(f"{role_plan.role}: {step.summary}")
-            params = _fill(step.params, new_version)
-            try:
-                if step.op == "create_template":
-                    problems = templates.security_problems(params["LaunchTemplateData"])
-                    if problems:
-                        raise OperationFailed("; ".join(problems))
-                    result = clients.ec2.create_launch_template(**params)["LaunchTemplate"]
-                    new_version = result["LatestVersionNumber"]
-                elif step.op == "create_version":
-                    result = clients.ec2.create_launch_template_version(**params)[
-                        "LaunchTemplateVersion"
-                    ]
-                    problems = templates.security_problems(result["LaunchTemplateData"])
-                    if problems:
-                        raise OperationFailed(
-                            f"version {result['VersionNumber']} of {step.target}: "
-                            + "; ".join(problems)
-                        )
-                    new_version = result["VersionNumber"]
-                    clients.ec2.modify_launch_template(
-                        LaunchTemplateId=result["LaunchTemplateId"], DefaultVersion=str(new_version)
-                    )
-                elif step.op == "create_group":
-                    clients.autoscaling.create_auto_scaling_group(**params)
-                elif step.op == "update_group":
-                    clients.autoscaling.update_auto_scaling_group(**params)
-                elif step.op == "attach_target_groups":
-                    clients.autoscaling.attach_load_balancer_target_groups(**params)
-                elif step.op == "detach_target_groups":
-                    clients.autoscaling.detach_load_balancer_target_groups(**params)
-                elif step.op == "tag_group":
-                    clients.autoscaling.create_or_update_tags(**params)
-                elif step.op == "put_policy":
-                    clients.autoscaling.put_scaling_policy(**params)
-                else:  # pragma: no cover - plan and apply are written together
-                    raise OperationFailed(f"unknown plan step {step.op}")
-            except OperationFailed:
-                raise
-            except Exception as exc:
-                raise OperationFailed(
-                    f"{role_plan.role}: '{step.summary}' failed: {exc}. Steps done before it "
-                    f"stay; run `golden env plan {env.name}` to see what is left."
-                ) from exc
-            done.append(
-                {
-                    "role": role_plan.role,
-                    "op": step.op,
-                    "target": step.target,
-                    "launch_template_version": new_version,
-                }
-            )
+        done += _apply_role(env, clients, role_plan, progress)
     return done
+
+
+def _apply_role(env: Environment, clients: Clients, role_plan: RolePlan, progress) -> list[dict]:
+    done = []
+    new_version: int | None = None
+    for step in role_plan.steps:
+        if progress:
+            progress(f"{role_plan.role}: {step.summary}")
+        params = _fill(step.params, new_version)
+        try:
+            written = _execute(clients, step, params)
+        except OperationFailed:
+            raise
+        except Exception as exc:
+            raise OperationFailed(
+                f"{role_plan.role}: '{step.summary}' failed: {exc}. Steps done before it "
+                f"stay; run `golden env plan {env.name}` to see what is left."
+            ) from exc
+        if written is not None:
+            new_version = written
+        done.append(
+            {
+                "role": role_plan.role,
+                "op": step.op,
+                "target": step.target,
+                "launch_template_version": new_version,
+            }
+        )
+    return done
+
+
+# Steps that are one Auto Scaling call with the step's parameters as they are.
+_GROUP_CALLS = {
+    "create_group": "create_auto_scaling_group",
+    "update_group": "update_auto_scaling_group",
+    "attach_target_groups": "attach_load_balancer_target_groups",
+    "detach_target_groups": "detach_load_balancer_target_groups",
+    "tag_group": "create_or_update_tags",
+    "put_policy": "put_scaling_policy",
+}
+
+
+def _execute(clients: Clients, step: Step, params: dict) -> int | None:
+    """Make the AWS calls of one step; returns the launch-template version it wrote, or
+    None when it wrote none."""
+    if step.op == "create_template":
+        return _create_template(clients, params)
+    if step.op == "create_version":
+        return _create_version(clients, step, params)
+    call = _GROUP_CALLS.get(step.op)
+    if call is None:  # pragma: no cover - plan and apply are written together
+        raise OperationFailed(f"unknown plan step {step.op}")
+    getattr(clients.autoscaling, call)(**params)
+    return None
+
+
+def _create_template(clients: Clients, params: dict) -> int:
+    problems = templates.security_problems(params["LaunchTemplateData"])
+    if problems:
+        raise OperationFailed("; ".join(problems))
+    result = clients.ec2.create_launch_template(**params)["LaunchTemplate"]
+    return result["LatestVersionNumber"]
+
+
+def _create_version(clients: Clients, step: Step, params: dict) -> int:
+    """Write the new version, check what AWS stored, then make it the default."""
+    result = clients.ec2.create_launch_template_version(**params)["LaunchTemplateVersion"]
+    problems = templates.security_problems(result["LaunchTemplateData"])
+    if problems:
+        raise OperationFailed(
+            f"version {result['VersionNumber']} of {step.target}: " + "; ".join(problems)
+        )
+    new_version = result["VersionNumber"]
+    clients.ec2.modify_launch_template(
+        LaunchTemplateId=result["LaunchTemplateId"], DefaultVersion=str(new_version)
+    )
+    return new_version
 
 
 def _fill(value, new_version: int | None):

@@ -15,15 +15,19 @@ from golden.core.errors import OperationFailed, PreflightError
 from autoscaling import awsstate, images, knowngood, preflight, refresh
 from autoscaling.aws import Clients
 from autoscaling.release import Options, run_refresh, running_summary, timing_for
-from autoscaling.settings import Environment
+from autoscaling.settings import Environment, Role
 
 
 def rollback(
     env: Environment, clients: Clients, role_name: str, opts: Options | None = None
 ) -> dict:
+    """Roll ROLE_NAME's group back: the active refresh if there is one, else to the
+    previous known-good launch-template version. Returns the report dict (with dry_run:
+    True and nothing changed when OPTS.dry_run). Raises PreflightError when the group or
+    template is missing or there is nothing to roll back to, OperationFailed when AWS
+    refuses or the rollback ends other than successfully."""
     opts = opts or Options()
     role = env.role(role_name)
-    say = opts.reporter.info
     asg, ec2 = clients.autoscaling, clients.ec2
     group = awsstate.group(asg, role.group)
     template = awsstate.launch_template(ec2, role.template)
@@ -35,54 +39,76 @@ def rollback(
     active = preflight.active_refresh(awsstate.refreshes(asg, role.group))
     base = {"environment": env.name, "role": role.name, "group": role.group}
     if active is not None:
-        refresh_id = active["InstanceRefreshId"]
-        if opts.dry_run:
-            return {
-                **base,
-                "dry_run": True,
-                "action": "rollback_instance_refresh",
-                "instance_refresh_id": refresh_id,
-                "status": active.get("Status"),
-            }
-        if active.get("Status") != "RollbackInProgress":
-            try:
-                asg.rollback_instance_refresh(AutoScalingGroupName=role.group)
-            except ClientError as exc:
-                raise OperationFailed(
-                    f"RollbackInstanceRefresh on {role.group} refused: "
-                    f"{exc.response['Error']['Message']}"
-                ) from None
-            say(f"rolling back instance refresh {refresh_id} on {role.group}")
-        else:
-            say(f"instance refresh {refresh_id} is already rolling back; waiting for it")
+        return _roll_back_refresh(clients, role, active, base, opts)
+    return _release_known_good(env, clients, role, group, template, base, opts)
 
-        def describe():
-            items = awsstate.refreshes(asg, role.group, [refresh_id])
-            return items[0] if items else None
 
-        opts.reporter.refresh_started(f"rollback of {refresh_id}")
-        try:
-            final = refresh.wait(
-                describe, timing_for(role, opts.timing), opts.reporter.refresh_update
-            )
-        finally:
-            opts.reporter.refresh_done()
-        running = running_summary(clients, role)
-        if final.get("Status") != "RollbackSuccessful":
-            raise OperationFailed(
-                f"rollback of {refresh_id} ended {final.get('Status')}: "
-                f"{final.get('StatusReason')}\nthe group now runs: {running}"
-            )
-        say(f"rolled back: {running}")
+def _roll_back_refresh(
+    clients: Clients, role: Role, active: dict, base: dict, opts: Options
+) -> dict:
+    """RollbackInstanceRefresh on the ACTIVE refresh (unless AWS already rolls it back),
+    then wait for it to end."""
+    asg = clients.autoscaling
+    say = opts.reporter.info
+    refresh_id = active["InstanceRefreshId"]
+    if opts.dry_run:
         return {
             **base,
+            "dry_run": True,
             "action": "rollback_instance_refresh",
             "instance_refresh_id": refresh_id,
-            "status": final.get("Status"),
-            "status_reason": final.get("StatusReason"),
-            "running": running,
+            "status": active.get("Status"),
         }
+    if active.get("Status") != "RollbackInProgress":
+        try:
+            asg.rollback_instance_refresh(AutoScalingGroupName=role.group)
+        except ClientError as exc:
+            raise OperationFailed(
+                f"RollbackInstanceRefresh on {role.group} refused: "
+                f"{exc.response['Error']['Message']}"
+            ) from None
+        say(f"rolling back instance refresh {refresh_id} on {role.group}")
+    else:
+        say(f"instance refresh {refresh_id} is already rolling back; waiting for it")
 
+    def describe():
+        items = awsstate.refreshes(asg, role.group, [refresh_id])
+        return items[0] if items else None
+
+    opts.reporter.refresh_started(f"rollback of {refresh_id}")
+    try:
+        final = refresh.wait(describe, timing_for(role, opts.timing), opts.reporter.refresh_update)
+    finally:
+        opts.reporter.refresh_done()
+    running = running_summary(clients, role)
+    if final.get("Status") != "RollbackSuccessful":
+        raise OperationFailed(
+            f"rollback of {refresh_id} ended {final.get('Status')}: "
+            f"{final.get('StatusReason')}\nthe group now runs: {running}"
+        )
+    say(f"rolled back: {running}")
+    return {
+        **base,
+        "action": "rollback_instance_refresh",
+        "instance_refresh_id": refresh_id,
+        "status": final.get("Status"),
+        "status_reason": final.get("StatusReason"),
+        "running": running,
+    }
+
+
+def _release_known_good(
+    env: Environment,
+    clients: Clients,
+    role: Role,
+    group: dict,
+    template: dict,
+    base: dict,
+    opts: Options,
+) -> dict:
+    """Release the known-good version before the one GROUP runs, after checking its AMI
+    still exists."""
+    asg, ec2 = clients.autoscaling, clients.ec2
     current = str((group.get("LaunchTemplate") or {}).get("Version") or "")
     current_version = int(current) if current.isdigit() else None
     history = knowngood.read(template)
@@ -117,7 +143,7 @@ def rollback(
         raise OperationFailed(
             f"could not start the rollback refresh: {exc.response['Error']['Message']}"
         ) from None
-    say(
+    opts.reporter.info(
         f"rolling {role.group} back to known-good version {target} ({ami_id}) with instance "
         f"refresh {refresh_id}"
     )

@@ -3,7 +3,7 @@
 # sources) run this same script on the target, as root:
 #   provision.sh --role app|chroma|base --platform aws|twin [--src DIR]
 #                [--salt-install wheelhouse|onedir|pip] [--skip-tests] [--no-cleanup]
-# DIR holds what the build uploaded: salt/, pillar/, wheelhouse/, tests/image/,
+# DIR holds what the build uploaded: salt/, pillar/, schemas/, wheelhouse/, tests/image/,
 # images/ (the role's image archive; none for base), certs/ and provenance.json. Role
 # base is OS + Docker + Salt + CloudWatch agent; a role bake may start from it and runs
 # the role's full highstate on top (the base states are then no-ops).
@@ -34,8 +34,8 @@ done
 
 case "$ROLE" in app|chroma|base) ;; *) die "--role: expected app, chroma or base, got '${ROLE}'" ;; esac
 case "$PLATFORM" in aws|twin) ;; *) die "--platform: expected aws or twin, got '${PLATFORM}'" ;; esac
-for dir in salt pillar; do
-  [ -d "$SRC/$dir" ] || die "--src: $SRC/$dir is missing (upload salt/ and pillar/ first)"
+for dir in salt pillar schemas; do
+  [ -d "$SRC/$dir" ] || die "--src: $SRC/$dir is missing (upload salt/, pillar/ and schemas/ first)"
 done
 
 started=$(date +%s)
@@ -74,8 +74,9 @@ install_salt() {
 }
 
 place_trees() {
-  step "placing the state tree at /srv/salt and pillar at /srv/pillar"
-  for tree in salt pillar; do
+  # The pillar guard (salt/_modules/golden_pillar.py) reads /srv/schemas beside /srv/salt.
+  step "placing the state tree at /srv/salt, pillar at /srv/pillar, schemas at /srv/schemas"
+  for tree in salt pillar schemas; do
     rm -rf "/srv/$tree.new"
     mkdir -p /srv
     cp -a "$SRC/$tree" "/srv/$tree.new"

@@ -319,68 +319,93 @@ def _finish(refresh: Refresh, status: str, reason: str | None) -> None:
 
 
 def _step(backend, refresh: Refresh, now: float) -> None:
+    """Move REFRESH one step on from its state at NOW (time.monotonic() seconds)."""
     group = backend.autoscaling_groups.get(refresh.group_name)
     if group is None:
         _finish(refresh, "Failed", "The Auto Scaling group was deleted.")
         return
-    if refresh.status == "Pending":
-        refresh.status = "InProgress"
-        refresh.status_reason = None
+    if _control_step(backend, group, refresh):
         return
-    if refresh.status == "Cancelling":
-        _finish(refresh, "Cancelled", "The instance refresh was cancelled.")
+    if _checks_failed(backend, group, refresh):
         return
-    if refresh.status == "RollbackInProgress":
-        _rollback_step(backend, group, refresh)
-        return
-
-    firing = _firing_alarms(backend, refresh)
-    if firing:
-        _fail(backend, refresh, f"Alarm(s) {', '.join(firing)} in ALARM state.")
-        return
-    sick = [i for i in refresh.last_batch if _unhealthy(backend, i)]
-    if sick:
-        for state in group.instance_states:
-            if state.instance.id in sick:
-                state.health_status = "Unhealthy"
-        _fail(
-            backend,
-            refresh,
-            f"{len(sick)} new instance(s) failed their health checks: {', '.join(sick)}.",
-        )
-        return
-
     if refresh.status == "Baking":
         if now - (refresh.bake_started or now) >= _scaled(refresh.preferences.get("BakeTime")):
             _succeed(backend, group, refresh)
         else:
             refresh.status_reason = "Waiting for the bake time to end."
         return
-    if refresh.checkpoint_until is not None:
-        if now < refresh.checkpoint_until:
-            refresh.status_reason = "Waiting for the checkpoint delay to end."
-            return
-        refresh.checkpoint_until = None
-        refresh.status_reason = None
-
+    if _at_checkpoint(refresh, now):
+        return
     if refresh.to_replace:
         _replace_batch(backend, group, refresh)
-        pct = refresh.percentage()
-        done = refresh.checkpoints_done
-        for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
-            if checkpoint < 100 and checkpoint <= pct and checkpoint not in done:
-                refresh.checkpoints_done.add(checkpoint)
-                delay = refresh.preferences.get("CheckpointDelay", 3600)
-                refresh.checkpoint_until = now + _scaled(delay)
-                refresh.status_reason = f"Checkpoint {checkpoint}% reached."
+        _reach_checkpoints(refresh, now)
         return
-
     if refresh.preferences.get("BakeTime"):
         refresh.status = "Baking"
         refresh.status_reason = "Waiting for the bake time to end."
         refresh.bake_started = now
         return
     _succeed(backend, group, refresh)
+
+
+def _control_step(backend, group, refresh: Refresh) -> bool:
+    """Step a refresh that is starting, cancelling or rolling back; False for any other."""
+    if refresh.status == "Pending":
+        refresh.status = "InProgress"
+        refresh.status_reason = None
+        return True
+    if refresh.status == "Cancelling":
+        _finish(refresh, "Cancelled", "The instance refresh was cancelled.")
+        return True
+    if refresh.status == "RollbackInProgress":
+        _rollback_step(backend, group, refresh)
+        return True
+    return False
+
+
+def _checks_failed(backend, group, refresh: Refresh) -> bool:
+    """Fail REFRESH (see _fail) when a gating alarm fires or an instance of the last batch
+    is unhealthy, marking those instances Unhealthy in the group; True when it did."""
+    firing = _firing_alarms(backend, refresh)
+    if firing:
+        _fail(backend, refresh, f"Alarm(s) {', '.join(firing)} in ALARM state.")
+        return True
+    sick = [i for i in refresh.last_batch if _unhealthy(backend, i)]
+    if not sick:
+        return False
+    for state in group.instance_states:
+        if state.instance.id in sick:
+            state.health_status = "Unhealthy"
+    _fail(
+        backend,
+        refresh,
+        f"{len(sick)} new instance(s) failed their health checks: {', '.join(sick)}.",
+    )
+    return True
+
+
+def _at_checkpoint(refresh: Refresh, now: float) -> bool:
+    """True while a checkpoint delay runs; clears the checkpoint once it has ended."""
+    if refresh.checkpoint_until is None:
+        return False
+    if now < refresh.checkpoint_until:
+        refresh.status_reason = "Waiting for the checkpoint delay to end."
+        return True
+    refresh.checkpoint_until = None
+    refresh.status_reason = None
+    return False
+
+
+def _reach_checkpoints(refresh: Refresh, now: float) -> None:
+    """Start the delay of every checkpoint below 100% that the refresh has now passed."""
+    pct = refresh.percentage()
+    done = refresh.checkpoints_done
+    for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
+        if checkpoint < 100 and checkpoint <= pct and checkpoint not in done:
+            refresh.checkpoints_done.add(checkpoint)
+            delay = refresh.preferences.get("CheckpointDelay", 3600)
+            refresh.checkpoint_until = now + _scaled(delay)
+            refresh.status_reason = f"Checkpoint {checkpoint}% reached."
 
 
 def _replace_batch(backend, group, refresh: Refresh) -> None:

@@ -45,6 +45,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 
 from autoscaling.emulator import config, ssm_outcomes
@@ -59,6 +60,11 @@ DETAILS_LIMIT = 2500
 DOCUMENTS = ("AWS-RunShellScript",)
 PLUGIN = "aws:runShellScript"
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+# Outcomes that never reach the agent -> the invocation's Status and StatusDetails.
+_UNDELIVERED = {
+    "Undeliverable": ("Failed", "Undeliverable"),
+    "DeliveryTimedOut": ("TimedOut", "Delivery Timed Out"),
+}
 
 
 class InvalidInstanceId(ServiceException):
@@ -129,6 +135,11 @@ class Invocation:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def end(self, status: str, details: str, step: int) -> None:
+        self.status, self.details = status, details
+        self.ended = _now()
+        self.ended_step = step
 
     def _elapsed(self) -> str:
         if not self.started:
@@ -296,18 +307,12 @@ class Command:
         self.step += 1
         if self.status == "Pending":
             self.status, self.details = "InProgress", "In Progress"
-        for inv in self.invocations:
-            if inv.status == "InProgress":
-                inv.steps_left -= 1
-                if inv.steps_left <= 0:
-                    self._finish(inv)
+        self._tick_running()
         budget = error_budget(self.max_errors, len(self.invocations))
         if self.errors() > budget:
             for inv in self.invocations:
                 if inv.status == "Pending":
-                    inv.status, inv.details = "Cancelled", "Cancelled"
-                    inv.ended = _now()
-                    inv.ended_step = self.step
+                    inv.end("Cancelled", "Cancelled", self.step)
         limit = concurrency_limit(self.max_concurrency, len(self.invocations))
         running = sum(1 for i in self.invocations if i.status == "InProgress")
         for inv in self.invocations:
@@ -315,26 +320,31 @@ class Command:
                 break
             if inv.status != "Pending":
                 continue
-            outcome = inv.outcome or {}
-            inv.started_step = self.step
-            if outcome.get("status") in ("Undeliverable", "DeliveryTimedOut"):
-                # Never reached the agent: no execution, no error against MaxErrors.
-                inv.status = "Failed" if outcome["status"] == "Undeliverable" else "TimedOut"
-                inv.details = (
-                    "Undeliverable"
-                    if outcome["status"] == "Undeliverable"
-                    else "Delivery Timed Out"
-                )
-                inv.ended = _now()
-                inv.ended_step = self.step
-                continue
-            inv.status, inv.details = "InProgress", "In Progress"
-            inv.started = _now()
-            inv.steps_left = max(1, int(outcome.get("steps", 1)))
-            running += 1
+            if self._start(inv):
+                running += 1
         self.max_in_progress = max(self.max_in_progress, running)
         if all(i.terminal for i in self.invocations):
             self._conclude(budget)
+
+    def _tick_running(self) -> None:
+        for inv in self.invocations:
+            if inv.status == "InProgress":
+                inv.steps_left -= 1
+                if inv.steps_left <= 0:
+                    self._finish(inv)
+
+    def _start(self, inv: Invocation) -> bool:
+        """Deliver INV to its agent; False when its outcome says it never got there."""
+        outcome = inv.outcome or {}
+        inv.started_step = self.step
+        if outcome.get("status") in _UNDELIVERED:
+            # Never reached the agent: no execution, no error against MaxErrors.
+            inv.end(*_UNDELIVERED[outcome["status"]], self.step)
+            return False
+        inv.status, inv.details = "InProgress", "In Progress"
+        inv.started = _now()
+        inv.steps_left = max(1, int(outcome.get("steps", 1)))
+        return True
 
     def _conclude(self, budget: int) -> None:
         errors = self.errors()
@@ -352,9 +362,7 @@ class Command:
     def cancel(self) -> None:
         for inv in self.invocations:
             if not inv.terminal:
-                inv.status, inv.details = "Cancelled", "Cancelled"
-                inv.ended = _now()
-                inv.ended_step = self.step
+                inv.end("Cancelled", "Cancelled", self.step)
         self.status, self.details = "Cancelled", "Cancelled"
 
 
@@ -519,8 +527,6 @@ def timelines(ssm_backend) -> list[dict]:
 
 # -- moto response handlers (dispatched by action name) -----------------------------------------
 def _send_command(self):
-    from moto.core.responses import ActionResult
-
     params = {
         key: self._get_param(key)
         for key in (
@@ -533,8 +539,6 @@ def _send_command(self):
 
 
 def _list_commands(self):
-    from moto.core.responses import ActionResult
-
     items = list_commands(
         self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceId")
     )
@@ -542,8 +546,6 @@ def _list_commands(self):
 
 
 def _list_command_invocations(self):
-    from moto.core.responses import ActionResult
-
     items = list_invocations(
         self.ssm_backend,
         self._get_param("CommandId"),
@@ -554,8 +556,6 @@ def _list_command_invocations(self):
 
 
 def _get_command_invocation(self):
-    from moto.core.responses import ActionResult
-
     return ActionResult(
         get_invocation(
             self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceId")
@@ -564,8 +564,6 @@ def _get_command_invocation(self):
 
 
 def _cancel_command(self):
-    from moto.core.responses import ActionResult
-
     cancel(self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceIds"))
     return ActionResult({})
 

@@ -1,277 +1,214 @@
 """Pillar validation for the golden state tree.
 
 Called from top.sls so that a pillar with a wrong type, a missing required key or an
-unknown role stops the highstate before any state runs, with messages naming the key.
-The schema below is the single description of what pillar may hold; pillar.example
-documents the same keys."""
+unknown role stops the highstate before any state runs, with messages naming the key
+(``a:b:c``). What pillar may hold is described once, in the JSON Schema
+schemas/pillar.schema.json, which travels with the state tree (salt/ + pillar/ +
+schemas/); this module checks a pillar against it with the jsonschema library and adds
+what a schema cannot say: keys that look like secrets, the role grain, and the ports of
+the chroma role."""
 
-import re
+import json
+import os
 
-ROLES = ("app", "chroma", "base")
-PLATFORMS = ("aws", "twin")
-
-_STR, _INT, _BOOL, _LIST, _DICT = "string", "integer", "boolean", "list", "mapping"
-
-# key -> (type, required). Nested mappings are dicts of the same shape.
-SCHEMA = {
-    "golden": {
-        "role": (_STR, True),
-        "platform": (_STR, True),
-        "image_version": (_STR, False),
-    },
-    "base": {
-        "timezone": (_STR, False),
-        "ntp_servers": (_LIST, False),
-        "clock_hands_off": (_BOOL, False),
-        "journald_max_use": (_STR, False),
-        "nofile_limit": (_INT, False),
-        "apply_host_wide_sysctls": (_BOOL, False),
-        "extra_packages": (_LIST, False),
-    },
-    "hardening": {
-        "firewall_enabled": (_BOOL, False),
-        "ssh_port": (_INT, False),
-        "extra_tcp_ports": (_LIST, False),
-        "unattended_upgrades": (_BOOL, False),
-        "http_open": (_BOOL, False),
-    },
-    "docker": {
-        "storage_driver": (_STR, False),
-        "extra_packages": (_LIST, False),
-        "log_max_size": (_STR, False),
-        "log_max_file": (_INT, False),
-        "live_restore": (_BOOL, False),
-    },
-    "nginx": {
-        "client_max_body_size": (_STR, False),
-        "lb_cidrs": (_LIST, True),
-        "redirect_http_to_https": (_BOOL, False),
-        "hsts": (_BOOL, False),
-        "tls": {
-            "enabled": (_BOOL, False),
-            "certificate": (_STR, False),
-            "certificate_key": (_STR, False),
-        },
-        "api_rate": (_STR, False),
-        "api_burst": (_INT, False),
-        "chat_read_timeout": (_STR, False),
-        "deps_allow": (_LIST, False),
-        "worker_connections": (_INT, False),
-    },
-    "app": {
-        "backend_replicas": (_INT, True),
-        "backend_base_port": (_INT, False),
-        "frontend_port": (_INT, False),
-        "worker_cap": (_INT, False),
-        "image_source": (_STR, True),
-        "image_archive": (_STR, False),
-        "image_manifest": (_STR, False),
-        "images": {
-            "backend": (_STR, False),
-            "frontend": (_STR, False),
-        },
-        # Non-secret APP_* settings for the backends (checked in _check_app_environment).
-        "environment": (_DICT, False),
-    },
-    "cloudwatch": {
-        "install": (_BOOL, False),
-        "package_source": (_STR, False),
-        "log_group_prefix": (_STR, False),
-        "metrics_interval": (_INT, False),
-    },
-    # Required keys of the chroma role are checked in _check_chroma (the twin's pillar
-    # carries a partial chroma section for every role).
-    "chroma": {
-        "image_source": (_STR, False),
-        "image_archive": (_STR, False),
-        "image_manifest": (_STR, False),
-        "image": (_STR, False),
-        "port": (_INT, False),
-        "proxy_port": (_INT, False),
-        "data_dir": (_STR, False),
-        "max_body_size": (_STR, False),
-        "read_timeout": (_STR, False),
-        "volume": {
-            "kind": (_STR, False),
-            "directory": (_STR, False),
-            "device_name": (_STR, False),
-            "name_tag": (_STR, False),
-            "instance_tag": (_STR, False),
-            "fs_type": (_STR, False),
-            "wait_seconds": (_INT, False),
-        },
-    },
-}
-
+SCHEMA_FILE = "pillar.schema.json"
 # Pillar keys that hold secrets never belong here (they come from SSM at boot).
 FORBIDDEN_WORDS = ("password", "secret", "token", "private_key", "access_key")
+# The chroma formula's own default (salt/chroma/defaults.yaml).
+DEFAULT_PROXY_PORT = 8000
 
-_PY_TYPES = {_STR: str, _INT: int, _BOOL: bool, _LIST: list, _DICT: dict}
+_TYPE_WORDS = {"array": "list", "object": "mapping"}
+# When one key breaks several rules, the most basic one is reported.
+_RANK = {"type": 0, "required": 1, "additionalProperties": 2}
+_SECRET = -1
 
 
-def _type_ok(value, kind):
-    if kind == _INT and isinstance(value, bool):
-        return False
-    return isinstance(value, _PY_TYPES[kind])
+def schema_path(file_roots=None):
+    """Where the pillar schema is: ``<parent of the first salt file root>/schemas/`` (an
+    instance's /srv/salt -> /srv/schemas, a hotfix's trees/X/salt -> trees/X/schemas).
+    Without ``file_roots`` (``{saltenv: [dir, ...]}`` as in Salt's opts), the schemas/
+    folder beside this file's salt/ (the repository, when tests load this file)."""
+    roots = (file_roots or {}).get("base") or next(iter((file_roots or {}).values()), None)
+    if roots:
+        salt_dir = os.path.realpath(roots[0])
+    else:
+        salt_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(os.path.dirname(salt_dir), "schemas", SCHEMA_FILE)
 
 
-def _walk(data, schema, prefix, problems):
-    for key in sorted(data):
-        path = f"{prefix}:{key}" if prefix else key
-        if any(word in str(key).lower() for word in FORBIDDEN_WORDS):
-            problems.append(f"{path}: secrets do not belong in pillar (use SSM Parameter Store)")
+def load_schema(path=None):
+    """The parsed schema at ``path`` (default: see schema_path). OSError or ValueError
+    when it is missing or not JSON."""
+    with open(path or schema_path(), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def check(pillar, role_grain=None, schema=None):
+    """Pure check of a pillar dict against ``schema`` (the parsed pillar schema; default:
+    load_schema()). Returns a list of problems, each ``"key:path: what is wrong"`` (empty
+    = valid): schema problems sorted by key, then the checks across keys."""
+    if schema is None:
+        schema = load_schema()
+    secrets = dict(_secret_keys(pillar, schema))
+    found = {}
+    for error in _validator(schema).iter_errors(pillar):
+        rank = _RANK.get(error.validator, len(_RANK))
+        for path, message in _messages(error):
+            # A secret-looking key is reported as that, not as unknown or of a wrong type.
+            if any(path[: len(secret)] == secret for secret in secrets):
+                continue
+            if path not in found or rank < found[path][0]:
+                found[path] = (rank, message)
+    found.update({path: (_SECRET, message) for path, message in secrets.items()})
+    listed = [f"{_key(path)}: {found[path][1]}" for path in sorted(found, key=_sort_key)]
+    return listed + _role_problems(pillar, role_grain, schema) + _chroma_port_problems(pillar)
+
+
+def problems():
+    """Problems of this minion's pillar, as strings naming the key."""
+    opts = __opts__  # noqa: F821
+    path = schema_path(opts.get("file_roots"))
+    try:
+        schema = load_schema(path)
+    except (OSError, ValueError) as exc:
+        return [
+            f"{path}: the pillar schema cannot be read ({exc}); salt/, pillar/ and "
+            f"schemas/ are one state tree and travel together"
+        ]
+    try:
+        return check(dict(__pillar__), __grains__.get("role"), schema)  # noqa: F821
+    except ImportError:
+        return [
+            "jsonschema is not installed in Salt's Python: the pillar cannot be checked "
+            "(the image installs it from scripts/wheelhouse-requirements.txt)"
+        ]
+
+
+# -- jsonschema's errors as messages naming the key -------------------------------------------
+def _validator(schema):
+    import jsonschema
+
+    # YAML tells 2 from 2.0; JSON Schema's "integer" would take both, pillar only 2.
+    types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)(schema)
+
+
+def _messages(error):
+    """(key path, message) for one jsonschema error. required and additionalProperties
+    errors are about keys of the mapping they are reported on, propertyNames errors
+    about one of its keys."""
+    path = tuple(error.absolute_path)
+    if "propertyNames" in error.schema_path:
+        path += (error.instance,)
+    if error.validator == "required":
+        for key in (k for k in error.validator_value if k not in error.instance):
+            yield path + (key,), _missing(path, error)
+    elif error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        for key in sorted((k for k in error.instance if k not in known), key=str):
+            yield path + (key,), "unknown key"
+    else:
+        yield path, _expected(error)
+
+
+def _missing(path, error):
+    message = "required key is missing" if path else "required section is missing"
+    # A conditional requirement (then: required) says when it applies.
+    conditional = list(error.schema_path)[-2:-1] == ["then"]
+    condition = error.schema.get("description") if conditional else None
+    return f"{message} ({condition})" if condition else message
+
+
+def _expected(error):
+    kind, rule, schema, value = error.validator, error.validator_value, error.schema, error.instance
+    got = f"got {type(value).__name__} {value!r}"
+    if kind == "type" and schema.get("errorMessage"):
+        return f"{schema['errorMessage']}, {got}"
+    if kind == "type":
+        kinds = [rule] if isinstance(rule, str) else [k for k in rule if k != "null"]
+        if kinds == ["object"]:
+            return f"expected a mapping, got {type(value).__name__}"
+        return f"expected {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}, {got}"
+    if kind == "enum":
+        return f"expected {_alternatives([v for v in rule if v is not None])}, got {value!r}"
+    if kind in ("minimum", "maximum"):
+        return f"expected {_bounds(schema.get('minimum'), schema.get('maximum'))}, got {value}"
+    if kind == "pattern":
+        return f"{schema.get('patternErrorMessage') or 'expected text matching ' + rule}, " \
+               f"got {value!r}"  # fmt: skip
+    return error.message
+
+
+def _alternatives(values):
+    shown = [repr(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _bounds(low, high):
+    if low is not None and high is not None:
+        return f"{low}..{high}"
+    return f"at least {low}" if high is None else f"at most {high}"
+
+
+def _key(path):
+    return ":".join(str(part) for part in path)
+
+
+def _sort_key(path):
+    return tuple(str(part) for part in path)
+
+
+# -- what a schema cannot say ------------------------------------------------------------------
+def _secret_keys(pillar, schema):
+    """(path, message) of every key that looks like a secret, in the sections the schema
+    knows, at any depth of mappings."""
+    stack = [((name,), pillar[name]) for name in schema["properties"] if name in pillar]
+    while stack:
+        path, value = stack.pop()
+        if not isinstance(value, dict):
             continue
-        if key not in schema:
-            problems.append(f"{path}: unknown key")
-            continue
-        spec = schema[key]
-        value = data[key]
-        if isinstance(spec, dict):
-            if not isinstance(value, dict):
-                problems.append(f"{path}: expected a mapping, got {type(value).__name__}")
+        for key, sub in value.items():
+            if any(word in str(key).lower() for word in FORBIDDEN_WORDS):
+                yield path + (key,), "secrets do not belong in pillar (use SSM Parameter Store)"
             else:
-                _walk(value, spec, path, problems)
-            continue
-        kind, required = spec
-        if value is None and not required:
-            # An optional key set to null means "the formula's default".
-            continue
-        if not _type_ok(value, kind):
-            problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r}")
-    for key, spec in schema.items():
-        path = f"{prefix}:{key}" if prefix else key
-        if isinstance(spec, tuple) and spec[1] and key not in data:
-            problems.append(f"{path}: required key is missing")
+                stack.append((path + (key,), sub))
 
 
-def check(pillar, role_grain=None):
-    """Pure check of a pillar dict; returns a list of problems (empty = valid)."""
-    problems = []
-    golden = pillar.get("golden") or {}
-    role = golden.get("role")
-    for section in ("golden",) + (("nginx", "app") if role == "app" else ()):
-        if section not in pillar:
-            problems.append(f"{section}: required section is missing")
-    known = {k: v for k, v in pillar.items() if k in SCHEMA}
-    _walk(known, SCHEMA, "", problems)
-    if isinstance(role, str) and role not in ROLES:
-        problems.append(f"golden:role: unknown role {role!r}, expected one of {', '.join(ROLES)}")
-    if role_grain is not None and role_grain not in ROLES:
-        problems.append(f"grain role: unknown role {role_grain!r}, expected one of "
-                        f"{', '.join(ROLES)}")
-    elif role_grain and isinstance(role, str) and role in ROLES and role != role_grain:
-        problems.append(f"golden:role: {role!r} does not match the role grain {role_grain!r}")
-    platform = golden.get("platform")
-    if isinstance(platform, str) and platform not in PLATFORMS:
-        problems.append(f"golden:platform: unknown platform {platform!r}, expected one of "
-                        f"{', '.join(PLATFORMS)}")
-    app = pillar.get("app") or {}
-    source = app.get("image_source")
-    if isinstance(source, str):
-        if source not in ("archive", "registry"):
-            problems.append(f"app:image_source: expected 'archive' or 'registry', got {source!r}")
-        elif source == "archive" and "image_manifest" not in app:
-            problems.append("app:image_manifest: required when app:image_source is 'archive'")
-        elif source == "registry":
-            for name in ("backend", "frontend"):
-                ref = (app.get("images") or {}).get(name)
-                if not isinstance(ref, str) or "@sha256:" not in ref:
-                    problems.append(f"app:images:{name}: expected an image pinned by digest "
-                                    f"(repository@sha256:...), got {ref!r}")
-    replicas = app.get("backend_replicas")
-    if isinstance(replicas, int) and not isinstance(replicas, bool) and not 1 <= replicas <= 16:
-        problems.append(f"app:backend_replicas: expected 1..16, got {replicas}")
-    _check_chroma(pillar, role, problems)
-    _check_app_environment(app, problems)
-    return problems
-
-
-_APP_SETTING = re.compile(r"^APP_[A-Z0-9_]{1,100}$")
-
-
-def _check_app_environment(app, problems):
-    """app:environment: APP_* names with plain values, never a secret (those come from
-    SSM at boot into /etc/app/app.env)."""
-    env = app.get("environment") if isinstance(app, dict) else None
-    if not isinstance(env, dict):
-        return
-    for key in sorted(env, key=str):
-        value = env[key]
-        path = f"app:environment:{key}"
-        if any(word in str(key).lower() for word in FORBIDDEN_WORDS):
-            problems.append(f"{path}: secrets do not belong in pillar (use SSM Parameter Store)")
-        elif not isinstance(key, str) or not _APP_SETTING.match(key):
-            problems.append(f"{path}: expected a name like APP_FEATURE_X (APP_, then A-Z 0-9 _)")
-        elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            problems.append(f"{path}: expected a string or a number (quote yes/no/on/off), "
-                            f"got {type(value).__name__} {value!r}")
-        elif "'" in str(value) or "\n" in str(value) or "\r" in str(value):
-            problems.append(f"{path}: a value may not contain a single quote or a line break")
+def _role_problems(pillar, role_grain, schema):
+    """The role grain must be a known role and match golden:role."""
+    roles = schema["properties"]["golden"]["properties"]["role"]["enum"]
+    golden = pillar.get("golden")
+    role = golden.get("role") if isinstance(golden, dict) else None
+    if role_grain is not None and role_grain not in roles:
+        return [f"grain role: unknown role {role_grain!r}, expected one of {', '.join(roles)}"]
+    if role_grain and role in roles and role != role_grain:
+        return [f"golden:role: {role!r} does not match the role grain {role_grain!r}"]
+    return []
 
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_chroma(pillar, role, problems):
-    """Values of the chroma section (any role: the twin's pillar carries part of it), and
-    what the chroma role cannot do without."""
+def _chroma_port_problems(pillar):
+    """The proxy and Chroma cannot share a port, and on role chroma the firewall must
+    open the proxy's."""
     chroma = pillar.get("chroma")
-    if role == "chroma" and not isinstance(chroma, dict):
-        problems.append("chroma: required section is missing")
-        return
     if not isinstance(chroma, dict):
-        return
-    source = chroma.get("image_source")
-    if role == "chroma" and source is None:
-        problems.append("chroma:image_source: required key is missing")
-    if isinstance(source, str):
-        if source not in ("archive", "registry"):
-            problems.append(f"chroma:image_source: expected 'archive' or 'registry', "
-                            f"got {source!r}")
-        elif source == "archive" and "image_manifest" not in chroma:
-            problems.append("chroma:image_manifest: required when chroma:image_source is "
-                            "'archive'")
-        elif source == "registry" and (not isinstance(chroma.get("image"), str)
-                                       or "@sha256:" not in chroma["image"]):
-            problems.append(f"chroma:image: expected an image pinned by digest "
-                            f"(repository@sha256:...), got {chroma.get('image')!r}")
-    ports = {key: chroma.get(key) for key in ("port", "proxy_port")}
-    for key, value in ports.items():
-        if _is_int(value) and not 1 <= value <= 65535:
-            problems.append(f"chroma:{key}: expected 1..65535, got {value}")
-    if _is_int(ports["port"]) and ports["port"] == ports["proxy_port"]:
-        problems.append(f"chroma:proxy_port: must differ from chroma:port ({ports['port']})")
-    if role == "chroma":
-        proxy_port = ports["proxy_port"] if _is_int(ports["proxy_port"]) else 8000
-        opened = (pillar.get("hardening") or {}).get("extra_tcp_ports") or []
-        if isinstance(opened, list) and proxy_port not in opened:
-            problems.append(f"hardening:extra_tcp_ports: must include chroma:proxy_port "
-                            f"({proxy_port}) or no client can reach the proxy")
-    data_dir = chroma.get("data_dir")
-    if isinstance(data_dir, str) and not data_dir.startswith("/"):
-        problems.append(f"chroma:data_dir: expected an absolute path, got {data_dir!r}")
-    volume = chroma.get("volume")
-    if not isinstance(volume, dict):
-        return
-    kind = volume.get("kind")
-    if isinstance(kind, str) and kind not in ("ebs", "directory"):
-        problems.append(f"chroma:volume:kind: expected 'ebs' or 'directory', got {kind!r}")
-    directory = volume.get("directory")
-    if isinstance(directory, str) and not directory.startswith("/"):
-        problems.append(f"chroma:volume:directory: expected an absolute path, "
-                        f"got {directory!r}")
-    fs_type = volume.get("fs_type")
-    if isinstance(fs_type, str) and fs_type not in ("ext4", "xfs"):
-        problems.append(f"chroma:volume:fs_type: expected 'ext4' or 'xfs', got {fs_type!r}")
-    device = volume.get("device_name")
-    if isinstance(device, str) and not device.startswith("/dev/"):
-        problems.append(f"chroma:volume:device_name: expected /dev/NAME, got {device!r}")
-    wait = volume.get("wait_seconds")
-    if _is_int(wait) and not 1 <= wait <= 3600:
-        problems.append(f"chroma:volume:wait_seconds: expected 1..3600, got {wait}")
-
-
-def problems():
-    """Problems of this minion's pillar, as strings naming the key."""
-    return check(dict(__pillar__), __grains__.get("role"))  # noqa: F821
+        return []
+    found = []
+    port, proxy_port = chroma.get("port"), chroma.get("proxy_port")
+    if _is_int(port) and port == proxy_port:
+        found.append(f"chroma:proxy_port: must differ from chroma:port ({port})")
+    golden, hardening = pillar.get("golden"), pillar.get("hardening")
+    if isinstance(golden, dict) and golden.get("role") == "chroma":
+        proxy_port = proxy_port if _is_int(proxy_port) else DEFAULT_PROXY_PORT
+        opened = hardening.get("extra_tcp_ports") if isinstance(hardening, dict) else None
+        if isinstance(opened or [], list) and proxy_port not in (opened or []):
+            found.append(
+                f"hardening:extra_tcp_ports: must include chroma:proxy_port "
+                f"({proxy_port}) or no client can reach the proxy"
+            )
+    return found

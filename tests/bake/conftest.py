@@ -103,6 +103,8 @@ def repo(tmp_path) -> Path:
     shutil.copytree(PACKER_DIR, root / "packer")
     (root / "salt").mkdir()
     (root / "salt" / "top.sls").write_text("base: {}\n")
+    (root / "schemas").mkdir()
+    (root / "schemas" / "pillar.schema.json").write_text("{}\n")
     (root / "pillar" / "roles").mkdir(parents=True)
     (root / "pillar" / "common.sls").write_text("golden: {}\n")
     (root / "pillar" / "roles" / "app.sls").write_text(

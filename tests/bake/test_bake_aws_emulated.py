@@ -43,8 +43,9 @@ import pytest
 import yaml
 from botocore.config import Config
 from click.testing import CliRunner
-from golden.bake import build as bake
 from golden.bake import standin as bake_standin
+from golden.bake.record import PROVENANCE_TAG_KEYS
+from golden.bake.request import WRAPPER_VARS
 from golden.cli import main
 from golden.core import containers
 from golden.core import tags as T
@@ -132,7 +133,7 @@ def test_var_file_sets_only_template_variables_and_points_ssh_at_the_standin(tem
     assert parsed["ssh_host"] == "127.0.0.1" and parsed["ssh_username"] == "root"
     assert parsed["ec2_endpoint"] == "http://127.0.0.1:5050"
     # Wrapper-owned variables (provenance, staging) are never set by the stand-in.
-    assert not set(parsed) & set(bake.WRAPPER_VARS)
+    assert not set(parsed) & set(WRAPPER_VARS)
 
 
 def test_var_file_strings_cannot_start_a_packer_template_expression():
@@ -265,7 +266,7 @@ def _assert_emulator_cleaned_up(emulator, keep_ami: str | None = None) -> None:
 
 
 @pytest.mark.twin
-def test_failed_bake_leaves_no_container_network_key_pair_or_instance(emulator, repo):
+def test_failed_bake_leaves_no_container_network_key_pair_or_instance(emulator, repo, twin_inputs):
     _stub_repo(repo, FAILING_PROVISION)
     emulator.reset()
     spec = bake_standin.StandinSpec(
@@ -284,7 +285,9 @@ def test_failed_bake_leaves_no_container_network_key_pair_or_instance(emulator, 
 
 
 @pytest.mark.twin
-def test_interrupt_during_provisioning_cleans_up_packer_and_the_standin(emulator, repo):
+def test_interrupt_during_provisioning_cleans_up_packer_and_the_standin(
+    emulator, repo, twin_inputs
+):
     _stub_repo(repo, SLOW_PROVISION)
     emulator.reset()
     argv = [sys.executable, "-m", "golden.cli", "local", "ami", "--role", "app",
@@ -341,17 +344,34 @@ def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_
     _no_standin_left(f"{PREFIX}-{spec.token}")
     ec2 = _client(emulator, "ec2")
 
-    # The source image: the template's default filter found Canonical's newest jammy.
+    jammy = _assert_source_is_canonical_jammy(emulator, ec2)
+    _assert_launch_is_an_encrypted_gp3_root_with_the_standin_key(
+        emulator, jammy, f"{PREFIX}-{spec.token}"
+    )
+    _assert_encrypted_copy_replaces_the_intermediate_image(emulator, ec2, ami)
+    _assert_provenance_tags_then_tested_after_packer_cleaned_up(emulator, ec2, ami, jammy)
+    _assert_packer_stopped_terminated_and_removed_its_resources(emulator, ami)
+    _assert_one_tested_app_ami(ec2, ami)
+    _release_accepts(emulator, tmp_path, ami)
+
+
+def _assert_source_is_canonical_jammy(emulator, ec2) -> str:
+    """The source image: the template's default filter found Canonical's newest jammy.
+    Returns its id."""
     (lookup,) = [r for r in _calls(emulator, "DescribeImages") if "Owner.1" in r["params"]]
     assert lookup["params"]["Owner.1"] == "099720109477"
-    jammy = ec2.describe_images(
+    return ec2.describe_images(
         Filters=[{"Name": "name", "Values": [JAMMY_AMD64]}], Owners=["099720109477"]
     )["Images"][0]["ImageId"]
 
-    # RunInstances: the stand-in's key pair and an encrypted gp3 root with iops/throughput.
+
+def _assert_launch_is_an_encrypted_gp3_root_with_the_standin_key(
+    emulator, jammy: str, keypair: str
+) -> None:
+    """RunInstances: the stand-in's key pair and an encrypted gp3 root with iops/throughput."""
     (launch,) = _calls(emulator, "RunInstances")
     params = launch["params"]
-    assert params["ImageId"] == jammy and params["KeyName"] == f"{PREFIX}-{spec.token}"
+    assert params["ImageId"] == jammy and params["KeyName"] == keypair
     (index,) = [
         k.split(".")[1] for k, v in params.items()
         if k.startswith("BlockDeviceMapping.") and k.endswith(".DeviceName") and v == "/dev/sda1"
@@ -362,7 +382,9 @@ def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_
     assert ebs["Iops"] == "3000" and ebs["Throughput"] == "125"
     assert ebs["DeleteOnTermination"] == "true"
 
-    # encrypt_boot: an encrypted copy of the intermediate image, which is then removed.
+
+def _assert_encrypted_copy_replaces_the_intermediate_image(emulator, ec2, ami: str) -> None:
+    """encrypt_boot: an encrypted copy of the intermediate image, which is then removed."""
     (copy,) = _calls(emulator, "CopyImage")
     assert copy["params"]["Encrypted"] == "true"
     intermediate = copy["params"]["SourceImageId"]
@@ -370,11 +392,15 @@ def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_
     assert [r["params"]["ImageId"] for r in _calls(emulator, "DeregisterImage")] == [intermediate]
     assert images.describe_image(ec2, intermediate) is None
 
-    # Provenance tags from the template on the AMI and on its snapshot; golden:tested only
-    # from the wrapper, after Packer finished (and cleaned up).
+
+def _assert_provenance_tags_then_tested_after_packer_cleaned_up(
+    emulator, ec2, ami: str, jammy: str
+) -> None:
+    """Provenance tags from the template on the AMI and on its snapshot; golden:tested only
+    from the wrapper, after Packer finished (and cleaned up)."""
     (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
     snapshots = {m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m}
-    packer_keys = set(bake.PROVENANCE_TAG_KEYS)
+    packer_keys = set(PROVENANCE_TAG_KEYS)
     tagged_ami = tagged_snapshots = False
     for call in _calls(emulator, "CreateTags"):
         keys, resources = set(_tags(call["params"])), _resources(call["params"])
@@ -399,8 +425,11 @@ def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_
     assert tested_at > actions.index("TerminateInstances")
     assert tested_at > actions.index("DeleteSecurityGroup")
 
-    # Packer's temporary resources and the stand-in's key pair are gone; the instance was
-    # stopped before the image was made and is terminated now.
+
+def _assert_packer_stopped_terminated_and_removed_its_resources(emulator, ami: str) -> None:
+    """Packer's temporary resources and the stand-in's key pair are gone; the instance was
+    stopped before the image was made and is terminated now."""
+    actions = [r["action"] for r in emulator.requests() if r["mutating"]]
     (stop,) = _calls(emulator, "StopInstances")
     instance = stop["params"]["InstanceId.1"]
     assert actions.index("StopInstances") < actions.index("CreateImage")
@@ -412,14 +441,15 @@ def test_emulated_aws_bake_of_this_repository_yields_a_tagged_tested_releasable_
     assert deleted == [ingress["params"]["GroupId"]]
     _assert_emulator_cleaned_up(emulator, keep_ami=ami)
 
-    # Exactly one tested app AMI, and `golden release` for environment local accepts it.
+
+def _assert_one_tested_app_ami(ec2, ami: str) -> None:
+    """Exactly one tested app AMI: the baked one."""
     tested = ec2.describe_images(
         Owners=["self"],
         Filters=[{"Name": f"tag:{T.TESTED}", "Values": ["true"]},
                  {"Name": f"tag:{T.ROLE}", "Values": ["app"]}],
     )["Images"]  # fmt: skip
     assert [i["ImageId"] for i in tested] == [ami]
-    _release_accepts(emulator, tmp_path, ami)
 
 
 def _release_accepts(emulator, tmp_path: Path, ami: str) -> None:

@@ -12,7 +12,8 @@ import subprocess
 import uuid
 
 import pytest
-from golden.bake import build as bake
+from golden.bake import build
+from golden.bake.request import BakeRequest
 from golden.twin import chromaimage
 
 from . import boot_support
@@ -25,12 +26,12 @@ pytestmark = pytest.mark.twin
 
 def _bake(role: str, **kwargs) -> tuple[dict, str]:
     repository = f"golden-bake-test/{role}-{uuid.uuid4().hex[:8]}"
-    request = bake.BakeRequest(
+    request = BakeRequest(
         role=role, target="local", local_repository=repository,
         variables={"twin_run_extra_args": boot_support.packer_container_args(f"bake-{role}")},
         **kwargs,
     )  # fmt: skip
-    return bake.bake(request, repo=REPO), repository
+    return build.bake(request, repo=REPO), repository
 
 
 def _remove(record: dict, repository: str) -> None:

@@ -8,7 +8,8 @@ import subprocess
 import uuid
 
 import pytest
-from golden.bake import build as bake
+from golden.bake import build
+from golden.bake.request import BakeRequest
 
 from . import boot_support
 from .conftest import REPO, _git
@@ -67,12 +68,12 @@ def test_real_packer_bakes_the_twin_source_and_the_wrapper_marks_it_tested(
     _git(repo, "commit", "-qam", "provision stand-in")
     repository = f"golden-bake-test/twin-{uuid.uuid4().hex[:8]}"
     container = boot_support.packer_container_args("bake-standin")
-    request = bake.BakeRequest(role="app", target="local", local_repository=repository,
-                               variables={"twin_base_image": base_image,
-                                          "twin_run_extra_args": container})  # fmt: skip
+    request = BakeRequest(role="app", target="local", local_repository=repository,
+                          variables={"twin_base_image": base_image,
+                                     "twin_run_extra_args": container})  # fmt: skip
     record: dict = {}
     try:
-        record = bake.bake(request, repo=repo)
+        record = build.bake(request, repo=repo)
         assert record["status"] == "succeeded", record
         assert record["tests"] == {"passed": 4, "failed": 0, "skipped": 0}
         tested = _inspect(f"{repository}:0.1.0")
@@ -97,13 +98,13 @@ def app_bake(base_image):
     """One real app bake of this checkout (provision.sh, Salt states, image tests), shared
     by the tests below; its images are removed afterwards."""
     repository = f"golden-bake-test/app-{uuid.uuid4().hex[:8]}"
-    request = bake.BakeRequest(
+    request = BakeRequest(
         role="app", target="local", local_repository=repository,
         variables={"twin_run_extra_args": boot_support.packer_container_args("bake-app")},
     )  # fmt: skip
     record: dict = {}
     try:
-        record = bake.bake(request, repo=REPO)
+        record = build.bake(request, repo=REPO)
         yield record
     finally:
         ids = [record["artifacts"]["image_id"]] if record.get("artifacts") else []

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from golden.bake import build as bake
+from golden.bake import build
+from golden.bake.request import BakeRequest, parse_var_overrides
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
 from .conftest import DIGEST, _git
@@ -42,7 +43,7 @@ def local_repository():
         subprocess.run([DOCKER, "rmi", "-f", *refs], capture_output=True)
 
 
-def _request(empty_image, local_repository, **overrides) -> bake.BakeRequest:
+def _request(empty_image, local_repository, **overrides) -> BakeRequest:
     values = dict(
         role="app",
         target="local",
@@ -50,7 +51,7 @@ def _request(empty_image, local_repository, **overrides) -> bake.BakeRequest:
         local_repository=local_repository,
     )
     values.update(overrides)
-    return bake.BakeRequest(**values)
+    return BakeRequest(**values)
 
 
 def _calls(tmp_path) -> list[list[str]]:
@@ -61,8 +62,8 @@ def _calls(tmp_path) -> list[list[str]]:
 
 
 def _run(repo, request, progress=None):
-    return bake.bake(request, repo=repo, progress_out=progress or io.StringIO(),
-                     now=lambda: FIXED_NOW)  # fmt: skip
+    return build.bake(request, repo=repo, progress_out=progress or io.StringIO(),
+                      now=lambda: FIXED_NOW)  # fmt: skip
 
 
 def _label(ref: str, key: str) -> str | None:
@@ -253,10 +254,10 @@ def test_dry_run_validates_and_builds_nothing(
 
 def test_vars_the_wrapper_owns_cannot_be_overridden():
     with pytest.raises(ConfigError, match="--var git_revision: set by golden bake"):
-        bake.parse_var_overrides(["git_revision=abc"])
+        parse_var_overrides(["git_revision=abc"])
     with pytest.raises(ConfigError, match="expected NAME=VALUE"):
-        bake.parse_var_overrides(["no-equals-sign"])
-    assert bake.parse_var_overrides(["version=1.2.3", "ami_regions=[]"]) == {
+        parse_var_overrides(["no-equals-sign"])
+    assert parse_var_overrides(["version=1.2.3", "ami_regions=[]"]) == {
         "version": "1.2.3",
         "ami_regions": "[]",
     }

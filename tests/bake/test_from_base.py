@@ -23,8 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from golden.bake import build as bake
+from golden.bake import build, frombase
 from golden.bake import compat as packer_compat
+from golden.bake.frombase import aws_base_variables, local_base_images, newest_tested_base
+from golden.bake.request import RDS_CA_BUNDLE_URL, BakeRequest, Paths, check_request
 from golden.core.errors import ConfigError, PreflightError
 
 from .conftest import PACKER_DIR
@@ -37,8 +39,8 @@ CANONICAL = "099720109477"
 
 
 
-def _run(repo: Path, request: bake.BakeRequest) -> dict:
-    return bake.bake(request, repo=repo, progress_out=io.StringIO(), now=lambda: FIXED_NOW)
+def _run(repo: Path, request: BakeRequest) -> dict:
+    return build.bake(request, repo=repo, progress_out=io.StringIO(), now=lambda: FIXED_NOW)
 
 
 def _labels(**values: str) -> dict:
@@ -87,14 +89,14 @@ def test_the_newest_tested_base_wins_and_untested_or_other_roles_never_do():
     }
     app = {"Id": "sha256:app", **_labels(role="app", tested="true",
                                          build_time="2026-02-01T00:00:00Z")}  # fmt: skip
-    assert bake.newest_tested_base([old, new, untested, app])["Id"] == "sha256:new"
-    assert bake.newest_tested_base([old, untested])["Id"] == "sha256:old"
-    assert bake.newest_tested_base([untested, app]) is None
-    assert bake.newest_tested_base([]) is None
+    assert newest_tested_base([old, new, untested, app])["Id"] == "sha256:new"
+    assert newest_tested_base([old, untested])["Id"] == "sha256:old"
+    assert newest_tested_base([untested, app]) is None
+    assert newest_tested_base([]) is None
 
 
 def test_aws_base_source_is_this_accounts_tested_base_amis():
-    variables = bake.aws_base_variables()
+    variables = aws_base_variables()
     assert variables["source_ami_owners"] == '["self"]'
     assert variables["source_ami_name_pattern"] == "golden-base-*"
     assert variables["source_ami_filters"] == (
@@ -103,28 +105,28 @@ def test_aws_base_source_is_this_accounts_tested_base_amis():
 
 
 def test_from_base_refuses_what_it_cannot_mean(repo):
-    paths = bake.Paths.for_repo(repo)
+    paths = Paths.for_repo(repo)
     with pytest.raises(ConfigError, match="--from-base: the base role starts from the OS image"):
-        bake.check_request(bake.BakeRequest(role="base", target="local", from_base=True), paths)
-    clash = bake.BakeRequest(role="app", target="local", from_base=True,
-                             variables={"twin_base_image": "x"})  # fmt: skip
+        check_request(BakeRequest(role="base", target="local", from_base=True), paths)
+    clash = BakeRequest(role="app", target="local", from_base=True,
+                        variables={"twin_base_image": "x"})  # fmt: skip
     with pytest.raises(ConfigError, match="--var twin_base_image: --from-base sets it"):
-        bake.check_request(clash, paths)
-    clash = bake.BakeRequest(role="chroma", target="aws", from_base=True,
-                             variables={"source_ami_owners": '["self"]'})  # fmt: skip
+        check_request(clash, paths)
+    clash = BakeRequest(role="chroma", target="aws", from_base=True,
+                        variables={"source_ami_owners": '["self"]'})  # fmt: skip
     with pytest.raises(ConfigError, match="--var source_ami_owners: --from-base sets it"):
-        bake.check_request(clash, paths)
+        check_request(clash, paths)
 
 
 # ------------------------------------------------------------------ CA bundle
 
 
 def test_ca_bundle_defaults_per_target_and_role(repo, certificate):
-    paths = bake.Paths.for_repo(repo)
+    paths = Paths.for_repo(repo)
 
     def chosen(role, target, **kwargs):
-        return bake.check_request(bake.BakeRequest(role=role, target=target, **kwargs),
-                                  paths).ca_bundle  # fmt: skip
+        return check_request(BakeRequest(role=role, target=target, **kwargs),
+                             paths).ca_bundle  # fmt: skip
 
     assert chosen("app", "aws") == repo / "build" / "certs" / "rds-ca-bundle.pem"
     assert chosen("chroma", "local") is None
@@ -139,27 +141,27 @@ def test_ca_bundle_defaults_per_target_and_role(repo, certificate):
 
 
 def test_a_ca_bundle_that_is_not_pem_certificates_is_refused_naming_it(repo):
-    paths = bake.Paths.for_repo(repo)
+    paths = Paths.for_repo(repo)
     key = repo / "key.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ConfigError, match=rf"--ca-bundle {key}: block 1 is a PRIVATE KEY"):
-        bake.check_request(bake.BakeRequest(role="app", target="aws", ca_bundle=key), paths)
+        check_request(BakeRequest(role="app", target="aws", ca_bundle=key), paths)
     with pytest.raises(ConfigError, match="--ca-bundle .*absent.pem: no such file"):
-        bake.check_request(bake.BakeRequest(role="app", target="aws",
-                                            ca_bundle=repo / "absent.pem"), paths)  # fmt: skip
+        check_request(BakeRequest(role="app", target="aws",
+                                  ca_bundle=repo / "absent.pem"), paths)  # fmt: skip
 
 
 def test_aws_bake_without_the_rds_bundle_stops_naming_the_file_and_where_aws_publishes_it(
     real_packer, repo
 ):
-    request = bake.BakeRequest(role="app", target="aws",
-                               variables={"ec2_endpoint": "http://127.0.0.1:9"})  # fmt: skip
+    request = BakeRequest(role="app", target="aws",
+                          variables={"ec2_endpoint": "http://127.0.0.1:9"})  # fmt: skip
     with pytest.raises(PreflightError) as failed:
         _run(repo, request)
     message = str(failed.value)
     expected = repo / "build" / "certs" / "rds-ca-bundle.pem"
     assert f"{expected}: the RDS CA bundle is missing" in message
-    assert bake.RDS_CA_BUNDLE_URL in message and "--ca-bundle" in message
+    assert RDS_CA_BUNDLE_URL in message and "--ca-bundle" in message
     assert not (repo / "build" / "bakes").exists()
 
 
@@ -169,12 +171,12 @@ def test_aws_dry_run_stages_the_bundle_and_the_base_filter_passes_packer_validat
     bundle = repo / "build" / "certs" / "rds-ca-bundle.pem"
     bundle.parent.mkdir(parents=True)
     bundle.write_text(certificate)
-    request = bake.BakeRequest(role="app", target="aws", from_base=True, dry_run=True,
-                               variables={"ec2_endpoint": "http://127.0.0.1:9"})  # fmt: skip
+    request = BakeRequest(role="app", target="aws", from_base=True, dry_run=True,
+                          variables={"ec2_endpoint": "http://127.0.0.1:9"})  # fmt: skip
     record = _run(repo, request)
     assert record["status"] == "dry-run"
     assert record["staging"]["certs/rds-ca-bundle.pem"] == str(bundle)
-    for key, value in bake.aws_base_variables().items():
+    for key, value in aws_base_variables().items():
         assert record["variables"][key] == value
     assert "golden-base-*" in record["base"]["source_ami_filter"]
 
@@ -211,10 +213,10 @@ def fake_bases(empty_image):
 
 
 def test_local_from_base_starts_from_the_newest_tested_base_image(real_packer, repo, fake_bases):
-    found = {image["Id"] for image in bake.local_base_images()}
+    found = {image["Id"] for image in local_base_images()}
     assert {fake_bases["older"], fake_bases["newest"]} <= found
     assert fake_bases["untested"] not in found
-    request = bake.BakeRequest(role="app", target="local", from_base=True, dry_run=True)
+    request = BakeRequest(role="app", target="local", from_base=True, dry_run=True)
     record = _run(repo, request)
     assert record["variables"]["twin_base_image"] == fake_bases["newest"]
     assert record["base"]["image"] == fake_bases["newest"]
@@ -223,9 +225,9 @@ def test_local_from_base_starts_from_the_newest_tested_base_image(real_packer, r
 
 def test_local_from_base_without_a_tested_base_names_the_filter(fake_packer_bin, repo, monkeypatch):
     # The docker query itself is exercised above; here no image matches it.
-    monkeypatch.setattr(bake, "local_base_images", lambda: [])
+    monkeypatch.setattr(frombase, "local_base_images", lambda: [])
     with pytest.raises(PreflightError) as failed:
-        _run(repo, bake.BakeRequest(role="app", target="local", from_base=True))
+        _run(repo, BakeRequest(role="app", target="local", from_base=True))
     message = str(failed.value)
     assert "labelled golden:role=base and golden:tested=true" in message
     assert "golden bake --role base --target local" in message
@@ -315,7 +317,7 @@ def test_packer_starts_from_this_accounts_newest_tested_base_ami(
     template = tmp_path / "compat"
     packer_compat.render_dir(PACKER_DIR, template)
     variables = {
-        **bake.aws_base_variables(),
+        **aws_base_variables(),
         "aws_region": "us-east-1",
         "ami_regions": "[]",
         "ec2_endpoint": ec2_emulator,

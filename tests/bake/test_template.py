@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from golden.bake import build as bake
+from golden.bake.record import PROVENANCE_TAG_KEYS, TAG_TESTED
 
 from .conftest import PACKER_DIR, load_hcl
 
@@ -103,11 +103,11 @@ def test_ami_and_snapshots_carry_every_provenance_tag_but_not_tested(template):
     provenance = local["provenance"]
     ami_only = re.search(r"ami_tags = merge\(local.provenance, \{(.*?)\}\)", text, re.S).group(1)
     keys = set(provenance) | set(re.findall(r'"(golden:[a-z-]+)"', ami_only))
-    assert keys == set(bake.PROVENANCE_TAG_KEYS)
+    assert keys == set(PROVENANCE_TAG_KEYS)
     # Never set to true here; the twin's "false" only stops a tested base image's label
     # from being inherited (tests/bake/test_from_base.py).
-    assert f'"{bake.TAG_TESTED}" = "true"' not in text
-    assert text.count(f'"{bake.TAG_TESTED}"') == 1
+    assert f'"{TAG_TESTED}" = "true"' not in text
+    assert text.count(f'"{TAG_TESTED}"') == 1
     assert '"{{ .SourceAMI }}"' in ami_only and '"{{ .SourceAMIName }}"' in ami_only
     assert provenance["golden:packer-version"] == "${var.packer_version}"
     assert provenance["golden:build-time"] == "${local.build_time}"

@@ -32,11 +32,11 @@ from hotfix_support import (
 
 @pytest.fixture
 def state_repo(tmp_path) -> Path:
-    """A git repository holding this checkout's salt/ and pillar/, committed on main."""
+    """A git repository holding this checkout's state tree, committed on main."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    for tree in ("salt", "pillar"):
+    for tree in ("salt", "pillar", "schemas"):
         shutil.copytree(
             REPO / tree, repo / tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )

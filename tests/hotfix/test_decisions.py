@@ -124,13 +124,50 @@ def test_the_record_is_found_as_the_last_json_line_of_the_output():
 
 
 # -- the bundle -------------------------------------------------------------------------------
-def make_tree(root, top="base: {}\n"):
+def make_tree(root, top="base: {}\n", *, schemas=True):
     (root / "salt" / "nginx").mkdir(parents=True)
     (root / "pillar").mkdir(parents=True)
     (root / "salt" / "top.sls").write_text(top)
     (root / "salt" / "nginx" / "init.sls").write_text("{}\n")
     (root / "pillar" / "top.sls").write_text("base: {}\n")
+    if schemas:
+        (root / "schemas").mkdir()
+        (root / "schemas" / "pillar.schema.json").write_text('{"type": "object"}\n')
+    (root / "docs").mkdir()
+    (root / "docs" / "index.md").write_text("not part of the state tree\n")
     return root
+
+
+def test_the_state_tree_is_defined_once():
+    from golden.core import provenance
+    from golden.hotfix import git as hotfix_git
+
+    assert provenance.STATE_TREE == ("salt", "pillar", "schemas")
+    assert hotfix_bundle.TREES is provenance.STATE_TREE
+    assert hotfix_git.STATE_PATHS is provenance.STATE_TREE
+
+
+def test_the_bundle_carries_the_pillar_schema_with_salt_and_pillar(tmp_path):
+    bundle = hotfix_bundle.build(make_tree(tmp_path / "src"), tmp_path / "out", commit="c1")
+    assert sorted(bundle.manifest["files"]) == [
+        "pillar/top.sls",
+        "salt/nginx/init.sls",
+        "salt/top.sls",
+        "schemas/pillar.schema.json",
+    ]
+    hotfix_bundle.unpack(bundle.path, bundle.sha256, tmp_path / "dest")
+    assert (tmp_path / "dest" / "schemas" / "pillar.schema.json").read_text() == (
+        '{"type": "object"}\n'
+    )
+    assert not (tmp_path / "dest" / "docs").exists()
+
+
+def test_a_tree_from_before_schemas_is_bundled_without_them(tmp_path):
+    root = make_tree(tmp_path / "src", schemas=False)
+    bundle = hotfix_bundle.build(root, tmp_path / "out", commit="old")
+    assert not [name for name in bundle.manifest["files"] if name.startswith("schemas/")]
+    hotfix_bundle.unpack(bundle.path, bundle.sha256, tmp_path / "dest")
+    assert not (tmp_path / "dest" / "schemas").exists()
 
 
 def test_the_same_tree_gives_the_same_bytes_and_sha(tmp_path):
@@ -174,7 +211,10 @@ def _tarball(path, entries):
         ("../../etc/cron.d/x", b"x", "file"),
         ("/etc/passwd", b"x", "file"),
         ("salt/evil", b"", "sym"),
+        ("schemas/evil", b"", "sym"),
         ("elsewhere/file", b"x", "file"),
+        ("docs/index.md", b"x", "file"),
+        ("schemas", b"x", "file"),
     ],
 )
 def test_unpack_refuses_entries_outside_the_trees_and_leaves_nothing(tmp_path, entry):
@@ -210,6 +250,44 @@ def test_a_tree_without_top_files_cannot_be_bundled(tmp_path):
     (root / "pillar" / "top.sls").unlink()
     with pytest.raises(ConfigError, match="pillar/top.sls"):
         hotfix_bundle.build(root, tmp_path / "out", commit="c")
+
+
+def _git(repo, *args):
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
+           "PATH": "/usr/bin:/bin"}  # fmt: skip
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()  # fmt: skip
+
+
+def test_git_exports_the_schemas_of_a_commit_and_none_from_before_them(tmp_path):
+    from golden.hotfix import git as hotfix_git
+
+    repo = make_tree(tmp_path / "repo", schemas=False)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "before schemas/")
+    old = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "docs only")
+    same_trees = _git(repo, "rev-parse", "HEAD")
+    (repo / "schemas").mkdir()
+    (repo / "schemas" / "pillar.schema.json").write_text("{}\n")
+    assert hotfix_git.dirty_paths(repo) == ["schemas/pillar.schema.json"]
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "schemas/")
+    new = _git(repo, "rev-parse", "HEAD")
+
+    hotfix_git.export(repo, new, tmp_path / "new")
+    assert (tmp_path / "new" / "schemas" / "pillar.schema.json").read_text() == "{}\n"
+    assert not (tmp_path / "new" / "docs").exists()
+    hotfix_git.export(repo, old, tmp_path / "old")
+    assert (tmp_path / "old" / "salt" / "top.sls").exists()
+    assert not (tmp_path / "old" / "schemas").exists()
+    # A tree absent from both commits is the same tree; present in one only, it is not.
+    assert hotfix_git.same_state_tree(repo, old, same_trees) is True
+    assert hotfix_git.same_state_tree(repo, old, new) is False
 
 
 # -- the fleet's decisions ----------------------------------------------------------------------

@@ -128,3 +128,105 @@ def test_instance_command_rejects_bad_flag_combinations(args, message):
 
     result = CliRunner().invoke(main, ["instance", "hotfix", *args])
     assert result.exit_code == 2 and message in result.stderr
+
+
+# -- the pillar schema travels with the tree ---------------------------------------------------
+def _layout(tmp_path):
+    srv = tmp_path / "srv"
+    for tree in ("salt", "pillar"):
+        (srv / tree).mkdir(parents=True)
+        (srv / tree / "top.sls").write_text("base: {}\n")
+    return inst.Layout(srv=srv, store=srv / "golden-hotfix", etc=tmp_path / "etc")
+
+
+def test_the_baked_schemas_become_a_third_link_through_current(tmp_path):
+    layout = _layout(tmp_path)
+    (layout.srv / "schemas").mkdir()
+    (layout.srv / "schemas" / "pillar.schema.json").write_text("{}\n")
+    inst.ensure_store(layout)
+    for tree in ("salt", "pillar", "schemas"):
+        link = layout.srv / tree
+        assert link.is_symlink() and os.readlink(link) == f"golden-hotfix/current/{tree}"
+    assert (layout.srv / "schemas" / "pillar.schema.json").read_text() == "{}\n"
+
+
+def test_an_image_baked_before_schemas_still_converts(tmp_path):
+    layout = _layout(tmp_path)
+    inst.ensure_store(layout)
+    assert (layout.srv / "salt" / "top.sls").is_file()
+    # Points at nothing until a tree that has schemas/ is current.
+    assert (layout.srv / "schemas").is_symlink() and not (layout.srv / "schemas").exists()
+    inst.ensure_store(layout)
+    assert (layout.srv / "salt" / "top.sls").is_file()
+
+
+def test_a_store_converted_before_schemas_gains_the_link(tmp_path):
+    layout = _layout(tmp_path)
+    inst.ensure_store(layout)
+    (layout.srv / "schemas").unlink()
+    inst.ensure_store(layout)
+    assert os.readlink(layout.srv / "schemas") == "golden-hotfix/current/schemas"
+
+
+def _guarded_bundle(salt_world, name: str, platform: str, *, schemas: bool = True):
+    """This checkout's salt/ (and schemas/) with a one-file pillar, bundled."""
+    import shutil
+
+    from golden.hotfix import bundle as hotfix_bundle
+    from hotfix_support import REPO
+
+    src = salt_world.tmp / name
+    for tree in ("salt", "schemas") if schemas else ("salt",):
+        shutil.copytree(REPO / tree, src / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "pillar").mkdir()
+    (src / "pillar" / "top.sls").write_text("base:\n  '*':\n    - golden\n")
+    (src / "pillar" / "golden.sls").write_text(f"golden: {{role: base, platform: {platform}}}\n")
+    return hotfix_bundle.build(src, salt_world.tmp / "bundles", commit=name)
+
+
+def _guard_problems(salt_world, tree) -> list[str]:
+    """What the pillar guard says with the tree's salt/ and pillar/ as Salt's roots."""
+    import subprocess
+
+    layout = salt_world.layout
+    base = [layout.salt_call, "-c", layout.salt_config_dir, "--local", "--out=json",
+            "--file-root", str(tree / "salt"), "--pillar-root", str(tree / "pillar"),
+            "--cachedir", str(salt_world.tmp / f"cache-{tree.name}")]  # fmt: skip
+    for args in (["saltutil.sync_modules", "saltenv=base"], ["golden_pillar.problems"]):
+        proc = subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["local"]
+
+
+@pytest.mark.parametrize(
+    "platform, schemas, problem",
+    [
+        ("aws", True, None),
+        ("gcp", True, "golden:platform: expected 'aws' or 'twin', got 'gcp'"),
+        ("aws", False, "schemas/pillar.schema.json: the pillar schema cannot be read"),
+    ],
+)
+def test_the_pillar_guard_of_an_unpacked_bundle_reads_the_bundles_own_schema(
+    salt_world, platform, schemas, problem
+):
+    from golden.hotfix import bundle as hotfix_bundle
+
+    bundle = _guarded_bundle(salt_world, f"guarded-{platform}-{schemas}", platform, schemas=schemas)
+    tree = salt_world.layout.trees / "unpacked"
+    hotfix_bundle.unpack(bundle.path, bundle.sha256, tree)
+    problems = _guard_problems(salt_world, tree)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]
+        assert str(tree) in problems[0] or "schemas" not in problem
+
+
+def test_a_bundle_of_this_checkouts_state_tree_pre_renders(salt_world):
+    bundle = _guarded_bundle(salt_world, "guarded", "aws")
+    assert "schemas/pillar.schema.json" in bundle.manifest["files"]
+    record = inst.apply(
+        str(bundle.path), bundle.sha256, dry_run=True, layout=salt_world.layout, progress=quiet
+    )
+    assert record["result"] == "success"
+    assert salt_world.demo() == "baked"

@@ -52,7 +52,7 @@ def repo(tmp_path_factory):
     path = tmp_path_factory.mktemp("hotfix-twin") / "repo"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
-    for tree in ("salt", "pillar"):
+    for tree in ("salt", "pillar", "schemas"):
         shutil.copytree(
             REPO / tree, path / tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )

@@ -9,7 +9,8 @@ BREAKS = {
     "wrong type": ("backend_replicas: 2", "backend_replicas: two",
                    "app:backend_replicas: expected integer"),
     "missing key": ("  backend_replicas: 2\n", "", "app:backend_replicas: required key is missing"),
-    "unknown role": ("  role: app", "  role: appserver", "golden:role: unknown role 'appserver'"),
+    "unknown role": ("  role: app", "  role: appserver",
+                     "golden:role: expected 'app', 'chroma' or 'base', got 'appserver'"),
 }
 
 

@@ -41,15 +41,9 @@ import time
 from pathlib import Path
 
 import gevent
-from golden.bench.load import (
-    ALL_ROUTES,
-    RouteStats,
-    check_target,
-    client_address,
-    render_table,
-    result_rows,
-    rows_to_csv,
-)
+from golden.bench.report import render_table, rows_to_csv
+from golden.bench.results import ALL_ROUTES, RouteStats, result_rows
+from golden.bench.workload import check_target, client_address
 from golden.core.errors import GoldenError
 from locust import FastHttpUser, HttpUser, events, tag, task
 

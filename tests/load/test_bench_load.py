@@ -1,36 +1,21 @@
-"""The pure parts of the load bench: the loopback guard, per-user client addresses, result
-parsing (Locust CSV, wrk), ratios, targets, and table/CSV rendering. Fast, no docker.
+"""What the load bench sends and where, checked without docker: the loopback guard,
+per-user client addresses, the plan and the options that shape it, the dry run, the
+twin's seed for the bench and the bench's ports.
 
 The locustfile's own guard is exercised by running Locust itself with a forbidden host:
 it must refuse before any user starts (nothing is sent, so the test needs no server)."""
 
 from __future__ import annotations
 
-import csv
-import io
+import ipaddress
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from golden.bench import load as bl
+from golden.bench import layouts, report, workload
 from golden.core.errors import ConfigError
-
-LOCUST_CSV = """\
-Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%
-GET,/api/chat/stream,2,0,418.04,416.09,414.14,418.04,613.5,0.5767,0.0,420,420,420,420,420,420,420,420,420,420,420
-GET,/api/search,7,1,39,37.97,33.03,42.25,391.28,2.0186,0.2,39,41,42,42,42,42,42,45,42,42,42
-POST,/api/upload [1 MB],0,0,0,0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A
-,Aggregated,9,1,41,122.0,33.03,418.04,440.66,2.5954,0.2,41,42,42,410,420,420,420,420,420,420,420
-"""  # noqa: E501
-
-WRK_OUT = """\
-Running 10s test @ http://127.0.0.1:18381/api/search?q=x
-  2 threads and 50 connections
-Requests/sec:    310.42
-WRKJSON {"requests":3000,"duration_us":10000000,"connect":0,"read":2,"write":0,"status":100,"timeout":5,"p50":151161,"p90":236534,"p95":280523,"p99":786338,"max":1312253}
-"""  # noqa: E501
-
 
 # --- the loopback guard ---------------------------------------------------------------
 
@@ -46,7 +31,7 @@ WRKJSON {"requests":3000,"duration_us":10000000,"connect":0,"read":2,"write":0,"
     ],
 )
 def test_loopback_hosts_pass_and_come_back_without_a_trailing_slash(url, expected):
-    assert bl.check_target(url) == expected
+    assert workload.check_target(url) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,14 +49,14 @@ def test_loopback_hosts_pass_and_come_back_without_a_trailing_slash(url, expecte
 )
 def test_non_loopback_hosts_are_refused_naming_the_flag_and_the_way_out(url):
     with pytest.raises(ConfigError) as err:
-        bl.check_target(url)
+        workload.check_target(url)
     message = str(err.value)
     assert message.startswith("--host:") and "--allow-remote" in message
 
 
 def test_allow_remote_lets_an_alb_url_through():
     url = "https://agent-alb-123.eu-west-1.elb.amazonaws.com"
-    assert bl.check_target(url, allow_remote=True) == url
+    assert workload.check_target(url, allow_remote=True) == url
 
 
 @pytest.mark.parametrize(
@@ -87,264 +72,35 @@ def test_allow_remote_lets_an_alb_url_through():
 )
 def test_malformed_urls_are_refused_even_with_allow_remote(url, fragment):
     with pytest.raises(ConfigError, match=fragment):
-        bl.check_target(url, allow_remote=True)
+        workload.check_target(url, allow_remote=True)
 
 
 def test_the_guard_names_the_option_it_checked():
     with pytest.raises(ConfigError, match="^--frontend-host:"):
-        bl.check_target("http://10.1.2.3", what="--frontend-host")
+        workload.check_target("http://10.1.2.3", what="--frontend-host")
 
 
 # --- client addresses -----------------------------------------------------------------
 
 
 def test_each_user_gets_its_own_address_in_the_benchmarking_range():
-    addresses = [bl.client_address(i) for i in range(1000)]
+    addresses = [workload.client_address(i) for i in range(1000)]
     assert len(set(addresses)) == 1000
-    assert all(bl.ipaddress.ip_address(a) in bl.XFF_NETWORK for a in addresses)
+    assert all(ipaddress.ip_address(a) in workload.XFF_NETWORK for a in addresses)
     # Never inside the twin's network, whose addresses nginx trusts as the load balancer.
     assert not any(a.startswith("172.28.16.") for a in addresses)
 
 
 def test_a_pool_makes_users_share_addresses_as_behind_a_nat():
-    addresses = {bl.client_address(i, pool=3) for i in range(30)}
+    addresses = {workload.client_address(i, pool=3) for i in range(30)}
     assert len(addresses) == 3
 
 
 def test_negative_index_or_pool_is_refused():
     with pytest.raises(ConfigError):
-        bl.client_address(-1)
+        workload.client_address(-1)
     with pytest.raises(ConfigError):
-        bl.client_address(1, pool=-2)
-
-
-# --- parsing results ------------------------------------------------------------------
-
-
-def test_locust_csv_rows_become_route_stats_with_the_aggregate_as_all():
-    rows = bl.parse_locust_stats(LOCUST_CSV)
-    assert [r.route for r in rows] == [
-        "/api/chat/stream",
-        "/api/search",
-        "/api/upload [1 MB]",
-        "ALL",
-    ]
-    search = bl.route_of(rows, "/api/search")
-    assert (search.requests, search.failures, search.p50_ms, search.p95_ms, search.p99_ms) == (
-        7,
-        1,
-        39.0,
-        42.0,
-        45.0,
-    )
-    assert search.error_pct == pytest.approx(100 / 7)
-    assert bl.route_of(rows).rps == 2.6  # rounded to 2 decimals
-
-
-def test_a_route_without_requests_has_no_percentiles_and_no_error_rate():
-    upload = bl.route_of(bl.parse_locust_stats(LOCUST_CSV), "/api/upload [1 MB]")
-    assert (upload.p50_ms, upload.p95_ms, upload.error_pct) == (None, None, 0.0)
-
-
-def test_a_csv_from_something_else_is_refused_naming_the_missing_columns():
-    with pytest.raises(bl.OperationFailed, match="95%"):
-        bl.parse_locust_stats("Name,Request Count\n/x,1\n")
-
-
-def test_wrk_result_counts_errors_and_timeouts_and_reports_good_throughput():
-    stats = bl.parse_wrk(WRK_OUT, "/api/search")
-    assert stats.route == "/api/search"
-    # 3000 completed + 5 timed out; errors = 2 read + 100 non-2xx + 5 timeouts.
-    assert (stats.requests, stats.failures) == (3005, 107)
-    # Only the answered-and-good requests count as throughput: (3000 - 100) / 10 s.
-    assert stats.rps == 290.0
-    assert (stats.p50_ms, stats.p95_ms, stats.p99_ms) == (151.2, 280.5, 786.3)
-
-
-def test_wrk_output_without_the_result_line_is_an_error():
-    with pytest.raises(bl.OperationFailed, match="xff.lua"):
-        bl.parse_wrk("Requests/sec: 10\n", "/api/search")
-
-
-# --- ratios, overhead, targets ----------------------------------------------------------
-
-
-def test_ratio_is_golden_over_baseline_and_undefined_without_a_baseline():
-    assert bl.ratio(450.0, 300.0) == 1.5
-    assert bl.ratio(1.0, 0.0) is None
-    assert bl.ratio(None, 3.0) is None
-
-
-def test_overhead_is_the_extra_latency_through_nginx_in_percent():
-    assert bl.overhead_pct(direct_ms=30.0, via_ms=31.5) == 5.0
-    assert bl.overhead_pct(direct_ms=30.0, via_ms=27.0) == -10.0
-    assert bl.overhead_pct(direct_ms=0.0, via_ms=1.0) is None
-
-
-def _stats(rps, p50, p95, failures=0):
-    return bl.RouteStats("ALL", 1000, failures, rps, p50, p95, None)
-
-
-def test_compare_gives_throughput_and_latency_ratios():
-    out = bl.compare(_stats(300.0, 150.0, 4000.0), _stats(480.0, 100.0, 800.0))
-    assert out == {"throughput_ratio": 1.6, "p50_ratio": 0.67, "p95_ratio": 0.2}
-
-
-def test_compare_with_a_missing_run_gives_no_ratio_instead_of_failing():
-    assert bl.compare(None, _stats(480.0, 100.0, 800.0))["throughput_ratio"] is None
-
-
-def _summary(**over):
-    summary = {
-        "think": {
-            "golden": {
-                "200": _stats(60.0, 30.0, 450.0),
-                "400": _stats(120.0, 35.0, 2500.0, failures=3),
-                "800": _stats(130.0, 900.0, 9000.0, failures=30),
-            }
-        },
-        "saturation_compare": {"connections": 200, "throughput_ratio": 1.6, "p95_ratio": 0.3},
-        "nginx_overhead": {"p50_overhead_pct": 4.0},
-        "upload": {"golden": {"mib": 100, "seconds": 3.2, "ok": True}},
-    }
-    summary.update(over)
-    return summary
-
-
-def test_targets_pass_and_fail_on_the_measured_figures():
-    checks = {c["figure"]: c["ok"] for c in bl.evaluate(_summary())}
-    assert checks["golden p95 at 200 users (errors)"] is True
-    assert checks["golden p95 at 400 users (errors)"] is False  # p95 2.5 s over budget
-    # Past 400 users the bench looks for the knee: no target, no verdict.
-    assert "golden p95 at 800 users (errors)" not in checks
-    assert checks["closed-loop throughput golden/baseline at 200 conns"] is True
-    assert checks["closed-loop p95 golden/baseline"] is True
-    assert checks["nginx overhead on p50 vs one replica"] is True
-    assert checks["100 MiB upload through nginx"] is True
-
-
-def test_any_error_at_200_users_fails_its_target_even_under_the_latency_budget():
-    summary = _summary(think={"golden": {"200": _stats(60.0, 30.0, 450.0, failures=1)}})
-    (check,) = [c for c in bl.evaluate(summary) if "200 users" in c["figure"]]
-    assert check["ok"] is False
-
-
-def test_a_failed_or_slow_upload_and_a_low_ratio_fail_their_targets():
-    summary = _summary(
-        saturation_compare={"connections": 200, "throughput_ratio": 1.2, "p95_ratio": 1.1},
-        nginx_overhead={"p50_overhead_pct": 12.5},
-        upload={"golden": {"mib": 100, "seconds": 12.0, "ok": True}},
-    )
-    failed = {c["figure"] for c in bl.evaluate(summary) if not c["ok"]}
-    assert {
-        "closed-loop throughput golden/baseline at 200 conns",
-        "closed-loop p95 golden/baseline",
-        "nginx overhead on p50 vs one replica",
-        "100 MiB upload through nginx",
-    } <= failed
-    summary["upload"] = {"golden": {"mib": 100, "seconds": 2.0, "ok": False}}
-    assert not [c for c in bl.evaluate(summary) if "upload" in c["figure"]][0]["ok"]
-
-
-# --- rendering ------------------------------------------------------------------------
-
-
-def _runs():
-    return [
-        {
-            "target": "golden",
-            "kind": "think",
-            "load": 200,
-            "routes": bl.parse_locust_stats(LOCUST_CSV),
-        }
-    ]
-
-
-def test_result_rows_carry_the_run_and_the_error_rate():
-    rows = bl.result_rows(_runs())
-    search = next(r for r in rows if r["route"] == "/api/search")
-    assert search["target"] == "golden" and search["load"] == 200
-    assert search["errors"] == 1 and search["error_pct"] == 14.29
-
-
-def test_csv_has_the_columns_in_order_and_blank_cells_for_missing_figures():
-    text = bl.rows_to_csv(bl.result_rows(_runs()), bl.RESULT_COLUMNS)
-    parsed = list(csv.DictReader(io.StringIO(text)))
-    assert list(parsed[0].keys()) == list(bl.RESULT_COLUMNS)
-    upload = next(r for r in parsed if r["route"] == "/api/upload [1 MB]")
-    assert upload["p95_ms"] == "" and upload["requests"] == "0"
-    assert next(r for r in parsed if r["route"] == "ALL")["p99_ms"] == "420.0"
-
-
-def test_table_is_markdown_with_aligned_columns_and_n_a_for_missing_figures():
-    table = bl.render_table(bl.result_rows(_runs()), ("route", "requests", "p95_ms"))
-    lines = table.splitlines()
-    assert lines[0].startswith("| route") and lines[1].startswith("|---")
-    assert len({len(line) for line in lines}) == 1  # every line as wide as the header
-    upload = next(line for line in lines if "upload" in line)
-    assert "n/a" in upload
-    # Numbers are right-aligned (the separator marks it for Markdown too).
-    assert lines[1].endswith(":|")
-
-
-def test_table_of_nothing_says_so():
-    assert bl.render_table([]) == "(no rows)"
-
-
-@pytest.mark.parametrize(
-    "value, text",
-    [
-        (None, "n/a"),
-        (True, "yes"),
-        (False, "NO"),
-        (3.14159, "3.14"),
-        (42.0, "42.0"),
-        (1500.0, "1500"),
-    ],
-)
-def test_numbers_are_formatted_for_reading(value, text):
-    assert bl.fmt(value) == text
-
-
-# --- processes and memory -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "cmdline, cls",
-    [
-        ("nginx: master process /usr/sbin/nginx -g daemon on;", "nginx"),
-        ("nginx: worker process", "nginx"),
-        ("/opt/venv/bin/python /opt/venv/bin/gunicorn -c /app/gunicorn.conf.py", "backend"),
-        ("/opt/venv/bin/python /opt/venv/bin/uvicorn sample_backend.asgi:app", "backend"),
-        ("/opt/venv/bin/python -m sample_frontend", "frontend"),
-        ("/usr/bin/docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 18380", "docker-proxy"),
-        ("/usr/bin/dockerd -H fd://", "other"),
-    ],
-)
-def test_processes_are_classified_by_their_part_of_the_layout(cmdline, cls):
-    assert bl.classify_process(cmdline) == cls
-
-
-def test_memory_summary_is_idle_peak_and_growth_per_class_in_mib():
-    mib = 2**20
-    samples = [
-        {"nginx": 10 * mib, "backend": 200 * mib},
-        {"nginx": 11 * mib, "backend": 230 * mib},
-        {"nginx": 10 * mib, "backend": 210 * mib},
-    ]
-    out = bl.memory_summary(samples)
-    assert out["backend"] == {"idle_mib": 200.0, "peak_mib": 230.0, "growth_mib": 30.0}
-    assert out["nginx"]["growth_mib"] == 1.0
-    assert bl.memory_summary([]) == {}
-
-
-def test_descendants_follow_parent_links_from_the_roots_only():
-    procs = {
-        pid: bl.Proc(pid, ppid, 0, 0, "")
-        for pid, ppid in [(1, 0), (10, 1), (11, 10), (12, 11), (20, 1), (30, 20)]
-    }
-    assert sorted(p.pid for p in bl.descendants(procs, [10])) == [10, 11, 12]
-    assert bl.descendants(procs, [999]) == []
+        workload.client_address(1, pool=-2)
 
 
 # --- the plan -------------------------------------------------------------------------
@@ -352,8 +108,8 @@ def test_descendants_follow_parent_links_from_the_roots_only():
 
 def test_default_plan_fits_in_twelve_minutes_and_quick_in_about_two():
     # 45 s of closed loop per level: 5 s rounds let wrk's 200-connection start-up set p95.
-    assert bl.Plan().validate().estimate_seconds() < 720
-    assert bl.QUICK.validate().estimate_seconds() <= 150
+    assert workload.Plan().validate().estimate_seconds() < 720
+    assert workload.QUICK.validate().estimate_seconds() <= 150
 
 
 @pytest.mark.parametrize(
@@ -370,7 +126,35 @@ def test_default_plan_fits_in_twelve_minutes_and_quick_in_about_two():
 )
 def test_a_bad_plan_is_refused_naming_the_option(changes, fragment):
     with pytest.raises(ConfigError, match=fragment):
-        bl.replace(bl.Plan(), **changes).validate()
+        replace(workload.Plan(), **changes).validate()
+
+
+def test_options_replace_only_what_is_given_on_top_of_the_quick_plan():
+    plan = workload.plan_from_options(quick=True, levels="10, 20", think="2,3")
+    assert plan == replace(workload.QUICK, levels=(10, 20), think_min=2.0, think_max=3.0)
+    assert workload.plan_from_options() == workload.Plan()
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"levels": "abc"}, "--levels: expected comma-separated integers"),
+        ({"connections": "50;200"}, "--connections: expected comma-separated integers"),
+        ({"think": "1"}, "--think: expected MIN,MAX seconds"),
+        ({"think": "5,1"}, "--think: expected 0 <= min <= max"),
+    ],
+)
+def test_malformed_options_are_refused_naming_the_option(options, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        workload.plan_from_options(**options)
+
+
+def test_the_dry_run_shows_the_settings_the_ports_and_the_wall_time():
+    preview = report.plan_preview(workload.QUICK, layouts.Names().ports())
+    assert preview["estimated_seconds"] == round(workload.QUICK.estimate_seconds())
+    table = report.render_plan_preview(preview)
+    assert "| levels " in table and "(200,)" in table
+    assert "| ports (twin, baseline api, baseline web) | 18380, 18381, 18382" in table
 
 
 # --- the locustfile refuses before sending ------------------------------------------------
@@ -406,27 +190,26 @@ def test_locustfile_refuses_a_non_loopback_target_before_any_user_starts(args, f
     assert "--allow-remote" in proc.stderr or "expected a URL" in proc.stderr
 
 
-# --- repeated runs and the bench's seed ------------------------------------------------
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--think-min", "5", "--think-max", "1"], "--think-min/--think-max"),
+        (["--large-uploaders", "-1"], "--large-uploaders"),
+        (["--max-seconds", "0"], "--max-seconds"),
+    ],
+)
+def test_locustfile_refuses_bad_options_before_any_user_starts(args, fragment):
+    # Port 9 (discard) on loopback: nothing listens, and nothing is sent anyway.
+    proc = _locust("--host", "http://127.0.0.1:9", *args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"error: {fragment}" in proc.stderr
 
 
-def test_median_of_runs_sums_counts_and_takes_median_latencies():
-    runs = [
-        bl.RouteStats("/api/search", 100, 0, 90.0, 30.0, 60.0, 80.0),
-        bl.RouteStats("/api/search", 120, 1, 110.0, 28.0, 55.0, 70.0),
-        bl.RouteStats("/api/search", 40, 0, 30.0, 90.0, 400.0, 900.0),  # disturbed run
-    ]
-    out = bl.median_stats(runs)
-    assert (out.requests, out.failures) == (260, 1)
-    assert (out.rps, out.p50_ms, out.p95_ms, out.p99_ms) == (90.0, 30.0, 60.0, 80.0)
-
-
-def test_median_of_no_runs_is_an_error():
-    with pytest.raises(ValueError):
-        bl.median_stats([])
+# --- the bench's seed and ports -------------------------------------------------------
 
 
 def test_bench_seed_sets_the_build_marker_before_the_boot_step_and_names_the_instance():
-    files = bl.bench_seed_files("golden-perf-twin")
+    files = workload.bench_seed_files("golden-perf-twin")
     assert set(files) == {"meta-data", "user-data"}
     assert "instance-id: golden-perf-twin" in files["meta-data"]
     user_data = files["user-data"]
@@ -441,136 +224,17 @@ def test_bench_seed_uses_the_boot_steps_own_build_marker_path():
     from golden.instance import boot as instance_boot
 
     marker = instance_boot.BUILD_MARKER
-    user_data = bl.bench_seed_files("x")["user-data"]
+    user_data = workload.bench_seed_files("x")["user-data"]
     assert f"[touch, {marker}]" in user_data
     assert f"[mkdir, -p, {marker.parent}]" in user_data
-
-
-def test_cpu_rows_give_cores_per_part_and_backend_cpu_per_answered_request():
-    runs = [
-        {
-            "target": "golden",
-            "kind": "closed",
-            "load": 200,
-            "host_busy_pct": 99.0,
-            "cores": {"backend": 1.5, "nginx": 0.1, "generator": 0.05},
-            "all": bl.RouteStats("/api/search", 6000, 0, 600.0, 300.0, 800.0, 900.0),
-        },
-        {"target": "replica-direct", "kind": "overhead", "load": 8},  # no CPU figures
-        {
-            "target": "baseline",
-            "kind": "think",
-            "load": 200,
-            "cores": {"backend": 0.2},
-            "all": bl.RouteStats("ALL", 0, 0, 0.0, None, None, None),
-        },
-    ]
-    rows = bl.cpu_rows(runs)
-    assert [r["target"] for r in rows] == ["golden", "baseline"]
-    assert rows[0]["backend_ms_per_req"] == 2.5  # 1.5 cores / 600 req/s
-    assert rows[0]["frontend"] is None and rows[0]["nginx"] == 0.1
-    assert rows[1]["backend_ms_per_req"] is None  # nothing answered: no per-request figure
-    assert list(rows[0]) == list(bl.CPU_COLUMNS)
-
-
-def test_mean_cores_average_each_part_over_rounds_counting_a_missing_part_as_idle():
-    out = bl.mean_cores([{"backend": 1.0, "nginx": 0.1}, {"backend": 2.0}])
-    assert out == {"backend": 1.5, "nginx": 0.05}
 
 
 @pytest.mark.parametrize("base", [18379, 18398, 8080])
 def test_ports_outside_the_benchs_range_are_refused_before_anything_starts(base):
     with pytest.raises(ConfigError, match="--port-base"):
-        bl.Names(port_base=base).validate()
+        layouts.Names(port_base=base).validate()
 
 
 def test_the_default_ports_are_three_consecutive_ones_in_range():
-    ports = bl.Names().validate().ports()
+    ports = layouts.Names().validate().ports()
     assert list(ports.values()) == [18380, 18381, 18382]
-
-
-def _full_summary():
-    def s(rps, p95, route="ALL"):
-        return bl.RouteStats(route, 1000, 0, rps, p95 / 10, p95, p95 * 1.5)
-
-    runs = [
-        {"target": t, "kind": "think", "load": 200,
-         "routes": [s(60.0, p), s(30.0, p / 4, "/api/search")]}
-        for t, p in (("baseline", 600.0), ("golden", 400.0))
-    ] + [
-        {"target": t, "kind": "closed", "load": 200, "routes": [s(r, p, "/api/search")],
-         "cores": {"backend": c}, "host_busy_pct": 90.0}
-        for t, r, p, c in (("baseline", 500.0, 3000.0, 0.95), ("golden", 760.0, 600.0, 1.5))
-    ]  # fmt: skip
-    summary = {
-        "plan": bl.asdict(bl.QUICK),
-        "machine": {"cpus": 2, "loadavg_start": (1.0, 2.0, 3.0), "loadavg_end": (1.5, 2.0, 3.0)},
-        "think": {r["target"]: {"200": bl.route_of(r["routes"])} for r in runs[:2]},
-        "think_search": {
-            r["target"]: {"200": bl.route_of(r["routes"], "/api/search")} for r in runs[:2]
-        },
-        "saturation_compare": {
-            "connections": 200,
-            **bl.compare(runs[2]["routes"][0], runs[3]["routes"][0]),
-            "peak_rps": {"baseline": 500.0, "golden": 760.0},
-        },
-        "nginx_overhead": {
-            "connections": 8,
-            "direct_replica": s(280.0, 31.0, "/api/search"),
-            "via_nginx": s(279.0, 32.0, "/api/search"),
-            "p50_overhead_pct": 3.2,
-            "p95_overhead_pct": 3.2,
-        },
-        "boot_to_healthy_s": {"baseline": 2.0, "golden": 13.0},
-        "golden_workers_per_replica": 5,
-        "upload": {
-            "golden": {
-                "mib": 100,
-                "seconds": 0.6,
-                "ok": True,
-                "memory": {"backend": {"idle_mib": 400.0, "peak_mib": 402.0, "growth_mib": 2.0}},
-            },
-        },  # fmt: skip
-        "runs": [
-            {k: v for k, v in r.items() if k != "routes"} | {"all": r["routes"][0]} for r in runs
-        ],
-        "rows": bl.result_rows(runs),
-        "seconds": 100.0,
-        "csv": "results.csv",
-        "plot": "plot.png",
-    }
-    summary["checks"] = bl.evaluate(summary)
-    return summary
-
-
-def test_report_shows_every_section_the_ratios_and_the_verdicts():
-    text = bl.report(_full_summary())
-    for heading in ("## Think-time runs", "## Closed loop", "## Golden over baseline",
-                    "## nginx overhead", "## Boot, upload, CPU", "## CPU during each run",
-                    "## Targets"):  # fmt: skip
-        assert heading in text
-    # 760 / 500 req/s at 200 connections, p95 600 / 3000 ms.
-    assert "| closed |   200 |             1.52 |      0.20 |" in text
-    assert "golden 100 MiB upload (s)" in text and "400.0 -> 402.0" in text
-    assert "backend_ms_per_req" in text and "1.97" in text  # 1.5 cores / 760 req/s
-    assert "wall time 100.0 s" in text
-
-
-def test_the_plot_is_a_png_file(tmp_path):
-    path = bl.plot(_full_summary(), tmp_path / "p.png", bl.QUICK)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.mark.parametrize(
-    "args, fragment",
-    [
-        (["--think-min", "5", "--think-max", "1"], "--think-min/--think-max"),
-        (["--large-uploaders", "-1"], "--large-uploaders"),
-        (["--max-seconds", "0"], "--max-seconds"),
-    ],
-)
-def test_locustfile_refuses_bad_options_before_any_user_starts(args, fragment):
-    # Port 9 (discard) on loopback: nothing listens, and nothing is sent anyway.
-    proc = _locust("--host", "http://127.0.0.1:9", *args)
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"error: {fragment}" in proc.stderr

@@ -114,3 +114,15 @@ def test_a_secret_in_the_instance_section_is_refused(seeded):
     assert result.exit_code == 2
     assert "database.password" in result.stderr and "SSM" in result.stderr
     assert seeded.actions() == []
+
+
+def test_settings_are_checked_against_the_schema_file_before_any_aws_call(seeded):
+    data = yaml.safe_load(seeded.settings.read_text())
+    data["roles"]["app"]["refresh"]["colour"] = "blue"
+    del data["instance"]["ssm_path"]
+    seeded.settings.write_text(yaml.safe_dump(data))
+    result = seeded.golden("env", "plan", seeded.settings)
+    assert result.exit_code == 2
+    # Of several problems the first by key is reported, naming the file and the key.
+    assert f"{seeded.settings}: instance.ssm_path: missing (expected a string)" in result.stderr
+    assert seeded.actions() == []

@@ -25,7 +25,7 @@ CASES = {
     "missing key": (lambda p: p["nginx"].pop("lb_cidrs"),
                     "nginx:lb_cidrs: required key is missing"),
     "unknown role": (lambda p: p["golden"].update(role="worker"),
-                     "golden:role: unknown role 'worker'"),
+                     "golden:role: expected 'app', 'chroma' or 'base', got 'worker'"),
     "unknown key": (lambda p: p["nginx"].update(client_max_body="1m"),
                     "nginx:client_max_body: unknown key"),
     "secret in pillar": (lambda p: p["app"].update(db_password="hunter2"),

@@ -26,6 +26,8 @@ def repo(tmp_path) -> Path:
     (root / "pillar").mkdir()
     (root / "salt" / "top.sls").write_text("base: {}\n")
     (root / "pillar" / "top.sls").write_text("base: {}\n")
+    (root / "schemas").mkdir()
+    (root / "schemas" / "pillar.schema.json").write_text("{}\n")
     (root / "README.md").write_text("x\n")
     _git(root, "init", "-q")
     _git(root, "add", "-A")
@@ -63,6 +65,15 @@ def test_dirty_state_trees_carry_a_hash_of_their_content(repo):
     assert second != first and second.startswith(f"{head}-dirty-")
     (repo / "salt" / "top.sls").write_text("base: {'*': [a]}\n")
     assert provenance.revisions(repo)[1] == first
+
+
+def test_the_pillar_schema_is_part_of_the_state_tree(repo):
+    head = _git(repo, "rev-parse", "HEAD")
+    (repo / "schemas" / "pillar.schema.json").write_text('{"type": "object"}\n')
+    assert re.fullmatch(rf"{head}-dirty-[0-9a-f]{{12}}", provenance.revisions(repo)[1])
+    _git(repo, "commit", "-qam", "schema only")
+    schema_commit = _git(repo, "rev-parse", "HEAD")
+    assert provenance.revisions(repo) == (schema_commit, schema_commit)
 
 
 def test_outside_git_the_revisions_say_so(tmp_path):

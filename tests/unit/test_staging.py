@@ -16,11 +16,12 @@ from golden.core.errors import ConfigError
 def repo(tmp_path) -> Path:
     """The inputs a build stages, each where the repository keeps it."""
     root = tmp_path / "repo"
-    for folder in ("salt", "pillar", "tests/image", "scripts", "build/wheelhouse",
+    for folder in ("salt", "pillar", "schemas", "tests/image", "scripts", "build/wheelhouse",
                    "build/images"):  # fmt: skip
         (root / folder).mkdir(parents=True)
     (root / "salt" / "top.sls").write_text("base: {}\n")
     (root / "pillar" / "top.sls").write_text("base: {}\n")
+    (root / "schemas" / "pillar.schema.json").write_text("{}\n")
     (root / "tests" / "image" / "test_x.py").write_text("")
     (root / "scripts" / "provision.sh").write_text("#!/bin/bash\n")
     (root / "build" / "wheelhouse" / "salt-3008.0-py3-none-any.whl").write_bytes(b"w")
@@ -51,6 +52,8 @@ def test_each_role_stages_its_own_archive_and_base_stages_none(repo):
     for plan in (app, chroma, base):
         assert plan["provision.sh"] == repo / "scripts" / "provision.sh"
         assert plan["salt"] == repo / "salt" and plan["pillar"] == repo / "pillar"
+        # The pillar guard in salt/ reads its schema from schemas/ beside it (/srv/schemas).
+        assert plan["schemas"] == repo / "schemas"
         assert plan["tests/image"] == repo / "tests" / "image"
 
 
@@ -154,7 +157,26 @@ def test_lay_out_links_big_archives_copies_the_rest_and_writes_provenance(
     assert small.stat().st_ino != (repo / "build" / "images" / "sample-app.json").stat().st_ino
     assert (dest / "certs" / "rds-ca-bundle.pem").read_text() == certificate
     assert (dest / "salt" / "top.sls").is_file()
+    assert (dest / "schemas" / "pillar.schema.json").is_file()
     assert not (dest / "salt" / "__pycache__").exists()
     assert (dest / "wheelhouse" / "salt-3008.0-py3-none-any.whl").is_file()
     assert not (dest / "images" / "chroma.tar").exists()
     assert json.loads((dest / "provenance.json").read_text()) == {"role": "app"}
+
+
+def test_provision_refuses_a_staging_folder_without_the_schemas(tmp_path):
+    """The script checks its inputs before it changes anything: salt/, pillar/ and
+    schemas/ go to /srv together (the pillar guard reads /srv/schemas)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "provision.sh"
+    for tree in ("salt", "pillar"):
+        (tmp_path / tree).mkdir()
+    proc = subprocess.run(
+        ["bash", str(script), "--role", "app", "--platform", "aws", "--src", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert f"{tmp_path}/schemas is missing (upload salt/, pillar/ and schemas/ first)" in (
+        proc.stderr
+    )

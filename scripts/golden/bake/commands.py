@@ -9,6 +9,17 @@ from pathlib import Path
 import click
 
 from golden.bake import build, standin
+from golden.bake.record import human_result
+from golden.bake.request import (
+    DEFAULT_AWS_CA_BUNDLE,
+    DEFAULT_LOCAL_CA_BUNDLE,
+    LOCAL_REPOSITORY,
+    RDS_CA_BUNDLE_URL,
+    ROLES,
+    TARGETS,
+    BakeRequest,
+    parse_var_overrides,
+)
 from golden.core import provenance
 
 
@@ -19,11 +30,11 @@ def register(main: click.Group) -> None:
 
 
 @click.command("bake")
-@click.option("--role", required=True, type=click.Choice(build.ROLES), help="Role to bake.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="Role to bake.")
 @click.option(
     "--target",
     required=True,
-    type=click.Choice(sorted(build.TARGETS)),
+    type=click.Choice(sorted(TARGETS)),
     help="aws: an encrypted, IMDSv2-only AMI; local: the twin's docker image.",
 )
 @click.option("--var", "pairs", multiple=True, metavar="K=V", help="Packer variable.")
@@ -48,7 +59,7 @@ def register(main: click.Group) -> None:
 )
 @click.option(
     "--local-repository",
-    default=build.LOCAL_REPOSITORY,
+    default=LOCAL_REPOSITORY,
     show_default=True,
     help="Where a tested local image is tagged (VERSION and latest).",
 )
@@ -57,9 +68,9 @@ def register(main: click.Group) -> None:
     type=click.Path(),
     help="Database CA bundle (PEM certificates) installed as "
     "/etc/golden/certs/rds-ca-bundle.pem. Required on AWS (default "
-    f"{build.DEFAULT_AWS_CA_BUNDLE}; AWS publishes it at {build.RDS_CA_BUNDLE_URL}); "
+    f"{DEFAULT_AWS_CA_BUNDLE}; AWS publishes it at {RDS_CA_BUNDLE_URL}); "
     "locally the "
-    f"local stack's CA ({build.DEFAULT_LOCAL_CA_BUNDLE}) when it exists.",
+    f"local stack's CA ({DEFAULT_LOCAL_CA_BUNDLE}) when it exists.",
 )
 @click.option(
     "--from-base",
@@ -80,10 +91,10 @@ def bake_command(
     tests passed. Progress goes to stderr; the result (or --json record) to stdout.
     Ctrl-C stops Packer cleanly (it removes its instance or container).
     """
-    request = build.BakeRequest(
+    request = BakeRequest(
         role=role,
         target=target,
-        variables=build.parse_var_overrides(pairs),
+        variables=parse_var_overrides(pairs),
         var_files=[Path(f) for f in var_files],
         salt_install=salt_install,
         wheelhouse=Path(wheelhouse) if wheelhouse else None,
@@ -95,9 +106,7 @@ def bake_command(
         from_base=from_base,
     )
     record = build.bake(request, repo=provenance.repo_root())
-    click.echo(
-        json.dumps(record, indent=2, sort_keys=True) if as_json else build.human_result(record)
-    )
+    click.echo(json.dumps(record, indent=2, sort_keys=True) if as_json else human_result(record))
 
 
 @click.command("ami")

@@ -53,30 +53,7 @@ def _construct_end(lines: list[str], start: int) -> int:
                     return index
             index += 1
             continue
-        pos = 0
-        while pos < len(line):
-            char = line[pos]
-            if in_string:
-                if char == "\\":
-                    pos += 2
-                    continue
-                if char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char == "#" or line.startswith("//", pos):
-                break
-            elif line.startswith("/*", pos):
-                close = line.find("*/", pos + 2)
-                if close == -1:
-                    raise ValueError(f"line {index + 1}: block comment inside a dropped construct")
-                pos = close + 2
-                continue
-            elif char in "{[(":
-                depth += 1
-            elif char in "}])":
-                depth -= 1
-            pos += 1
+        depth, in_string = _scan_line(line, depth, in_string, index + 1)
         match = _HEREDOC.search(line) if not in_string else None
         if match:
             heredoc = match.group(1)
@@ -84,6 +61,37 @@ def _construct_end(lines: list[str], start: int) -> int:
             return index
         index += 1
     raise ValueError(f"line {start + 1}: construct is not closed before the end of the file")
+
+
+def _scan_line(line: str, depth: int, in_string: bool, number: int) -> tuple[int, bool]:
+    """The bracket depth and whether a string is open at the end of ``line``, given both
+    at its start; brackets inside strings and comments do not count. ``number`` is the
+    line's 1-based number, for the error a block comment raises."""
+    pos = 0
+    while pos < len(line):
+        char = line[pos]
+        if in_string:
+            if char == "\\":
+                pos += 2
+                continue
+            if char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "#" or line.startswith("//", pos):
+            break
+        elif line.startswith("/*", pos):
+            close = line.find("*/", pos + 2)
+            if close == -1:
+                raise ValueError(f"line {number}: block comment inside a dropped construct")
+            pos = close + 2
+            continue
+        elif char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+        pos += 1
+    return depth, in_string
 
 
 def render(text: str) -> tuple[str, list[Dropped]]:

@@ -50,8 +50,10 @@ def plan(inputs: Inputs) -> dict[str, Path]:
     repo = Path(inputs.repo)
     entries = {
         "provision.sh": repo / "scripts" / "provision.sh",
+        # The state tree: the pillar guard in salt/ checks pillar/ against schemas/.
         "salt": repo / "salt",
         "pillar": repo / "pillar",
+        "schemas": repo / "schemas",
         "tests/image": repo / "tests" / "image",
     }
     # Every install method needs it: onedir brings Salt and its Python, but the golden

@@ -39,7 +39,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.bake import build as bake
+from golden.bake import build
+from golden.bake.preflight import docker_image_exists
+from golden.bake.request import BakeRequest, is_loopback_endpoint
 from golden.core import containers
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import run, wait_until
@@ -92,7 +94,7 @@ def check_endpoint(url: str) -> str:
     launch a real instance that nothing here would ever reach or look after."""
     if not url or not re.match(r"^https?://", url):
         raise ConfigError(f"--endpoint {url!r}: expected http://127.0.0.1:PORT (the AWS emulator)")
-    if not bake.is_loopback_endpoint(url):
+    if not is_loopback_endpoint(url):
         raise ConfigError(
             f"--endpoint {url}: not a loopback address. `golden local ami` bakes against the "
             "AWS emulator on this machine only (127.0.0.1, ::1, localhost); for a real AWS "
@@ -288,7 +290,7 @@ def preflight(spec: StandinSpec) -> None:
     ):
         if not shutil.which(program):
             raise PreflightError(f"{program} not found on PATH: {hint}")
-    if not bake.docker_image_exists(spec.image):
+    if not docker_image_exists(spec.image):
         raise PreflightError(
             f"stand-in image {spec.image!r} not found in the local Docker: build it with "
             "`golden base-image` (make base-image)"
@@ -444,8 +446,8 @@ def cleanup(spec: StandinSpec, names_: Names, workdir: Path, created: set[str]) 
 
 def _bake_request(
     role: str, var_file: Path, endpoint: str, ca_bundle: Path, dry_run: bool
-) -> bake.BakeRequest:
-    return bake.BakeRequest(
+) -> BakeRequest:
+    return BakeRequest(
         role=role,
         target="aws",
         var_files=[var_file],
@@ -458,12 +460,53 @@ def _bake_request(
     )
 
 
+def _bring_up(
+    spec: StandinSpec,
+    names_: Names,
+    key: Path,
+    public_key: str,
+    created: set[str],
+    progress: Progress,
+) -> int:
+    """The stand-in container started with sshd answering to ``key``, and the key pair
+    imported into the emulator; returns the 127.0.0.1 port of its sshd. Each thing is
+    added to ``created`` before it is made, so the clean-up removes a half-made one too."""
+    progress.say(f"starting the stand-in {names_.container} from {spec.image}")
+    created.update({"network", "container"})
+    port = start_standin(spec, names_)
+    prepare_sshd(names_.container, public_key)
+    waited = wait_for_sshd(port, key)
+    progress.say(f"sshd answers on 127.0.0.1:{port} ({waited:.0f}s)")
+    created.add("keypair")
+    _ec2(spec.endpoint, spec.region).import_key_pair(
+        KeyName=names_.keypair, PublicKeyMaterial=public_key.encode()
+    )
+    progress.say(f"key pair {names_.keypair} imported into {spec.endpoint}")
+    return port
+
+
+def _bake_outcome(spec: StandinSpec, variables: Mapping[str, object], record: dict) -> dict:
+    """What the summary says about the bake: the variables and the record of a dry run,
+    or the status, AMIs, tests and record of a real bake."""
+    if spec.dry_run:
+        return {"status": "dry-run", "variables": variables, "bake": record}
+    found = record.get("artifacts", {})
+    return {
+        "status": record.get("status"),
+        "amis": found.get("amis", {}),
+        "tests": record.get("tests"),
+        "tested": record.get("tested"),
+        "record": record.get("record_path"),
+        "bake_id": record.get("id"),
+    }
+
+
 def run_bake(
     spec: StandinSpec,
     *,
     repo: Path,
     progress_out=None,
-    bake_fn=bake.bake,
+    bake_fn=build.bake,
 ) -> dict:
     """The whole flow; returns a summary (AMIs, tests, bake record, what was removed).
     Raises the bake's error after the clean-up; nothing this run made is left behind."""
@@ -492,17 +535,7 @@ def run_bake(
             if spec.dry_run:
                 port = spec.ssh_port or 22
             else:
-                progress.say(f"starting the stand-in {names_.container} from {spec.image}")
-                created.update({"network", "container"})
-                port = start_standin(spec, names_)
-                prepare_sshd(names_.container, public_key)
-                waited = wait_for_sshd(port, key)
-                progress.say(f"sshd answers on 127.0.0.1:{port} ({waited:.0f}s)")
-                created.add("keypair")
-                _ec2(spec.endpoint, spec.region).import_key_pair(
-                    KeyName=names_.keypair, PublicKeyMaterial=public_key.encode()
-                )
-                progress.say(f"key pair {names_.keypair} imported into {spec.endpoint}")
+                port = _bring_up(spec, names_, key, public_key, created, progress)
             variables = standin_variables(
                 endpoint=spec.endpoint,
                 region=spec.region,
@@ -519,18 +552,7 @@ def run_bake(
             )
             with environment(offline_environment(os.environ)):
                 record = bake_fn(request, repo=repo, progress_out=progress_out)
-        if spec.dry_run:
-            result.update(status="dry-run", variables=variables, bake=record)
-        else:
-            found = record.get("artifacts", {})
-            result.update(
-                status=record.get("status"),
-                amis=found.get("amis", {}),
-                tests=record.get("tests"),
-                tested=record.get("tested"),
-                record=record.get("record_path"),
-                bake_id=record.get("id"),
-            )
+        result.update(_bake_outcome(spec, variables, record))
     except BaseException as exc:
         failure = exc
         raise

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 
 from golden.bench import bake as bench_bake
 from golden.bench import image as bench_image
-from golden.bench import load as bench_load
+from golden.bench import layouts, runner, workload
+from golden.bench import report as bench_report
 from golden.core import provenance
-from golden.core.errors import ConfigError
 from golden.core.output import emit
 from golden.twin import build as twin
 
@@ -85,14 +84,6 @@ def bake_command(roles, repository, container_prefix, keep, dry_run, as_json):  
          rows=result["rows"])  # fmt: skip
 
 
-def _ints(value: str, option: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(
-            f"{option}: expected comma-separated integers, got {value!r}"
-        ) from None
-
 @bench_group.command("load")
 @click.option("--quick", is_flag=True, help="2-minute smoke: 200 users only, short runs.")
 @click.option(
@@ -112,7 +103,7 @@ def _ints(value: str, option: str) -> tuple[int, ...]:
 @click.option(
     "--port-base",
     type=int,
-    default=bench_load.PORT_RANGE[0],
+    default=layouts.PORT_RANGE[0],
     show_default=True,
     help="127.0.0.1 ports BASE..BASE+2.",
 )
@@ -142,46 +133,19 @@ def load_command(
     Runs Locust (tests/load/locustfile.py) at each user count against both, wrk closed
     loop against both, nginx vs one replica, a 100 MB upload, boot-to-healthy; prints
     the tables, ratios and targets; writes results.csv, summary.json and a PNG plot."""
-    plan = bench_load.QUICK if quick else bench_load.Plan()
-    changes = {}
-    if levels:
-        changes["levels"] = _ints(levels, "--levels")
-    if duration:
-        changes["think_seconds"] = duration
-    if connections:
-        changes["saturation_connections"] = _ints(connections, "--connections")
-    if closed_seconds:
-        changes["saturation_seconds"] = closed_seconds
-    if think:
-        try:
-            lo, hi = (float(v) for v in think.split(","))
-        except ValueError:
-            raise ConfigError(f"--think: expected MIN,MAX seconds, got {think!r}") from None
-        changes.update(think_min=lo, think_max=hi)
-    plan = replace(plan, **changes).validate()
-    names = bench_load.Names(port_base=port_base).validate()
+    plan = workload.plan_from_options(
+        quick=quick,
+        levels=levels,
+        duration=duration,
+        connections=connections,
+        closed_seconds=closed_seconds,
+        think=think,
+    )
+    names = layouts.Names(port_base=port_base).validate()
     if dry_run:
-        out = {
-            "plan": asdict(plan),
-            "estimated_seconds": round(plan.estimate_seconds()),
-            "ports": names.ports(),
-        }
+        preview = bench_report.plan_preview(plan, names.ports())
         click.echo(
-            json.dumps(out, indent=2)
-            if as_json
-            else bench_load.render_table(
-                [{"setting": k, "value": str(v)} for k, v in out["plan"].items()]
-                + [
-                    {
-                        "setting": "ports (twin, baseline api, baseline web)",
-                        "value": ", ".join(str(p) for p in out["ports"].values()),
-                    },
-                    {
-                        "setting": "estimated wall time (s)",
-                        "value": str(out["estimated_seconds"]),
-                    },
-                ]
-            )
+            json.dumps(preview, indent=2) if as_json else bench_report.render_plan_preview(preview)
         )
         return
     folder = (
@@ -189,10 +153,8 @@ def load_command(
         if out_dir
         else provenance.REPO / "build" / "bench" / time.strftime("load-%Y%m%d-%H%M%S")
     )
-    summary = bench_load.run_bench(
-        plan, out_dir=folder, names=names, twin_image=twin_image, keep=keep
-    )
+    summary = runner.run_bench(plan, out_dir=folder, names=names, twin_image=twin_image, keep=keep)
     if as_json:
-        click.echo(json.dumps(summary, indent=2, default=bench_load._jsonable))
+        click.echo(json.dumps(summary, indent=2, default=bench_report.jsonable))
     else:
-        click.echo(bench_load.report(summary))
+        click.echo(bench_report.report(summary))

@@ -2,8 +2,8 @@
 
 One place for both builders (`golden bake` and `golden twin build`): the revision of the
 checkout (with a -dirty suffix when the work tree has changes) and the revision of the
-state tree (salt/ and pillar/), which for uncommitted changes also carries a content hash
-so two dirty builds of different trees never share a revision."""
+state tree (salt/, pillar/ and schemas/), which for uncommitted changes also carries a
+content hash so two dirty builds of different trees never share a revision."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from pathlib import Path
 from golden import __version__
 
 REPO = Path(__file__).resolve().parents[3]
-STATE_TREE = ("salt", "pillar")
+# The state tree: what an image's highstate reads and what a hotfix replaces, as one.
+# schemas/ holds the pillar schema that salt/'s pillar guard checks pillar/ against.
+STATE_TREE = ("salt", "pillar", "schemas")
 # Without git (an exported tree) the revisions say so instead of failing the build.
 NO_COMMIT = "nocommit"
 

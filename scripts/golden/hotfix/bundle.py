@@ -1,12 +1,12 @@
-"""The state-tree bundle a hotfix ships: ``salt/`` + ``pillar/`` + ``manifest.json`` in one
-gzip'd tarball, named and checked by the sha256 of its bytes.
+"""The state-tree bundle a hotfix ships: ``salt/`` + ``pillar/`` + ``schemas/`` +
+``manifest.json`` in one gzip'd tarball, named and checked by the sha256 of its bytes.
 
 Deterministic: the same trees give the same bytes (sorted entries, fixed owner, mode and
 time, gzip without a timestamp), so the same commit always has the same sha and a second
 upload or hotfix of it is a no-op. The manifest records the commit and the sha256 of
 every file; unpacking checks the bundle's own sha256, refuses anything but regular files
-under salt/ and pillar/ (no links, devices, absolute paths or ``..``) and checks every
-file against the manifest, so a bundle is either whole and as built, or refused.
+under the trees (no links, devices, absolute paths or ``..``) and checks every file
+against the manifest, so a bundle is either whole and as built, or refused.
 """
 
 from __future__ import annotations
@@ -22,12 +22,16 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from golden.core import provenance
 from golden.core.errors import ConfigError
 
 FORMAT = 1
 KIND = "golden-state-tree"
 MANIFEST = "manifest.json"
-TREES = ("salt", "pillar")
+TREES = provenance.STATE_TREE
+# Every state tree has these; schemas/ is absent from commits older than it (their
+# pillar guard reads no schema file), so a tree without it is bundled without it.
+REQUIRED_TREES = ("salt", "pillar")
 REQUIRED = ("salt/top.sls", "pillar/top.sls")
 # Build time of every entry (1980-01-01, like SOURCE_DATE_EPOCH elsewhere): only the
 # content may change the sha. Unpacked files get the time of unpacking instead.
@@ -58,10 +62,13 @@ def sha256_of(path: Path) -> str:
 
 
 def tree_files(root: Path) -> list[tuple[str, Path]]:
-    """(name in the bundle, path) of every file under root/salt and root/pillar, sorted."""
+    """(name in the bundle, path) of every file under the trees of root (salt/, pillar/,
+    schemas/ when there is one), sorted."""
     found = []
     for tree in TREES:
         base = root / tree
+        if not base.is_dir() and tree not in REQUIRED_TREES:
+            continue
         if not base.is_dir():
             raise ConfigError(f"{base}: missing (a bundle needs both salt/ and pillar/)")
         for dirpath, dirnames, filenames in os.walk(base):
@@ -100,7 +107,7 @@ def _entry(name: str, size: int, executable: bool) -> tarfile.TarInfo:
 
 
 def build(root: Path, out_dir: Path, *, commit: str) -> Bundle:
-    """Pack root/salt and root/pillar into out_dir/<sha256>.tar.gz."""
+    """Pack the trees of root (salt/, pillar/, schemas/) into out_dir/<sha256>.tar.gz."""
     files = tree_files(root)
     for name in REQUIRED:
         if name not in {n for n, _ in files}:
@@ -202,7 +209,7 @@ def _unpack_checked(path: Path, source: str, dest: Path) -> dict:
             if name is None or not member.isreg():
                 raise ConfigError(
                     f"{source}: refused entry {member.name!r} (only regular files under "
-                    "salt/ and pillar/, and manifest.json)"
+                    f"{', '.join(t + '/' for t in TREES)} and manifest.json)"
                 )
             total += member.size
             if len(seen) > MAX_FILES or total > MAX_BYTES:

@@ -1,6 +1,6 @@
 """Git adapter for hotfix bundles: resolve a ref, find uncommitted changes to the state
-tree, export salt/ + pillar/ of a commit, and answer "is this commit part of that one".
-Plain data in and out; every call is read-only."""
+tree, export the state tree (salt/ + pillar/ + schemas/) of a commit, and answer "is this
+commit part of that one". Plain data in and out; every call is read-only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from golden.core import provenance
 from golden.core.errors import ConfigError, OperationFailed
+from golden.hotfix import bundle
 
-STATE_PATHS = ("salt", "pillar")
+STATE_PATHS = provenance.STATE_TREE
 
 
 def _git(repo: Path, *args: str, check: bool = True, binary: bool = False):
@@ -51,13 +53,17 @@ def dirty_paths(repo: Path, paths: tuple[str, ...] = STATE_PATHS) -> list[str]:
 
 
 def export(repo: Path, commit: str, dest: Path, paths: tuple[str, ...] = STATE_PATHS) -> None:
-    """Write the committed files under ``paths`` at ``commit`` into ``dest``."""
+    """Write the committed files under ``paths`` at ``commit`` into ``dest``. A commit
+    without schemas/ (older than it) is exported without it."""
+    present = []
     for path in paths:
-        if _git(repo, "cat-file", "-e", f"{commit}:{path}", check=False).returncode != 0:
+        if _git(repo, "cat-file", "-e", f"{commit}:{path}", check=False).returncode == 0:
+            present.append(path)
+        elif path in bundle.REQUIRED_TREES:
             raise ConfigError(
                 f"--ref: commit {commit[:12]} has no {path}/ (not a golden checkout?)"
             )
-    proc = _git(repo, "archive", "--format=tar", commit, *paths, binary=True)
+    proc = _git(repo, "archive", "--format=tar", commit, *present, binary=True)
     with tarfile.open(fileobj=io.BytesIO(proc.stdout), mode="r:") as tar:
         for member in tar:
             if member.issym() or member.islnk():
@@ -84,16 +90,22 @@ def is_ancestor(repo: Path, commit: str, of: str) -> bool | None:
 
 
 def same_state_tree(repo: Path, commit: str, other: str) -> bool | None:
-    """True when both commits hold identical salt/ and pillar/ trees."""
+    """True when both commits hold identical state trees (a tree absent from both, such as
+    schemas/ before it existed, counts as identical)."""
     target = resolve(repo, other)
     if target is None:
         return None
     for path in STATE_PATHS:
-        a = _git(repo, "rev-parse", f"{commit}:{path}", check=False).stdout.strip()
-        b = _git(repo, "rev-parse", f"{target}:{path}", check=False).stdout.strip()
-        if not a or a != b:
+        a, b = _tree_id(repo, commit, path), _tree_id(repo, target, path)
+        if a != b or (not a and path in bundle.REQUIRED_TREES):
             return False
     return True
+
+
+def _tree_id(repo: Path, commit: str, path: str) -> str:
+    """The object id of ``path`` at ``commit``; "" when the commit has no such path."""
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{commit}:{path}", check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def contains(repo: Path, commit: str, of: str) -> bool | None:

@@ -86,59 +86,73 @@ def summarise(result: Any, *, test: bool, retcode: int | None = None, raw: str =
     elif isinstance(result, str):
         summary["errors"] = [_cut(result, 1000)]
     elif isinstance(result, dict):
-        changed, failed = [], []
-        ordered = sorted(
-            result.items(),
-            key=lambda kv: (kv[1] or {}).get("__run_num__", 0) if isinstance(kv[1], dict) else 0,
-        )
-        total_ms = 0.0
-        for key, state in ordered:
-            if not isinstance(state, dict):
-                summary["errors"].append(_cut(f"{key}: {state}"))
-                continue
-            function, sid, name = split_key(key)
-            entry = {
-                "id": state.get("__id__", sid),
-                "function": function,
-                "name": _cut(state.get("name", name), 120),
-                "sls": state.get("__sls__", ""),
-            }
-            duration = state.get("duration")
-            if isinstance(duration, (int, float)):
-                total_ms += duration
-            outcome = state.get("result")
-            has_changes = bool(state.get("changes"))
-            if outcome is False:
-                entry["comment"] = _cut(state.get("comment"))
-                detail = _detail(state)
-                if detail:
-                    entry["detail"] = detail
-                failed.append(entry)
-            elif has_changes or (test and outcome is None):
-                entry["comment"] = _cut(state.get("comment"), 160)
-                detail = _detail(state)
-                if detail:
-                    entry["detail"] = detail
-                changed.append(entry)
-        summary["states"] = {
-            "total": len(ordered),
-            "changed": len(changed),
-            "failed": len(failed),
-            "unchanged": len(ordered) - len(changed) - len(failed),
-        }
-        summary["changed"], left = _capped(changed)
-        if left:
-            summary["changed_not_listed"] = left
-        summary["failed"], left = _capped(failed)
-        if left:
-            summary["failed_not_listed"] = left
-        summary["salt_seconds"] = round(total_ms / 1000.0, 2)
+        _summarise_states(result, test, summary)
     else:
         summary["errors"] = [f"unexpected Salt output of type {type(result).__name__}"]
     if retcode not in (None, 0) and not summary["failed"] and not summary["errors"]:
         summary["errors"].append(f"salt-call exited {retcode} without naming a failed state")
     summary["result"] = "failed" if summary["failed"] or summary["errors"] else "success"
     return summary
+
+
+def _summarise_states(result: dict, test: bool, summary: dict) -> None:
+    """Fill SUMMARY's counts, lists and salt_seconds from a rendered RESULT, in run order;
+    a state that is not a dict is an error."""
+    changed, failed = [], []
+    ordered = sorted(
+        result.items(),
+        key=lambda kv: (kv[1] or {}).get("__run_num__", 0) if isinstance(kv[1], dict) else 0,
+    )
+    total_ms = 0.0
+    for key, state in ordered:
+        if not isinstance(state, dict):
+            summary["errors"].append(_cut(f"{key}: {state}"))
+            continue
+        duration = state.get("duration")
+        if isinstance(duration, (int, float)):
+            total_ms += duration
+        kind, entry = _state_entry(key, state, test)
+        if kind == "failed":
+            failed.append(entry)
+        elif kind == "changed":
+            changed.append(entry)
+    summary["states"] = {
+        "total": len(ordered),
+        "changed": len(changed),
+        "failed": len(failed),
+        "unchanged": len(ordered) - len(changed) - len(failed),
+    }
+    summary["changed"], left = _capped(changed)
+    if left:
+        summary["changed_not_listed"] = left
+    summary["failed"], left = _capped(failed)
+    if left:
+        summary["failed_not_listed"] = left
+    summary["salt_seconds"] = round(total_ms / 1000.0, 2)
+
+
+def _state_entry(key: str, state: dict, test: bool) -> tuple[str | None, dict]:
+    """("failed", entry), ("changed", entry) or (None, entry) for one state's result: it
+    failed, it changed (or would, in test mode), or neither."""
+    function, sid, name = split_key(key)
+    entry = {
+        "id": state.get("__id__", sid),
+        "function": function,
+        "name": _cut(state.get("name", name), 120),
+        "sls": state.get("__sls__", ""),
+    }
+    outcome = state.get("result")
+    if outcome is False:
+        kind, limit = "failed", MAX_COMMENT
+    elif state.get("changes") or (test and outcome is None):
+        kind, limit = "changed", 160
+    else:
+        return None, entry
+    entry["comment"] = _cut(state.get("comment"), limit)
+    detail = _detail(state)
+    if detail:
+        entry["detail"] = detail
+    return kind, entry
 
 
 def from_stdout(text: str) -> dict | None:

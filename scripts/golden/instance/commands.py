@@ -73,7 +73,7 @@ def _fail_unless_success(record: dict) -> None:
     "--bundle",
     "source",
     metavar="PATH|s3://BUCKET/KEY",
-    help="State-tree bundle (tarball of salt/ + pillar/ + manifest.json).",
+    help="State-tree bundle (tarball of salt/ + pillar/ + schemas/ + manifest.json).",
 )
 @click.option("--sha256", metavar="HEX", help="The bundle's expected sha256 (64 hex digits).")
 @click.option(

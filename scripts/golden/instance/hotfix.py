@@ -1,11 +1,12 @@
 """The instance side of hotfixes and drift checks (`golden instance hotfix|drift`), run as
 root on an instance by SSM Run Command, or in the local twin by `docker exec`.
 
-Trees: the first hotfix moves the baked /srv/salt and /srv/pillar into
-/srv/golden-hotfix/trees/baked-TIME/ and makes /srv/salt and /srv/pillar links through
-/srv/golden-hotfix/current, a link to one tree. Swapping a tree is one rename(2) of that
-link, so Salt always sees a whole salt/ + pillar/ pair; `previous` keeps the tree before,
-for --revert (which swaps the two). Older trees are pruned.
+Trees: the first hotfix moves the baked /srv/salt, /srv/pillar and /srv/schemas into
+/srv/golden-hotfix/trees/baked-TIME/ and makes them links through
+/srv/golden-hotfix/current, a link to one tree (an image baked before schemas/ existed
+has none: its link points at nothing until a tree with one is current). Swapping a tree
+is one rename(2) of that link, so Salt always sees one whole state tree; `previous` keeps
+the tree before, for --revert (which swaps the two). Older trees are pruned.
 
 A hotfix: fetch the bundle (a path, or s3:// with the instance's role; endpoint from
 AWS_ENDPOINT_URL* or /etc/golden/instance.json aws.endpoint_url), check its sha256 and
@@ -130,7 +131,8 @@ def ensure_store(layout: Layout) -> None:
         return
     current = _target(layout.current)
     if current is None:
-        if not all(link.is_dir() and not link.is_symlink() for link in links):
+        required = [layout.srv / tree for tree in hotfix_bundle.REQUIRED_TREES]
+        if not all(link.is_dir() and not link.is_symlink() for link in required):
             raise OperationFailed(
                 f"{layout.srv}: expected the baked trees salt/ and pillar/ (directories) or "
                 f"links into {layout.store}; found neither: repair by hand"

@@ -402,6 +402,82 @@ def _preflight(base: str, source: Path) -> dict:
     return base_info
 
 
+def _build_stale(
+    decisions: dict[str, str],
+    *,
+    base: str,
+    source: Path,
+    wheelhouse: Path,
+    files: dict[str, dict[str, bytes]],
+    wanted: dict[str, str],
+    clock: _Clock,
+) -> dict[str, float]:
+    """Build every component the plan does not reuse, in COMPONENTS order, and drop the
+    image each replaced; returns seconds per component built."""
+    facts: BaseFacts | None = None
+    seconds: dict[str, float] = {}
+    for component in COMPONENTS:
+        if decisions[component.name] == "reuse":
+            clock.say(f"{component.name}: {component.ref} is up to date ({wanted[component.name]})")
+            continue
+        started = time.monotonic()
+        previous = containers.image_inspect(component.ref)
+        facts = facts or _probe_base(base)
+        component_dir = source / component.name
+        wheels = _wheelhouse(
+            component, component_dir / "requirements.txt", wheelhouse, facts, clock
+        )
+        image_id = _build_one(
+            component,
+            base,
+            facts,
+            component_dir,
+            files[component.name],
+            wheels,
+            wanted[component.name],
+            clock,
+        )
+        seconds[component.name] = round(time.monotonic() - started, 1)
+        clock.say(f"{component.name}: committed {component.ref} ({image_id[7:19]})")
+        if previous and previous["Id"] != image_id:
+            # The replaced image is now untagged; drop it unless a container still uses it.
+            run(["docker", "image", "rm", previous["Id"]], check=False)
+    return seconds
+
+
+def _write_archive(
+    images: dict[str, dict], tar: Path, manifest_path: Path, clock: _Clock
+) -> tuple[dict, bool]:
+    """docker save IMAGES to TAR unless the manifest says TAR already holds them, then
+    rewrite the manifest if it changed. Returns (the manifest's archive entry, whether
+    TAR was written)."""
+    existing = _read_manifest(manifest_path)
+    archive_written = False
+    if archive_is_current(existing, images, tar):
+        clock.say(f"archive {tar} already holds these images")
+        archive = existing["archive"]
+    else:
+        tar.parent.mkdir(parents=True, exist_ok=True)
+        partial = tar.with_name(tar.name + ".partial")
+        clock.say(f"docker save -> {tar}")
+        run(
+            ["docker", "save", "-o", str(partial), *(c.ref for c in COMPONENTS)], what="docker save"
+        )
+        archive = {
+            "path": ARCHIVE_NAME,
+            "bytes": partial.stat().st_size,
+            "sha256": _sha256_file(partial),
+        }
+        partial.replace(tar)
+        archive_written = True
+    doc = manifest(images, archive)
+    if doc != existing:
+        tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
+        tmp_manifest.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        tmp_manifest.replace(manifest_path)
+    return archive, archive_written
+
+
 def build(
     *,
     base: str = DEFAULT_BASE,
@@ -439,63 +515,20 @@ def build(
             "manifest": str(manifest_path),
         }
 
-    facts: BaseFacts | None = None
-    seconds: dict[str, float] = {}
-    for component in COMPONENTS:
-        if decisions[component.name] == "reuse":
-            clock.say(f"{component.name}: {component.ref} is up to date ({wanted[component.name]})")
-            continue
-        started = time.monotonic()
-        previous = containers.image_inspect(component.ref)
-        facts = facts or _probe_base(base)
-        component_dir = source / component.name
-        wheels = _wheelhouse(
-            component, component_dir / "requirements.txt", Path(wheelhouse), facts, clock
-        )
-        image_id = _build_one(
-            component,
-            base,
-            facts,
-            component_dir,
-            files[component.name],
-            wheels,
-            wanted[component.name],
-            clock,
-        )
-        seconds[component.name] = round(time.monotonic() - started, 1)
-        clock.say(f"{component.name}: committed {component.ref} ({image_id[7:19]})")
-        if previous and previous["Id"] != image_id:
-            # The replaced image is now untagged; drop it unless a container still uses it.
-            run(["docker", "image", "rm", previous["Id"]], check=False)
-
+    seconds = _build_stale(
+        decisions,
+        base=base,
+        source=source,
+        wheelhouse=Path(wheelhouse),
+        files=files,
+        wanted=wanted,
+        clock=clock,
+    )
     images = _current_images(base_info, wanted)
     missing = [c.ref for c in COMPONENTS if c.name not in images]
     if missing:
         raise OperationFailed(f"{', '.join(missing)} missing or stale after the build")
-    existing = _read_manifest(manifest_path)
-    archive_written = False
-    if archive_is_current(existing, images, tar):
-        clock.say(f"archive {tar} already holds these images")
-        archive = existing["archive"]
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        partial = tar.with_name(tar.name + ".partial")
-        clock.say(f"docker save -> {tar}")
-        run(
-            ["docker", "save", "-o", str(partial), *(c.ref for c in COMPONENTS)], what="docker save"
-        )
-        archive = {
-            "path": ARCHIVE_NAME,
-            "bytes": partial.stat().st_size,
-            "sha256": _sha256_file(partial),
-        }
-        partial.replace(tar)
-        archive_written = True
-    doc = manifest(images, archive)
-    if doc != existing:
-        tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
-        tmp_manifest.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        tmp_manifest.replace(manifest_path)
+    archive, archive_written = _write_archive(images, tar, manifest_path, clock)
     total = round(time.monotonic() - clock.start, 1)
     clock.say(f"done in {total}s")
     return {

@@ -52,6 +52,17 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
 
 
 def _routes(app: FastAPI, settings: Settings) -> None:
+    """Register every route, by area, in the order they have always been matched."""
+    _replica_routes(app, settings)
+    _search_routes(app, settings)
+    _upload_routes(app, settings)
+    _chat_routes(app, settings)
+    _dependency_routes(app, settings)
+
+
+def _replica_routes(app: FastAPI, settings: Settings) -> None:
+    """What this replica is: liveness, identity and its public settings."""
+
     @app.get("/health")
     async def health():
         """Liveness of this replica only: no dependency is consulted."""
@@ -65,6 +76,10 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     async def config():
         return settings.public_view()
 
+
+def _search_routes(app: FastAPI, settings: Settings) -> None:
+    """The retrieval request (see retrieval.py); a failing dependency answers 503."""
+
     @app.get("/api/search")
     async def search(request: Request, q: str = Query(..., min_length=1, max_length=500)):
         try:
@@ -73,6 +88,10 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             return _dependency_failed(exc, settings)
         answer["replica"] = settings.replica
         return answer
+
+
+def _upload_routes(app: FastAPI, settings: Settings) -> None:
+    """Streamed uploads (see uploads.py): 413 over UPLOAD_MAX_BYTES, 503 when S3 fails."""
 
     @app.post("/api/upload")
     async def upload(request: Request, name: str | None = Query(None, max_length=200)):
@@ -88,6 +107,10 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             return _dependency_failed(exc, settings)
         result["replica"] = settings.replica
         return result
+
+
+def _chat_routes(app: FastAPI, settings: Settings) -> None:
+    """A server-sent event stream shaped like a chat answer; no dependency is consulted."""
 
     @app.get("/api/chat/stream")
     async def chat_stream(
@@ -116,6 +139,10 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             # X-Accel-Buffering: nginx passes each event on at once even if buffering is on.
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+
+def _dependency_routes(app: FastAPI, settings: Settings) -> None:
+    """Readiness of the shared services: 200 when all answer, 503 (degraded) otherwise."""
 
     @app.get("/healthz/deps")
     async def deps(request: Request):

@@ -1,0 +1,128 @@
+"""Preflight of `golden bake`: everything checked before anything is written. Packer is
+there and recent enough (and may build a real AWS image with the version found), the
+inputs to stage exist, with --from-base the newest tested base image is chosen, and a
+local bake's base image is in the local Docker (Packer must not pull it).
+
+`run` is the step the bake runs; each check raises PreflightError (exit 3) naming what
+to fix. Effects: `packer version`, reading the inputs, docker image queries."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from golden.bake import compat as packer_compat
+from golden.bake import packer as packer_cli
+from golden.bake import staging
+from golden.bake.frombase import choose_base
+from golden.bake.request import (
+    RDS_CA_BUNDLE_URL,
+    BakeRequest,
+    Paths,
+    ec2_endpoint,
+    is_loopback_endpoint,
+    staging_entries,
+    template_default,
+)
+from golden.core.errors import PreflightError
+
+
+@dataclass(frozen=True)
+class PackerTool:
+    """The Packer a bake runs and how."""
+
+    path: str
+    version: str  # e.g. "1.6.6"
+    compat: bool  # builds from the compatibility rendering (compat.py): Packer < 1.7
+    endpoint: str | None  # EC2 endpoint of the bake; None: AWS itself
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What preflight found: the Packer to run, the staging entries (destination ->
+    source), the base record of a --from-base bake (None otherwise) and the text of the
+    template's variables file."""
+
+    packer: PackerTool
+    entries: dict[str, Path]
+    base: dict | None
+    variables_text: str
+
+
+def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Preflight:
+    """All checks of a checked request, in order; nothing is written. A --from-base bake
+    gets its base's template variables added to ``request.variables``."""
+    packer = check_packer(request)
+    entries = check_inputs(request, paths)
+    base = None
+    if request.from_base:
+        variables, base = choose_base(request.target, say)
+        request.variables.update(variables)
+    variables_text = (paths.template / "variables.pkr.hcl").read_text(encoding="utf-8")
+    if request.target == "local":
+        check_twin_base_image(request, variables_text)
+    return Preflight(packer=packer, entries=entries, base=base, variables_text=variables_text)
+
+
+def check_packer(request: BakeRequest) -> PackerTool:
+    """Packer on PATH, >= 1.6.6 (packer.version raises otherwise). Packer < 1.7 cannot
+    enforce IMDSv2, so it may bake for AWS only against an emulator on loopback or with
+    --allow-packer-compat."""
+    packer = packer_cli.find_packer()
+    version = packer_cli.version(packer)
+    version_text = ".".join(map(str, version))
+    compat = packer_compat.needs_compat(version)
+    endpoint = ec2_endpoint(request.variables)
+    if compat and request.target == "aws" and not request.allow_packer_compat:
+        if not (endpoint and is_loopback_endpoint(endpoint)):
+            raise PreflightError(
+                f"packer {version_text} cannot enforce IMDSv2 (metadata_options, imds_support) "
+                "on a real AWS bake: install Packer >= 1.9 with `packer init packer/`, or pass "
+                "--allow-packer-compat to bake without those settings"
+            )
+    return PackerTool(path=packer, version=version_text, compat=compat, endpoint=endpoint)
+
+
+def check_inputs(request: BakeRequest, paths: Paths) -> dict[str, Path]:
+    """The staging entries (destination -> source) once every one of them is usable; an
+    AWS bake's missing RDS CA bundle gets its own message (where AWS publishes it)."""
+    entries = staging_entries(request, paths)
+    ca_bundle = entries.get(staging.CA_BUNDLE_DEST)
+    if request.target == "aws" and ca_bundle is not None and not ca_bundle.exists():
+        raise PreflightError(
+            f"{ca_bundle}: the RDS CA bundle is missing. An AWS bake stages it as "
+            f"/etc/golden/certs/rds-ca-bundle.pem (the boot step connects with "
+            f"sslmode=verify-full against it). AWS publishes it at {RDS_CA_BUNDLE_URL}: "
+            f"download it on a machine with internet access and put it at {ca_bundle}, or "
+            "pass --ca-bundle PATH"
+        )
+    problems = staging.problems(entries)
+    if problems:
+        raise PreflightError("bake inputs missing:\n  " + "\n  ".join(problems))
+    return entries
+
+
+def check_twin_base_image(request: BakeRequest, variables_text: str) -> None:
+    """The image a local bake starts from (twin_base_image, else the template's default
+    from ``variables_text``) is in the local Docker."""
+    base = request.variables.get("twin_base_image") or template_default(
+        variables_text, "twin_base_image"
+    )
+    if not base or not docker_image_exists(base):
+        raise PreflightError(
+            f"twin base image {base!r} not found in the local Docker (Packer must not pull "
+            "it): build it with `golden base-image`"
+        )
+
+
+def docker_image_exists(ref: str) -> bool:
+    """``ref`` (name:tag or image id) is in the local Docker; PreflightError without docker."""
+    try:
+        proc = subprocess.run(
+            ["docker", "image", "inspect", ref], capture_output=True, text=True, timeout=60
+        )
+    except OSError:
+        raise PreflightError("docker not found on PATH: install Docker and start dockerd") from None
+    return proc.returncode == 0
