@@ -33,7 +33,8 @@ setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, strict docs build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $(PY_FILES)
+	@echo "pylint (no module over 600 lines) on $(words $(PY_FILES)) files"
+	@$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $(PY_FILES)
 	@if command -v packer >/dev/null; then packer fmt -check -diff packer/; fi
 	$(MAKE) --no-print-directory docs
 
@@ -69,6 +70,9 @@ endif
 bake-local: setup ## Bake ROLE's twin image with Packer's docker source (same provisioners as ami)
 	$(GOLDEN) bake --role $(ROLE) --target local $(foreach v,$(PACKER_VARS),--var $(v))
 
+rehearsal: setup ## Release rehearsal: real instances behind HAProxy under load, scenarios a-e (SCENARIOS=a,b PORT_REHEARSAL=18480)
+	$(GOLDEN) rehearse --scenarios $(or $(SCENARIOS),a,b,c,d,e) --port $(or $(PORT_REHEARSAL),18480)
+
 hotfix: setup ## Apply this checkout's states to the running local twin (golden hotfix local)
 	$(GOLDEN) hotfix local --allow-dirty
 
@@ -92,4 +96,4 @@ clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
 .PHONY: help setup lint docs base-image image local local-down emulator release ami \
-	bake-local hotfix drift test bench bench-image clean
+	bake-local rehearsal hotfix drift test bench bench-image clean

@@ -129,7 +129,11 @@ class Emulator:
         time_scale: float | None = None,
         log_file=None,
         timeout: float = 30.0,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> Emulator:
+        """Start ``python -m autoscaling.emulator`` with the given flags (``args`` adds
+        any other, e.g. --runtime) and wait until it answers."""
         emu = cls(port or free_port(), record=record)
         cmd = [sys.executable, "-m", "autoscaling.emulator", "--port", str(emu.port)]
         if record:
@@ -139,10 +143,10 @@ class Emulator:
         if time_scale is not None:
             cmd += ["--time-scale", str(time_scale)]
         emu._process = subprocess.Popen(
-            cmd,
+            [*cmd, *args],
             stdout=log_file or subprocess.DEVNULL,
             stderr=log_file or subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         emu.wait_ready(timeout)
         return emu
@@ -175,6 +179,10 @@ class Emulator:
                         f"emulator not ready on {self.url} after {timeout}s"
                     ) from None
                 time.sleep(0.1)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 
-from autoscaling.emulator import config, server
+from autoscaling.emulator import config, runtime, server, ticker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +38,32 @@ def main(argv: list[str] | None = None) -> int:
         help="factor for checkpoint delay, bake time (0 = no waiting)",
     )
     parser.add_argument(
+        "--also-host",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="serve the same emulator on this address too (same port), e.g. the gateway "
+        "of a docker network the rehearsal made, so its instances reach S3 and SSM",
+    )
+    parser.add_argument(
+        "--runtime",
+        metavar="MODULE:FACTORY",
+        default=os.environ.get("GOLDEN_EMULATOR_RUNTIME"),
+        help="make instances real: a runtime plug-in (autoscaling/emulator/runtime.py), "
+        "e.g. golden.rehearsal.instances:from_environment",
+    )
+    parser.add_argument(
+        "--tick-seconds",
+        type=float,
+        default=None,
+        help="move refreshes on and evaluate alarms every N seconds without polling",
+    )
+    parser.add_argument(
+        "--evaluate-alarms",
+        action="store_true",
+        help="evaluate metric alarms from metric data (default: SetAlarmState only)",
+    )
+    parser.add_argument(
         "--seed",
         metavar="ENV",
         default=None,
@@ -44,17 +71,30 @@ def main(argv: list[str] | None = None) -> int:
         "(autoscaling.emulator.seed), e.g. --seed local",
     )
     args = parser.parse_args(argv)
-    defaults = {
-        k: v
-        for k, v in (("step_seconds", args.step_seconds), ("time_scale", args.time_scale))
-        if v is not None
-    }
+    settings = (
+        ("step_seconds", args.step_seconds),
+        ("time_scale", args.time_scale),
+        ("tick_seconds", args.tick_seconds),
+        ("evaluate_alarms", 1.0 if args.evaluate_alarms else None),
+    )
+    defaults = {k: v for k, v in settings if v is not None}
     if defaults:
         config.set_defaults(**defaults)
+    if args.runtime:
+        try:
+            runtime.install(runtime.load(args.runtime))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     httpd = server.make(args.port, args.record, host=args.host)
+    extra = [server.make(httpd.server_port, host=h, app=httpd.app) for h in args.also_host]
+    for other in extra:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+    ticker.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     url = f"http://{args.host}:{httpd.server_port}"
-    print(f"golden AWS emulator listening on {url}", file=sys.stderr, flush=True)
+    hosts = ", ".join([url] + [f"http://{h}:{httpd.server_port}" for h in args.also_host])
+    print(f"golden AWS emulator listening on {hosts}", file=sys.stderr, flush=True)
     if args.seed:
         threading.Thread(target=_seed, args=(args.seed, url), daemon=True).start()
     try:
@@ -62,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        httpd.server_close()
+        ticker.stop()
+        for server_ in [httpd, *extra]:
+            server_.server_close()
+        runtime.close()
     return 0
 
 

@@ -8,7 +8,7 @@ import random
 from moto.autoscaling import models as asg_models
 from moto.ec2.utils import parse_user_data
 
-from autoscaling.emulator import health
+from autoscaling.emulator import health, lifecycle
 
 
 def launch_instances(group, count: int, template, version_number: int) -> list[str]:
@@ -61,17 +61,29 @@ def launch_instances(group, count: int, template, version_number: int) -> list[s
                 state.health_status = "Unhealthy"
             group.instance_states.append(state)
             launched.append(instance.id)
+            lifecycle.launched(ec2, instance, data, group.name, version.number)
     if group.name in backend.autoscaling_groups:
         backend.update_attached_target_groups(group.name)
     return launched
 
 
 def terminate_group_instances(backend, group, instance_ids: list[str]) -> None:
+    """Like Auto Scaling: deregister the instances from the group's target groups (they
+    drain for the deregistration delay), then terminate them."""
     if not instance_ids:
         return
+    drain = dict.fromkeys(instance_ids, 0.0)
+    for arn in group.target_group_arns or []:
+        target_group = backend.elbv2_backend.target_groups.get(arn)
+        for instance_id in instance_ids:
+            if target_group is not None and instance_id in target_group.targets:
+                delay = lifecycle.target_deregistered(target_group, instance_id)
+                drain[instance_id] = max(drain[instance_id], delay)
     backend.ec2_backend.terminate_instances(instance_ids)
     group.instance_states = [s for s in group.instance_states if s.instance.id not in instance_ids]
     backend.elbv2_backend.notify_terminate_instances(instance_ids)
+    for instance_id in instance_ids:
+        lifecycle.terminated(instance_id, drain[instance_id])
 
 
 def user_data(data: dict):

@@ -490,3 +490,17 @@ def _succeed(backend, group, refresh: Refresh) -> None:
     refresh.to_replace = []
     refresh.last_batch = []
     _finish(refresh, "Successful", None)
+
+
+def tick_all() -> None:
+    """Move every active refresh of every existing Auto Scaling backend on (the ticker)."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    with _lock:
+        # dict.values: only backends that exist; indexing would create one per region.
+        for per_account in list(autoscaling_backends.values()):
+            for backend in list(dict.values(per_account)):
+                for refreshes in list(_store(backend).values()):
+                    for refresh in refreshes:
+                        if refresh.status in ACTIVE:
+                            _maybe_step(backend, refresh)

@@ -19,8 +19,18 @@ from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.elbv2 import models as elbv2_models
 
-from autoscaling.emulator import canonical_images, health, instance_refresh, run_command
-from autoscaling.emulator.group_instances import launch_instances, user_data
+from autoscaling.emulator import (
+    canonical_images,
+    health,
+    instance_refresh,
+    lifecycle,
+    ssm_api,
+)
+from autoscaling.emulator.group_instances import (
+    launch_instances,
+    terminate_group_instances,
+    user_data,
+)
 
 _installed = False
 
@@ -34,6 +44,44 @@ def _replace_autoscaling_group_instances(self, count_needed: int, propagated_tag
         return _original_replace(self, count_needed, propagated_tags)
     version = self.ec2_launch_template.get_version(self.launch_template_version)
     launch_instances(self, count_needed, self.ec2_launch_template, version.number)
+
+
+_original_set_desired_capacity = asg_models.FakeAutoScalingGroup.set_desired_capacity
+
+
+def scale_in_order(states: list, current_version: int | None) -> list:
+    """Which instances a scale-in removes first, after the default termination policy
+    (Auto Scaling User Guide, "Configure termination policies": instances not protected
+    from scale in; those on an older launch-template version than the group's first, then
+    the oldest launched). Zone balancing is left out: the emulator's groups are small."""
+    candidates = [s for s in states if not s.protected_from_scale_in]
+    return sorted(
+        candidates,
+        key=lambda s: (
+            getattr(s, "golden_launch_version", None) == current_version,
+            getattr(s.instance, "launch_time", ""),
+        ),
+    )
+
+
+def _set_desired_capacity(self, new_capacity: int | None) -> None:
+    # moto's scale-in terminates instances without deregistering them from the group's
+    # target groups (they stay "healthy" forever); ours drains them first.
+    if self.ec2_launch_template is None:
+        return _original_set_desired_capacity(self, new_capacity)
+    self.desired_capacity = self.min_size if new_capacity is None else new_capacity
+    delta = (self.desired_capacity or 0) - len(self.active_instances())
+    if delta > 0:
+        self.replace_autoscaling_group_instances(delta, self.get_propagated_tags())
+    elif delta < 0:
+        version = self.ec2_launch_template.get_version(self.launch_template_version).number
+        doomed = scale_in_order(self.instance_states, version)[: -delta]
+        terminate_group_instances(
+            self.autoscaling_backend, self, [s.instance.id for s in doomed]
+        )
+    if self.name in self.autoscaling_backend.autoscaling_groups:
+        self.autoscaling_backend.update_attached_elbs(self.name)
+        self.autoscaling_backend.update_attached_target_groups(self.name)
 
 
 def _instance_launch_template(self) -> dict[str, Any] | None:
@@ -124,6 +172,17 @@ def _health_for(self, target: dict, ec2_backend) -> elbv2_models.FakeHealthStatu
     status = _original_health_for(self, target, ec2_backend)
     if status.status != "healthy" or not str(target["Id"]).startswith("i-"):
         return status
+    checked = lifecycle.target_health(self, target["Id"])
+    if checked is not None:
+        # A runtime that checks health for real (the rehearsal's load balancer) decides.
+        return elbv2_models.FakeHealthStatus(
+            target["Id"],
+            status.port,
+            self.health_check_port,
+            checked["State"],
+            checked.get("Reason"),
+            checked.get("Description"),
+        )
     instance = ec2_backend.get_instance_by_id(target["Id"])
     if instance is not None and instance.state != "running":
         return elbv2_models.FakeHealthStatus(
@@ -145,6 +204,26 @@ def _health_for(self, target: dict, ec2_backend) -> elbv2_models.FakeHealthStatu
             "Health checks failed",
         )
     return status
+
+
+_original_register = elbv2_models.FakeTargetGroup.register
+_original_deregister = elbv2_models.FakeTargetGroup.deregister
+
+
+def _register_targets(self, targets: list[dict]) -> None:
+    # Auto Scaling re-registers every instance of the group on each change: only the
+    # targets that are new to the group reach the runtime.
+    new = [t for t in targets if t["Id"] not in self.targets]
+    _original_register(self, targets)
+    for target in new:
+        if str(target["Id"]).startswith("i-"):
+            lifecycle.target_registered(self, target["Id"], int(target.get("Port", self.port)))
+
+
+def _deregister_targets(self, targets: list[dict]) -> None:
+    _original_deregister(self, targets)
+    for target in targets:
+        lifecycle.target_deregistered(self, target["Id"])
 
 
 # -- Auto Scaling actions ---------------------------------------------------------------------
@@ -233,6 +312,7 @@ def install() -> None:
     asg_models.FakeAutoScalingGroup.replace_autoscaling_group_instances = (
         _replace_autoscaling_group_instances
     )
+    asg_models.FakeAutoScalingGroup.set_desired_capacity = _set_desired_capacity
     asg_models.InstanceState.launch_template = property(_instance_launch_template)
     LaunchTemplates.create_launch_template_version = _create_launch_template_version
     LaunchTemplate.tags = property(_template_tags, lambda self, value: None)
@@ -240,6 +320,8 @@ def install() -> None:
     AmisResponse.enable_image_deprecation = _enable_image_deprecation
     AmisResponse.disable_image_deprecation = _disable_image_deprecation
     elbv2_models.FakeTargetGroup.health_for = _health_for
+    elbv2_models.FakeTargetGroup.register = _register_targets
+    elbv2_models.FakeTargetGroup.deregister = _deregister_targets
     AutoScalingResponse.start_instance_refresh = _start_instance_refresh
     AutoScalingResponse.describe_instance_refreshes = _describe_instance_refreshes
     AutoScalingResponse.cancel_instance_refresh = _cancel_instance_refresh
@@ -248,7 +330,7 @@ def install() -> None:
     AutoScalingResponse.describe_auto_scaling_groups = _describe_auto_scaling_groups
     AutoScalingResponse.describe_auto_scaling_instances = _describe_auto_scaling_instances
     # SSM Run Command: targets, rate control, per-instance outcomes (emulator/run_command.py).
-    run_command.install()
+    ssm_api.install()
     _installed = True
 
 

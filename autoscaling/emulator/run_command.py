@@ -45,10 +45,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.core.exceptions import ServiceException
-from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 
-from autoscaling.emulator import config, ssm_outcomes
+from autoscaling.emulator import config, runtime_exec, ssm_outcomes
 
 _lock = threading.RLock()
 _CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
@@ -131,6 +130,8 @@ class Invocation:
         self.ended_step: int | None = None
         self.steps_left = 0
         self.outcome: dict | None = None
+        # A real run inside the instance, when a runtime executes commands (see _start).
+        self.execution: runtime_exec.Execution | None = None
 
     @property
     def terminal(self) -> bool:
@@ -229,6 +230,8 @@ class Command:
         self.max_in_progress = 0
         self.invocations = [Invocation(self, iid, name) for iid, name in instances]
         script = "\n".join(self.parameters.get("commands") or [])
+        self.script = script
+        self.execution_timeout = runtime_exec.execution_timeout(self.parameters)
         for inv in self.invocations:
             inv.outcome = ssm_outcomes.outcome_for(inv.instance_id, script)
 
@@ -328,10 +331,18 @@ class Command:
 
     def _tick_running(self) -> None:
         for inv in self.invocations:
-            if inv.status == "InProgress":
-                inv.steps_left -= 1
-                if inv.steps_left <= 0:
+            if inv.status != "InProgress":
+                continue
+            if inv.execution is not None:
+                # Really running inside the instance: it ends when the script does.
+                result = inv.execution.result()
+                if result is not None:
+                    inv.outcome = result
                     self._finish(inv)
+                continue
+            inv.steps_left -= 1
+            if inv.steps_left <= 0:
+                self._finish(inv)
 
     def _start(self, inv: Invocation) -> bool:
         """Deliver INV to its agent; False when its outcome says it never got there."""
@@ -344,6 +355,8 @@ class Command:
         inv.status, inv.details = "InProgress", "In Progress"
         inv.started = _now()
         inv.steps_left = max(1, int(outcome.get("steps", 1)))
+        if inv.outcome is None:
+            inv.execution = runtime_exec.start(inv.instance_id, self.script, self.execution_timeout)
         return True
 
     def _conclude(self, budget: int) -> None:
@@ -523,76 +536,3 @@ def cancel(ssm_backend, command_id: str, instance_ids: list[str] | None) -> None
 def timelines(ssm_backend) -> list[dict]:
     with _lock:
         return [c.timeline() for c in _store(ssm_backend)]
-
-
-# -- moto response handlers (dispatched by action name) -----------------------------------------
-def _send_command(self):
-    params = {
-        key: self._get_param(key)
-        for key in (
-            "DocumentName", "Comment", "Parameters", "InstanceIds", "Targets",
-            "MaxConcurrency", "MaxErrors", "TimeoutSeconds",
-        )
-    }  # fmt: skip
-    command = send(self.ssm_backend, params, self.current_account, self.region)
-    return ActionResult({"Command": command})
-
-
-def _list_commands(self):
-    items = list_commands(
-        self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceId")
-    )
-    return ActionResult(_page(self, items, "Commands"))
-
-
-def _list_command_invocations(self):
-    items = list_invocations(
-        self.ssm_backend,
-        self._get_param("CommandId"),
-        self._get_param("InstanceId"),
-        bool(self._get_param("Details", False)),
-    )
-    return ActionResult(_page(self, items, "CommandInvocations"))
-
-
-def _get_command_invocation(self):
-    return ActionResult(
-        get_invocation(
-            self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceId")
-        )
-    )
-
-
-def _cancel_command(self):
-    cancel(self.ssm_backend, self._get_param("CommandId"), self._get_param("InstanceIds"))
-    return ActionResult({})
-
-
-def _page(response, items: list[dict], key: str) -> dict:
-    size = int(response._get_param("MaxResults") or 50)
-    token = response._get_param("NextToken")
-    start = int(token) if token else 0
-    out: dict[str, Any] = {key: items[start : start + size]}
-    if len(items) > start + size:
-        out["NextToken"] = str(start + size)
-    return out
-
-
-def all_timelines() -> list[dict]:
-    from moto.ssm.models import ssm_backends
-
-    out = []
-    for per_account in list(ssm_backends.values()):
-        for backend in list(dict.values(per_account)):
-            out.extend(timelines(backend))
-    return out
-
-
-def install() -> None:
-    from moto.ssm.responses import SimpleSystemManagerResponse as R
-
-    R.send_command = _send_command
-    R.list_commands = _list_commands
-    R.list_command_invocations = _list_command_invocations
-    R.get_command_invocation = _get_command_invocation
-    R.cancel_command = _cancel_command

@@ -29,7 +29,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from autoscaling.emulator import config, health, patches, run_command, ssm_outcomes
+from autoscaling.emulator import config, health, patches, ssm_api, ssm_outcomes
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
@@ -168,7 +168,7 @@ class EmulatorApp:
                 ssm_outcomes.clear()
                 result = {"cleared": True}
             elif name == "ssm" and method == "GET":
-                result = {"rules": ssm_outcomes.rules(), "commands": run_command.all_timelines()}
+                result = {"rules": ssm_outcomes.rules(), "commands": ssm_api.all_timelines()}
             elif name == "config" and method == "POST":
                 result = config.update(payload)
             elif name == "config" and method == "GET":
@@ -201,7 +201,8 @@ class EmulatorApp:
         return [data]
 
 
-def make(port: int, record_path: str | None = None, host: str = "127.0.0.1"):
-    """A threaded werkzeug server serving the emulator (not started)."""
-    app = EmulatorApp(record_path)
+def make(port: int, record_path: str | None = None, host: str = "127.0.0.1", app=None):
+    """A threaded werkzeug server serving the emulator (not started). Pass ``app`` to
+    serve one emulator on several addresses (each server sees the same state and log)."""
+    app = app or EmulatorApp(record_path)
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -39,11 +39,12 @@ def _register() -> None:
     from golden.bench import commands as bench_commands
     from golden.hotfix import commands as hotfix_commands
     from golden.instance import commands as instance_commands
+    from golden.rehearsal import commands as rehearsal_commands
     from golden.twin import commands as twin_commands
 
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
-        hotfix_commands,
+        hotfix_commands, rehearsal_commands,
     ):  # fmt: skip
         module.register(main)
 

@@ -35,6 +35,7 @@ think-time runs and parses Locust's own --csv output."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import sys
 import time
@@ -43,7 +44,7 @@ from pathlib import Path
 import gevent
 from golden.bench.report import render_table, rows_to_csv
 from golden.bench.results import ALL_ROUTES, RouteStats, result_rows
-from golden.bench.workload import check_target, client_address
+from golden.bench.workload import check_target, client_address, outcome_class
 from golden.core.errors import GoldenError
 from locust import FastHttpUser, HttpUser, events, tag, task
 
@@ -120,6 +121,12 @@ def _options(parser):
         "--report-csv",
         default="",
         help="Write per-route p50/p95/p99, rps, error rate here at the end.",
+    )
+    group.add_argument(
+        "--outcomes-file",
+        default="",
+        help="Write every request's outcome class (ok, 429, 4xx, 5xx, reset, timeout, "
+        "other) counted, as JSON, here at the end (the release rehearsal reads it).",
     )
     group.add_argument(
         "--large-uploaders",
@@ -361,6 +368,40 @@ class LargeUploadUser(HttpUser):
                 r.failure(f"HTTP {r.status_code}")
             elif (r.json() or {}).get("size") != mb * MIB:
                 r.failure("size in the answer differs from what was sent")
+
+
+@events.init.add_listener
+def _count_outcomes(environment, **_):
+    if environment.parsed_options is None or not environment.parsed_options.outcomes_file:
+        return
+
+    def on_request(response=None, exception=None, **_):
+        code = getattr(response, "status_code", 0) or 0
+        cls = outcome_class(code, exception)
+        _Outcomes.counts[cls] = _Outcomes.counts.get(cls, 0) + 1
+
+    environment.events.request.add_listener(on_request)
+
+
+class _Outcomes:
+    counts: dict[str, int] = {}
+
+
+@events.quitting.add_listener
+def _write_outcomes(environment, **_):
+    opts = environment.parsed_options
+    if opts is None or not opts.outcomes_file:
+        return
+    total = environment.stats.total
+    summary = {
+        "requests": sum(_Outcomes.counts.values()),
+        "classes": dict(sorted(_Outcomes.counts.items())),
+        "p95_ms": total.get_response_time_percentile(0.95) if total.num_requests else None,
+        "p50_ms": total.get_response_time_percentile(0.5) if total.num_requests else None,
+    }
+    path = Path(opts.outcomes_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True))
 
 
 @events.quitting.add_listener

@@ -20,6 +20,20 @@ def test_health_reports_ok_and_the_replica_name(backend):
     assert response.json() == {"status": "ok", "replica": "backend-2"}
 
 
+def test_simulated_unhealthy_fault_fails_health_only_when_set(backend):
+    failing = backend({"REPLICA_NAME": "r1", "APP_SIMULATE_FAULT": "unhealthy"})
+    assert failing.get("/health").status_code == 503
+    assert backend({"REPLICA_NAME": "r1", "APP_SIMULATE_FAULT": "none"}).get(
+        "/health").status_code == 200  # fmt: skip
+
+
+def test_simulated_errors_fault_fails_every_third_search_but_not_health(backend):
+    client = backend({"REPLICA_NAME": "r1", "APP_SIMULATE_FAULT": "errors"})
+    codes = [client.get("/api/search", params={"q": "x"}).status_code for _ in range(6)]
+    assert [c == 500 for c in codes] == [False, False, True, False, False, True]
+    assert client.get("/health").status_code == 200
+
+
 def test_replica_name_falls_back_to_the_hostname(backend):
     import socket
 

@@ -197,3 +197,32 @@ def plan_from_options(
             raise ConfigError(f"--think: expected MIN,MAX seconds, got {think!r}") from None
         changes.update(think_min=lo, think_max=hi)
     return replace(plan, **changes).validate()
+
+
+# Exception texts of the HTTP clients Locust uses (requests, geventhttpclient) that mean
+# the connection was cut or refused, or that time ran out.
+_RESET_WORDS = ("reset", "refused", "broken pipe", "remotedisconnected", "connection aborted",
+                "closed", "eof")  # fmt: skip
+_TIMEOUT_WORDS = ("timed out", "timeout")
+
+
+def outcome_class(status_code: int, exception: BaseException | None) -> str:
+    """One request's outcome: ok (1xx-3xx, no failure), 429 (rate limited: counted apart
+    from failures), 4xx, 5xx, reset, timeout, or other (an answer that failed a check,
+    or an error of no known kind). Status code 0 means no HTTP answer arrived."""
+    if status_code >= 500:
+        return "5xx"
+    if status_code == 429:
+        return "429"
+    if status_code >= 400:
+        return "4xx"
+    if exception is None and 100 <= status_code < 400:
+        return "ok"
+    if status_code:
+        return "other"
+    text = f"{type(exception).__name__} {exception}".lower()
+    if any(word in text for word in _TIMEOUT_WORDS):
+        return "timeout"
+    if any(word in text for word in _RESET_WORDS):
+        return "reset"
+    return "other"

@@ -5,6 +5,7 @@ Servers load ``sample_backend.asgi:app``; tests call ``create_app(env)``."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -20,6 +21,12 @@ from .probes import check_dependencies, scrub
 from .retrieval import DependencyFailed, Retriever
 from .settings import Settings, load_settings
 from .uploads import UploadTooLarge, receive_upload
+
+# A release rehearsal bakes bad images on purpose (golden.rehearsal.plan): with
+# APP_SIMULATE_FAULT=unhealthy every replica fails its /health check (the release's health
+# gate must catch it); with "errors" /api/search answers 500 to every third request while
+# /health stays fine (only an alarm on the 5xx rate catches it). Any other value: no fault.
+FAULT_SETTING = "APP_SIMULATE_FAULT"
 
 
 def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
@@ -66,6 +73,8 @@ def _replica_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/health")
     async def health():
         """Liveness of this replica only: no dependency is consulted."""
+        if settings.app_settings.get(FAULT_SETTING) == "unhealthy":
+            return JSONResponse({"status": "failing", "replica": settings.replica}, 503)
         return {"status": "ok", "replica": settings.replica}
 
     @app.get("/api/whoami")
@@ -80,8 +89,12 @@ def _replica_routes(app: FastAPI, settings: Settings) -> None:
 def _search_routes(app: FastAPI, settings: Settings) -> None:
     """The retrieval request (see retrieval.py); a failing dependency answers 503."""
 
+    served = itertools.count(1)
+
     @app.get("/api/search")
     async def search(request: Request, q: str = Query(..., min_length=1, max_length=500)):
+        if settings.app_settings.get(FAULT_SETTING) == "errors" and next(served) % 3 == 0:
+            return JSONResponse({"error": "simulated fault", "replica": settings.replica}, 500)
         try:
             answer = await request.app.state.retriever.search(q)
         except DependencyFailed as exc:
