@@ -90,9 +90,10 @@ file_roots: {base: [/srv/salt]}
 pillar_roots: {base: [/srv/pillar]}
 state_output: changes
 CONF
-  "$SALT_VENV/bin/salt-call" --local --out=quiet grains.setval role "$ROLE"
-  "$SALT_VENV/bin/salt-call" --local --out=quiet grains.setval platform "$PLATFORM"
-  "$SALT_VENV/bin/salt-call" --local --out=quiet saltutil.sync_all saltenv=base
+  # Salt has no "quiet" outputter (it logs an ERROR and falls back): JSON, discarded.
+  "$SALT_VENV/bin/salt-call" --local --out=json grains.setval role "$ROLE" >/dev/null
+  "$SALT_VENV/bin/salt-call" --local --out=json grains.setval platform "$PLATFORM" >/dev/null
+  "$SALT_VENV/bin/salt-call" --local --out=json saltutil.sync_all saltenv=base >/dev/null
 }
 
 highstate() {

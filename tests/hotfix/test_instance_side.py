@@ -230,3 +230,27 @@ def test_a_bundle_of_this_checkouts_state_tree_pre_renders(salt_world):
     )
     assert record["result"] == "success"
     assert salt_world.demo() == "baked"
+
+
+def test_drift_waits_for_units_still_starting_and_never_reports_them(tmp_path):
+    """A unit caught starting (app.service in `compose up --wait`) is not drift: drift
+    waits, bounded, until systemd has no job left."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "systemctl"
+    fake.write_text("#!/bin/sh\necho x >> " + str(calls) + "\n"
+                    "[ $(wc -l < " + str(calls) + ") -le 2 ] && "
+                    "echo '17 app.service start running'\nexit 0\n")  # fmt: skip
+    fake.chmod(0o755)
+    slept = []
+    layout = inst.Layout(systemctl=str(fake), settle_seconds=60)
+    assert inst.wait_settled(layout, progress=lambda _: None, sleep=slept.append) == []
+    assert len(slept) == 2  # two polls saw the job, the third found none
+    calls.unlink()
+    stuck = tmp_path / "stuck"
+    stuck.write_text("#!/bin/sh\necho '17 app.service start running'\n")
+    stuck.chmod(0o755)
+    clock = iter(range(0, 1000, 30))
+    layout = inst.Layout(systemctl=str(stuck), settle_seconds=60)
+    left = inst.wait_settled(layout, progress=lambda _: None, sleep=lambda _: None,
+                             clock=lambda: next(clock))  # fmt: skip
+    assert left == ["app.service"]

@@ -2,6 +2,7 @@
 secrets from the SSM emulator and reaches real PostgreSQL (TLS, verify-full), Redis,
 Chroma and S3 stand-ins."""
 
+import re
 import uuid
 
 import pytest
@@ -24,6 +25,37 @@ def test_every_dependency_ok_through_nginx(stack_twin):
 def test_search_route_does_real_work(stack_twin):
     status, body = get(stack_twin["port"], "/api/search?q=golden+image")
     assert status == 200, body
+
+
+def test_search_through_the_twin_returns_the_titles_postgresql_holds(stack_twin):
+    """A SQL_ASCII database hands the app bytes where RDS hands text: titles came back null."""
+    status, body = get(stack_twin["port"], "/api/search?q=release+rollback+drift")
+    assert status == 200, body
+    assert body["sources"]["rows"] == "postgres"
+    titles = [r["title"] for r in body["results"]]
+    assert titles and all(isinstance(t, str) and t for t in titles), body["results"]
+
+
+def test_standins_behave_like_the_managed_services(local_standins, secret_values):
+    """What an app can observe of RDS and ElastiCache: UTF8, the PostgreSQL major, TLS
+    required; Redis 7 evicting volatile keys first."""
+    import psycopg
+    import redis
+
+    db = localstack.environment_settings()["instance"]["database"]
+    common = {"host": "127.0.0.1", "port": 15432, "user": db["user"], "dbname": db["name"],
+              "password": secret_values["db_password"], "connect_timeout": 10}  # fmt: skip
+    with psycopg.connect(sslmode="require", **common) as conn:
+        encoding = conn.execute("SHOW server_encoding").fetchone()[0]
+        version = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+        assert conn.execute("SHOW ssl").fetchone()[0] == "on"
+    assert encoding == "UTF8"
+    assert version == localstack.POSTGRES_MAJOR
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(sslmode="disable", **common).close()
+    client = redis.Redis(host="127.0.0.1", port=16379, socket_timeout=10)
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
+    assert client.info("server")["redis_version"].split(".")[0] == str(localstack.REDIS_MAJOR)
 
 
 def test_env_file_holds_ssm_secrets_and_nothing_else_does(stack_twin, secret_values):
@@ -117,3 +149,18 @@ def test_bad_instance_document_fails_boot_naming_the_field(tmp_path, local_stand
         assert docker("exec", name, "test", "-e", "/etc/app/app.env", check=False).returncode != 0
     finally:
         twin.down(name)
+
+
+# Golden's own units on the app role: a clean boot logs no error in any of them.
+GOLDEN_UNITS = ("golden-boot", "app", "golden-sysctl", "nginx")
+
+
+def test_a_clean_boot_logs_no_error_from_goldens_units(stack_twin):
+    argv = ["exec", stack_twin["name"], "journalctl", "-b", "--no-pager", "-o", "cat"]
+    for unit in GOLDEN_UNITS:
+        argv += ["-u", unit]
+    journal = docker(*argv).stdout
+    assert "golden-boot:" in journal, journal  # the boot step's own lines are there
+    bad = [line for line in journal.splitlines()
+           if re.search(r"\[ERROR|\bERROR\b|Traceback|\bCRITICAL\b", line)]  # fmt: skip
+    assert bad == [], "\n".join(bad)

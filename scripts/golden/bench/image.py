@@ -94,7 +94,7 @@ def run_bench(role: str = "app", *, rebuild_base: bool = True, port: int = 18090
                 name,
                 "/opt/salt/bin/salt-call",
                 "--local",
-                "--out=quiet",
+                "--out=json",
                 "state.highstate",
                 "--retcode-passthrough",
             ],

@@ -184,8 +184,9 @@ RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch", "chroma": "clou
 
 def apply_runtime(grain: dict, role: str) -> None:
     """Record the runtime grain and re-render what depends on it."""
-    subprocess.run([SALT_CALL, "--local", "--out=quiet", "grains.setval", "golden_runtime",
-                    json.dumps(grain)], check=True, timeout=120)
+    # Salt has no "quiet" outputter: it would log an ERROR on every boot and fall back.
+    subprocess.run([SALT_CALL, "--local", "--out=json", "grains.setval", "golden_runtime",
+                    json.dumps(grain)], check=True, timeout=120, capture_output=True)
     proc = subprocess.run(
         [SALT_CALL, "--local", "--retcode-passthrough", "--state-verbose=False",
          "state.apply", RERENDER_BY_ROLE[role]],

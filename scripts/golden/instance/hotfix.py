@@ -57,6 +57,10 @@ class Layout:
     salt_config_dir: str | None = None
     salt_cachedir: Path = Path("/var/cache/salt/minion")
     extra_env: dict = field(default_factory=dict)
+    # Drift waits (bounded) for systemd to have no job queued: a unit still starting
+    # (app.service in its `compose up --wait`) is not drift. None: no systemd (tests).
+    systemctl: str | None = "systemctl"
+    settle_seconds: float = 180.0
 
     @property
     def trees(self) -> Path:
@@ -473,10 +477,46 @@ def revert(*, layout: Layout | None = None, timeout: float = 1800, progress=epri
         )
 
 
+def pending_jobs(systemctl: str) -> list[str]:
+    """The units systemd is still starting or stopping (`systemctl list-jobs`); an empty
+    list when none, or when systemd cannot be asked (then there is nothing to wait for)."""
+    try:
+        proc = subprocess.run([systemctl, "list-jobs", "--no-legend", "--plain"],
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if proc.returncode != 0:
+        return []
+    return [line.split()[1] for line in proc.stdout.splitlines() if len(line.split()) > 1]
+
+
+def wait_settled(layout: Layout, progress=eprint, sleep=time.sleep, clock=time.monotonic) -> list:
+    """Wait until systemd has no job queued, at most layout.settle_seconds; returns the
+    jobs still queued then (drift reports them as starting, never as drift)."""
+    if layout.systemctl is None:
+        return []
+    deadline = clock() + layout.settle_seconds
+    jobs = pending_jobs(layout.systemctl)
+    if jobs:
+        progress(f"golden drift: waiting for systemd to finish starting {', '.join(jobs)}")
+    while jobs and clock() < deadline:
+        sleep(1.0)
+        jobs = pending_jobs(layout.systemctl)
+    return jobs
+
+
 def drift(*, layout: Layout | None = None, timeout: float = 1800, progress=eprint) -> dict:
-    """highstate test=True against the tree in place: what differs from it."""
+    """highstate test=True against the tree in place: what differs from it. Units that
+    are still starting are waited for (bounded) first; if some still are, drift says so
+    and does not run (a unit caught starting is not drift)."""
     layout = layout or Layout()
     started, started_at = time.monotonic(), _now()
+    starting = wait_settled(layout, progress)
+    if starting:
+        raise OperationFailed(
+            f"golden drift: systemd is still starting {', '.join(starting)} after "
+            f"{layout.settle_seconds:.0f}s; run drift again once the instance has booted"
+        )
     with _locked(layout):
         progress("golden drift: highstate with test=True against the tree in place")
         _sync(layout, timeout=timeout)

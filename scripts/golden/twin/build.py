@@ -250,12 +250,23 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
             interval=0.2,
             what=f"{spec.name} /healthz to answer 200",
         )
+        # /healthz answers while app.service is still in its `compose up --wait`: the
+        # instance has booted only once systemd has no job left (else drift, a hotfix or
+        # a test would catch units starting).
+        wait_until(
+            lambda: not _systemd_jobs(spec.name),
+            timeout=max(5.0, wait - (time.monotonic() - started)),
+            interval=0.5,
+            what=f"{spec.name} to finish starting (systemctl list-jobs empty)",
+        )
     except OperationFailed:
         state = run(
             ["docker", "exec", spec.name, "systemctl", "--failed", "--no-legend"], check=False
         ).stdout.decode()
         raise OperationFailed(
-            f"{spec.name}: /healthz not 200 after {wait:.0f}s; failed units:\n{state or '(none)'}"
+            f"{spec.name}: not up after {wait:.0f}s (/healthz {healthz(spec.port)}, still "
+            f"starting: {_systemd_jobs(spec.name) or 'nothing'}); failed units:\n"
+            f"{state or '(none)'}"
         ) from None
     return {
         "name": spec.name,
@@ -264,6 +275,13 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
         "healthy_after_s": round(time.monotonic() - started, 2),
         "wait_s": round(seconds, 2),
     }
+
+
+def _systemd_jobs(name: str) -> list[str]:
+    """Units systemd in the container is still starting or stopping."""
+    proc = run(["docker", "exec", name, "systemctl", "list-jobs", "--no-legend", "--plain"],
+               check=False)  # fmt: skip
+    return [line.split()[1] for line in proc.stdout.decode().splitlines() if len(line.split()) > 1]
 
 
 def down(name: str) -> dict:

@@ -30,6 +30,10 @@ STANDINS_IMAGE = "golden-local/standins:bookworm"
 STANDINS_LABEL = "io.golden.standins.inputs"
 STANDINS_WHEELHOUSE = REPO / "build" / "wheelhouse-standins"
 STANDINS_REQUIREMENTS = ("moto[server]>=5.1", "chromadb==1.5.*")
+# The managed services the stand-ins play (Debian 12's packages): RDS for PostgreSQL 15
+# and ElastiCache for Redis 7; the foundation stack and the stand-ins name the same majors.
+POSTGRES_MAJOR = 15
+REDIS_MAJOR = 7
 TWIN_NAME = "golden-local-app"
 ENV_NAME = "local"
 
@@ -47,9 +51,12 @@ class StandIn:
 STANDINS = (
     StandIn("golden-local-postgres", 5432, 15432, ("/usr/local/bin/golden-postgres-start",),
             "postgres", "/var/lib/golden-pg"),
+    # ElastiCache's default parameter group evicts with volatile-lru; a cache.t4g.micro
+    # holds about 0.5 GiB.
     StandIn("golden-local-redis", 6379, 16379,
             ("runuser", "-u", "redis", "--", "redis-server", "--bind", "0.0.0.0",
-             "--protected-mode", "no", "--dir", "/data", "--appendonly", "yes"),
+             "--protected-mode", "no", "--dir", "/data", "--appendonly", "yes",
+             "--maxmemory", "512mb", "--maxmemory-policy", "volatile-lru"),
             "redis", "/data"),
     StandIn("golden-local-chroma", 8000, 18000,
             ("/opt/chroma/bin/chroma", "run", "--host", "0.0.0.0", "--port", "8000",
@@ -181,11 +188,14 @@ def ensure_tls() -> Path:
 
 def start_standin(standin: StandIn, image: str, tls: Path) -> None:
     state = containers.container_state(standin.name)
-    # Reused only when it is the same image over the same data (another checkout's stack
-    # has other secrets and another CA).
+    spec = hashlib.sha256(repr(standin).encode()).hexdigest()[:16]
+    labels = (state or {}).get("Config", {}).get("Labels") or {}
+    # Reused only when it is the same image and command over the same data (another
+    # checkout's stack has other secrets and another CA).
     if (state and state["State"]["Running"]
             and state["Image"] == containers.image_inspect(image)["Id"]
-            and (state["Config"]["Labels"] or {}).get("io.golden.state") == str(STATE)):
+            and labels.get("io.golden.state") == str(STATE)
+            and labels.get("io.golden.standin") == spec):
         return
     containers.remove_container(standin.name)
     data = STATE / standin.data
@@ -194,7 +204,7 @@ def start_standin(standin: StandIn, image: str, tls: Path) -> None:
             "--network", twin.NETWORK, "--restart", "unless-stopped",
             "-p", f"127.0.0.1:{standin.host_port}:{standin.port}",
             "-v", f"{data}:{standin.mount}", "--label", "io.golden.local=standin",
-            "--label", f"io.golden.state={STATE}"]
+            "--label", f"io.golden.state={STATE}", "--label", f"io.golden.standin={spec}"]
     if standin.data == "postgres":
         db = environment_settings()["instance"]["database"]
         argv += ["-v", f"{tls}:/tls:ro",
