@@ -436,21 +436,44 @@ def amis_list(role, env, region, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_aws_errors
 def amis_prune(role, keep, env, region, yes, dry_run, as_json):
-    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots. Never removes
-    an AMI referenced by any launch-template version or any instance. Dry run unless --yes.
+    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots, and delete
+    ROLE's orphaned snapshots (tagged by the bake, used by no registered AMI). Never
+    removes an AMI referenced by any launch-template version or any instance, nor a
+    snapshot any AMI or launch-template version uses. Dry run unless --yes.
+
+    A snapshot EC2 still reports in use right after its AMI was deregistered is retried
+    with bounded back-off; whatever could not be removed is listed at the end (exit 4)
+    and a later prune finds it again.
     """
     result = amis_ops.prune(
         _ami_clients(env, region), role, keep, execute=yes and not dry_run, reporter=Reporter()
     )
     if as_json:
         _emit_json(result)
-        return
-    rows = [{**r, "action": "keep"} for r in result["kept"]] + [
-        {**r, "action": "remove" if yes and not dry_run else "would remove"}
-        for r in result["removed"]
-    ]
-    _table(
-        f"prune {role} (keep {keep})",
-        rows,
-        ["image_id", "version", "build_time", "in_use", "action"],
-    )
+    else:
+        done = yes and not dry_run
+        rows = [{**r, "action": "keep"} for r in result["kept"]] + [
+            {**r, "action": "remove" if done else "would remove"} for r in result["removed"]
+        ]
+        _table(
+            f"prune {role} (keep {keep})",
+            rows,
+            ["image_id", "version", "build_time", "in_use", "action"],
+        )
+        if result["orphan_snapshots"]:
+            _table(
+                f"orphaned {role} snapshots (no AMI uses them)",
+                [
+                    {**s, "action": "delete" if done else "would delete"}
+                    for s in result["orphan_snapshots"]
+                ],
+                ["snapshot_id", "version", "build_time", "start_time", "action"],
+            )
+    unfinished = result.get("unfinished") or []
+    if unfinished:
+        raise OperationFailed(
+            f"prune did not finish {len(unfinished)} removal(s):\n  - "
+            + "\n  - ".join(
+                f"{u['action']} {u['resource']}: {u['error']} ({u['note']})" for u in unfinished
+            )
+        )

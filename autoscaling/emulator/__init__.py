@@ -38,8 +38,17 @@ Fixed
 Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
+- POST /moto-api/golden/faults {"action", "code", "times", "match", "service", "message"}:
+  the next TIMES calls of that action answer that AWS error (HTTP 400, the service's
+  error format) and do nothing, for the errors AWS documents a correct client can meet:
+  eventual consistency (InvalidAMIID.NotFound right after CreateImage/CopyImage,
+  InvalidSnapshot.InUse from DeleteSnapshot right after DeregisterImage,
+  InvalidLaunchTemplateId.VersionNotFound right after CreateLaunchTemplateVersion),
+  ResourceContention. GET .../faults lists what is left, POST .../faults/clear forgets
+  them (emulator/faults.py).
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
-  received (service, action, region, mutating), also written to --record FILE. Calls in
+  received (service, action, region, mutating; "fault" when a declared fault answered),
+  also written to --record FILE. Calls in
   the query protocol (EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS) carry their
   parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
   names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol
@@ -223,6 +232,15 @@ class Emulator:
         return self._call(
             "POST", "health", {"image_id": image_id, "instance_id": instance_id, "state": state}
         )
+
+    def fault(self, action: str, code: str, times: int = 1, **fields) -> list[dict]:
+        """The next ``times`` calls of ``action`` answer the AWS error ``code`` (see
+        emulator/faults.py; ``match``, ``service``, ``message`` narrow or word it)."""
+        rule = {"action": action, "code": code, "times": times, **fields}
+        return self._call("POST", "faults", rule)
+
+    def faults(self) -> list[dict]:
+        return self._call("GET", "faults")
 
     def configure(self, **values: float) -> dict:
         return self._call("POST", "config", values)
