@@ -1,8 +1,13 @@
 """`golden rollback ENV --role R`.
 
 While a refresh is active: RollbackInstanceRefresh (AWS puts the group back on the version
-it ran before the refresh). Otherwise: a release of the previous known-good launch-template
-version (knowngood), which AWS still has, with its own AMI and user data.
+it ran before the refresh), then golden checks that every instance runs that version.
+Otherwise: a release of the previous known-good launch-template version (knowngood),
+which AWS still has, with its own AMI and user data, gated by the role's alarms. A gating
+alarm that does not exist refuses the rollback (exit 3, nothing changed); one already in
+ALARM -- likely why you roll back -- would fail the refresh at once, so it does not gate
+this refresh and the output says so. A group scaled to zero is rolled back too: there
+is nothing to check, and the version was verified when it was released.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from golden.core.errors import OperationFailed, PreflightError
 
 from autoscaling import awsstate, images, knowngood, preflight, refresh
 from autoscaling.aws import Clients
-from autoscaling.release import Options, run_refresh, running_summary, timing_for
+from autoscaling.fleet import running_summary, verify
+from autoscaling.release import Options, env_ref, run_refresh, timing_for
 from autoscaling.settings import Environment, Role
 
 
@@ -86,6 +92,7 @@ def _roll_back_refresh(
             f"rollback of {refresh_id} ended {final.get('Status')}: "
             f"{final.get('StatusReason')}\nthe group now runs: {running}"
         )
+    _check_rolled_back(clients, role, refresh_id, opts)
     say(f"rolled back: {running}")
     return {
         **base,
@@ -127,16 +134,18 @@ def _release_known_good(
             f"rollback refused: known-good version {target} uses {ami_id}, "
             f"which is no longer available in {env.region}"
         )
+    ungated = _gate(env, clients, role)
     plan = {
         **base,
         "action": "release_known_good",
         "from_version": current_version,
         "to_version": target,
         "ami": ami_id,
+        "ungated_alarms": list(ungated),
     }
     if opts.dry_run:
         return {**plan, "dry_run": True}
-    request = refresh.start_request(role, template["LaunchTemplateId"], target)
+    request = refresh.start_request(role, template["LaunchTemplateId"], target, ungated)
     try:
         refresh_id = asg.start_instance_refresh(**request)["InstanceRefreshId"]
     except ClientError as exc:
@@ -156,7 +165,47 @@ def _release_known_good(
         ami_id,
         refresh_id,
         opts,
-        base={**plan, "started": started},
+        base={**plan, "started": started, "env_ref": env_ref(env)},
         history_on_success=False,
         bad_version=current_version,
     )
+
+
+def _gate(env: Environment, clients: Clients, role: Role) -> tuple[str, ...]:
+    """The role's gating alarms that may NOT gate a rollback refresh: those already in
+    ALARM (they would fail it at once). Raises PreflightError, nothing changed, when a
+    gating alarm does not exist (a typo would silently drop the gate)."""
+    states = awsstate.alarm_states(clients.cloudwatch, list(role["alarms"]))
+    missing = {name: None for name, state in states.items() if state is None}
+    problems = preflight.alarm_problems(missing, env.region, f"roles.{role.name}.alarms")
+    if problems:
+        raise PreflightError(
+            "rollback refused, nothing was changed:\n  - " + "\n  - ".join(problems)
+        )
+    return tuple(name for name, state in states.items() if state == "ALARM")
+
+
+def _check_rolled_back(clients: Clients, role: Role, refresh_id: str, opts: Options) -> None:
+    """AWS reported RollbackSuccessful: check that every instance runs the group's
+    version (the one it ran before the refresh) and is healthy."""
+    group = awsstate.group(clients.autoscaling, role.group) or {}
+    version = (group.get("LaunchTemplate") or {}).get("Version")
+    template = awsstate.launch_template(clients.ec2, role.template) or {}
+    data = awsstate.template_version(clients.ec2, template.get("LaunchTemplateId"), version)
+    ami_id = (data or {}).get("LaunchTemplateData", {}).get("ImageId")
+    problems = verify(
+        clients,
+        role,
+        ami_id,
+        version,
+        timing_for(role, opts.timing),
+        opts.verify_attempts,
+        expect_instances=False,
+    )
+    if problems:
+        raise OperationFailed(
+            f"rollback of {refresh_id} reported RollbackSuccessful, but golden's own check "
+            f"of {role.group} (launch template version {version}, {ami_id}) failed:\n  - "
+            + "\n  - ".join(problems)
+            + "\nthe group's launch template version is unchanged; look with `golden status`"
+        )
