@@ -372,6 +372,7 @@ class _Run:
             self.opts,
             history_on_success=history_on_success,
             rows=self.inputs.rows,
+            ami_id=self.ami_id,
         )
 
 
@@ -385,6 +386,7 @@ def record_success(
     history_on_success: bool,
     bad_version: int | None = None,
     rows: list[dict] | None = None,
+    ami_id: str | None = None,
 ) -> dict:
     """Record a verified VERSION: first the known-good history (tag on the template), then
     the template's default; a step already done is skipped. Both are tried; what failed
@@ -428,8 +430,8 @@ def record_success(
             f"checks out, but recording it did not finish:\n  - " + "\n  - ".join(unfinished)
         )
     opts.reporter.info(
-        f"done: every instance of {role.group} runs launch template version {version}, now "
-        f"the default and recorded as known-good"
+        f"done: every instance of {role.group} runs {ami_id or 'its AMI'} (launch template "
+        f"version {version}, now the default and recorded as known-good)"
     )
     return {
         "default_version": version,
@@ -491,8 +493,8 @@ def run_refresh(
         expect_instances=history_on_success,
     )
     if problems:
-        raise _unverified(clients, role, template_id, version, ami_id, refresh_id, problems, base,
-                          bad_version)  # fmt: skip
+        found = _Unverified(version, ami_id, refresh_id, problems, bad_version)
+        raise found.error(clients, role, template_id, base)
     recorded = record_success(
         clients,
         role,
@@ -501,49 +503,47 @@ def run_refresh(
         opts,
         history_on_success=history_on_success,
         bad_version=bad_version,
+        ami_id=ami_id,
     )
     return {**result, **recorded}
 
 
-def _unverified(
-    clients: Clients,
-    role: Role,
-    template_id: str,
-    version: int,
-    ami_id: str,
-    refresh_id: str,
-    problems: list[str],
-    base: dict,
-    bad_version: int | None,
-) -> OperationFailed:
+@dataclass
+class _Unverified:
     """AWS reported success but golden's check failed: the group now launches VERSION,
-    which is neither the default nor known-good. Name that state and the command that
-    goes back. After a rollback (BAD_VERSION set) the bad version leaves the history
-    first, so that the suggested rollback cannot go forward to it."""
-    ec2 = clients.ec2
-    template = awsstate.launch_template(ec2, role.template) or {}
-    history = knowngood.read(template)
-    if bad_version is not None and bad_version in history:
-        history = [v for v in history if v != bad_version]
-        try:
-            knowngood.write(ec2, template_id, history)
-        except ClientError:
-            history = knowngood.read(template)
-    target = knowngood.previous_good(history, version)
-    ref = base.get("env_ref") or base.get("environment")
-    if target is None:
+    which is neither the default nor known-good."""
+
+    version: int
+    ami_id: str
+    refresh_id: str
+    problems: list[str]
+    bad_version: int | None  # set after a rollback: the version rolled back from
+
+    def error(self, clients: Clients, role: Role, template_id: str, base: dict) -> OperationFailed:
+        """Name that state and the command that goes back. After a rollback the bad
+        version leaves the history first, so the suggested rollback cannot go to it."""
+        ec2 = clients.ec2
+        template = awsstate.launch_template(ec2, role.template) or {}
+        history = knowngood.read(template)
+        if self.bad_version is not None and self.bad_version in history:
+            history = [v for v in history if v != self.bad_version]
+            try:
+                knowngood.write(ec2, template_id, history)
+            except ClientError:
+                history = knowngood.read(template)
+        target = knowngood.previous_good(history, self.version)
+        ref = base.get("env_ref") or base.get("environment")
         back = (
             "no earlier known-good version is recorded: release a chosen AMI with `golden release`"
+            if target is None
+            else f"go back to known-good version {target} with: "
+            f"golden rollback {ref} --role {role.name}"
         )
-    else:
-        back = (
-            f"go back to known-good version {target} with: golden rollback {ref} --role {role.name}"
+        return OperationFailed(
+            f"instance refresh {self.refresh_id} reported Successful, but golden's own check "
+            f"of the group failed:\n  - " + "\n  - ".join(self.problems) + f"\nthe group "
+            f"{role.group} now launches launch template version {self.version} "
+            f"({self.ami_id}), which is NOT verified: it is not the template's default (still "
+            f"{template.get('DefaultVersionNumber')}) and not recorded as known-good. Look "
+            f"with: golden status {ref} --role {role.name}; {back}"
         )
-    return OperationFailed(
-        f"instance refresh {refresh_id} reported Successful, but golden's own check of the "
-        f"group failed:\n  - " + "\n  - ".join(problems) + f"\nthe group {role.group} now "
-        f"launches launch template version {version} ({ami_id}), which is NOT verified: it "
-        f"is not the template's default (still {template.get('DefaultVersionNumber')}) and "
-        f"not recorded as known-good. Look with: golden status {ref} --role {role.name}; "
-        f"{back}"
-    )

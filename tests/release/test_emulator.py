@@ -82,27 +82,6 @@ def test_rollback_of_a_refresh_without_desired_configuration_is_irreversible(wor
     assert err.value.response["Error"]["Code"] == "IrreversibleInstanceRefresh"
 
 
-def test_batches_follow_min_healthy_percentage(world):
-    asg = world.client("autoscaling")
-    asg.update_auto_scaling_group(AutoScalingGroupName="golden-local-app", DesiredCapacity=4)
-    asg.start_instance_refresh(
-        AutoScalingGroupName="golden-local-app", Preferences={"MinHealthyPercentage": 50}
-    )
-    seen = []
-    for _ in range(5):
-        item = asg.describe_instance_refreshes(AutoScalingGroupName="golden-local-app")[
-            "InstanceRefreshes"
-        ][0]
-        seen.append((item["Status"], item["PercentageComplete"], item["InstancesToUpdate"]))
-    assert seen == [
-        ("Pending", 0, 4),
-        ("InProgress", 0, 4),
-        ("InProgress", 50, 2),
-        ("InProgress", 100, 0),
-        ("Successful", 100, 0),
-    ]
-
-
 def test_terminated_and_unhealthy_targets_are_reported(world):
     elbv2 = world.client("elbv2")
     arn = world.network["target_groups"]["golden-local-app"]

@@ -262,3 +262,20 @@ def test_bookkeeping_that_fails_after_success_is_reported_and_a_retry_finishes_i
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["known_good_versions"] == [1, 2]
     assert world.mutating_calls() == ["CreateTags"]
+
+
+def test_an_unverified_rollback_drops_the_bad_version_so_the_next_rollback_goes_back(world):
+    """After `golden rollback` from version 3 to 2, AWS says Successful but golden's check
+    fails: the named way back must not lead forward to version 3 again."""
+    from autoscaling import knowngood, release
+
+    for version in ("2.0.0", "3.0.0"):
+        assert world.release(register_ami(world.client("ec2"), "app", version)).exit_code == 0
+    role = world.env.role("app")
+    template_id = world.template()["LaunchTemplateId"]
+    error = release._Unverified(2, "ami-x", "r-1", ["i-1 health is Unhealthy"], 3).error(
+        world.clients, role, template_id, {"env_ref": "local"}
+    )
+    assert "launch template version 2 (ami-x), which is NOT verified" in str(error)
+    assert "go back to known-good version 1 with: golden rollback local --role app" in str(error)
+    assert knowngood.read(world.template()) == [1, 2]
