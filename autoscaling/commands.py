@@ -242,12 +242,17 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
     Pre-flight (nothing changes if any check fails, exit 3):
       the AMI exists in the region, is available, tagged golden:role=ROLE and
       golden:tested=true, not deprecated; the launch template and group exist; the group
-      names an explicit launch-template version; no other refresh is active.
-    Then: a new launch-template version (current one + new ImageId + freshly rendered
-    user data), StartInstanceRefresh with that version in DesiredConfiguration only,
-    AutoRollback, the role's gating alarms, min/max healthy %, warmup, checkpoints and
-    bake time. A progress bar follows the refresh; on success every instance is checked
-    (new AMI, new version, healthy targets) and the version becomes the default.
+      names an explicit launch-template version; no other refresh is active; every
+      gating alarm exists and is not in ALARM; the group's desired capacity is above 0.
+    A release is its whole launch data (AMI, user data rendered now, every other launch
+    parameter): when the group already runs it, nothing is done (exit 0).
+    Then: a launch-template version with that data (reused if one exists, else created
+    from the current one), StartInstanceRefresh with that version in
+    DesiredConfiguration only, AutoRollback, the role's gating alarms, min/max healthy %,
+    warmup, checkpoints and bake time. A progress bar follows the refresh; on success
+    every instance is checked (new AMI, new version, healthy targets) and the version
+    becomes the default; when that check fails the error names the state and the
+    rollback command.
 
     \b
     Example (against the local emulator):
@@ -262,8 +267,10 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
 
     If new instances fail their health checks or a gating alarm fires, AWS rolls the
     group back; the command exits 4 with AWS's reason and what the group runs now.
-    Interrupted? Run the same command again: it attaches to the refresh in flight.
-    Exit codes: 0 released, 2 bad input, 3 refused by pre-flight, 4 failed/rolled back.
+    Interrupted? Run the same command again: it attaches to the refresh in flight (only
+    if that refresh's version holds exactly this release's launch data).
+    Exit codes: 0 released or already released, 2 bad input, 3 refused by pre-flight,
+    4 failed/rolled back/not verified.
     """
     environment, clients = _load(env)
     role_settings = environment.role(role)
