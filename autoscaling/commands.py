@@ -368,14 +368,28 @@ def status(env, roles, as_json):
 @click.command("rollback")
 @click.argument("env")
 @click.option("--role", required=True, type=click.Choice(settings.ROLES))
+@click.option(
+    "--to-version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Go to this known-good launch-template version (default: the one before the "
+    "group's). With it a retry is safe: a group already on it is left alone.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_wait_options
 @_aws_errors
-def rollback(env, role, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
+def rollback(
+    env, role, to_version, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes
+):
     """Roll ROLE back: RollbackInstanceRefresh while a refresh is active, otherwise a
     release of the previous known-good launch-template version (recorded on the template
-    by every successful release)."""
+    by every successful release), or of --to-version.
+
+    Without --to-version every run goes one known-good version further back, so a retry
+    of a rollback that went through rolls back again; in scripts and CI use
+    --to-version N (`--dry-run` shows N): a group already on N is left alone (exit 0).
+    """
     environment, clients = _load(env)
     role_settings = environment.role(role)
     opts = release_ops.Options(
@@ -383,7 +397,7 @@ def rollback(env, role, dry_run, as_json, poll_min_seconds, poll_max_seconds, ti
         reporter=Reporter(),
         timing=_timing(role_settings, poll_min_seconds, poll_max_seconds, timeout_minutes),
     )
-    result = rollback_ops.rollback(environment, clients, role, opts)
+    result = rollback_ops.rollback(environment, clients, role, opts, to_version)
     _print_result(result, as_json, "rollback")
 
 

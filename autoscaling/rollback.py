@@ -8,6 +8,10 @@ alarm that does not exist refuses the rollback (exit 3, nothing changed); one al
 ALARM -- likely why you roll back -- would fail the refresh at once, so it does not gate
 this refresh and the output says so. A group scaled to zero is rolled back too: there
 is nothing to check, and the version was verified when it was released.
+
+A plain rollback always goes one known-good version further back, so retrying one that
+went through would roll back again; `--to-version N` names where to go instead, and when
+the group already runs N (every instance checked, N the default) nothing is done.
 """
 
 from __future__ import annotations
@@ -15,20 +19,28 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
+from golden.core import retry
+from golden.core import tags as T
 from golden.core.errors import OperationFailed, PreflightError
 
-from autoscaling import awsstate, images, knowngood, preflight, refresh
+from autoscaling import awsstate, images, knowngood, preflight, refresh, verification
 from autoscaling.aws import Clients
-from autoscaling.fleet import running_summary, verify
+from autoscaling.fleet import instance_rows, running_summary, verify
 from autoscaling.release import Options, env_ref, run_refresh, timing_for
 from autoscaling.settings import Environment, Role
 
 
 def rollback(
-    env: Environment, clients: Clients, role_name: str, opts: Options | None = None
+    env: Environment,
+    clients: Clients,
+    role_name: str,
+    opts: Options | None = None,
+    to_version: int | None = None,
 ) -> dict:
     """Roll ROLE_NAME's group back: the active refresh if there is one, else to the
-    previous known-good launch-template version. Returns the report dict (with dry_run:
+    previous known-good launch-template version, or to TO_VERSION (a known-good version)
+    when given: then a group that already runs TO_VERSION, every instance checked, is left
+    alone (a retried rollback changes nothing). Returns the report dict (with dry_run:
     True and nothing changed when OPTS.dry_run). Raises PreflightError when the group or
     template is missing or there is nothing to roll back to, OperationFailed when AWS
     refuses or the rollback ends other than successfully."""
@@ -44,9 +56,67 @@ def rollback(
         )
     active = preflight.active_refresh(awsstate.refreshes(asg, role.group))
     base = {"environment": env.name, "role": role.name, "group": role.group}
+    current = str((group.get("LaunchTemplate") or {}).get("Version") or "")
+    current_version = int(current) if current.isdigit() else None
     if active is not None:
+        if to_version is not None and to_version != current_version:
+            raise PreflightError(
+                f"rollback refused: instance refresh {active['InstanceRefreshId']} is active; "
+                f"rolling it back returns {role.group} to version {current_version}, not "
+                f"{to_version}. Omit --to-version, or wait for the refresh to end"
+            )
         return _roll_back_refresh(clients, role, active, base, opts)
-    return _release_known_good(env, clients, role, group, template, base, opts)
+    target = _target(role, template, current_version, to_version)
+    if target == current_version:
+        done = _already_there(clients, role, template, target, base)
+        if done is not None:
+            opts.reporter.info(
+                f"{role.group} already runs known-good version {target}, every instance "
+                f"checked; nothing to do"
+            )
+            return done
+    return _release_known_good(env, clients, role, template, base, opts, current_version, target)
+
+
+def _target(role: Role, template: dict, current: int | None, to_version: int | None) -> int:
+    """The known-good version to go to: TO_VERSION when given (it must be recorded as
+    known-good), else the most recent one other than CURRENT."""
+    history = knowngood.read(template)
+    if to_version is not None:
+        if to_version not in history:
+            raise PreflightError(
+                f"rollback refused: version {to_version} is not recorded as known-good on "
+                f"{role.template} (tag {T.KNOWN_GOOD} = {knowngood.render(history)!r})"
+            )
+        return to_version
+    target = knowngood.previous_good(history, current)
+    if target is None:
+        raise PreflightError(
+            f"rollback refused: no known-good launch template version other than "
+            f"{current} is recorded on {role.template} (tag {T.KNOWN_GOOD} "
+            f"= {knowngood.render(history)!r}); release a chosen AMI with `golden release`"
+        )
+    return target
+
+
+def _already_there(
+    clients: Clients, role: Role, template: dict, version: int, base: dict
+) -> dict | None:
+    """The report when the group runs VERSION and every instance checks out, else None."""
+    data = awsstate.template_version(clients.ec2, template["LaunchTemplateId"], version)
+    ami_id = (data or {}).get("LaunchTemplateData", {}).get("ImageId")
+    group = awsstate.group(clients.autoscaling, role.group) or {}
+    rows = instance_rows(clients, role)
+    problems = verification.problems(
+        rows,
+        ami_id,
+        version,
+        bool(group.get("TargetGroupARNs")),
+        expect_instances=bool(group.get("DesiredCapacity")),
+    )
+    if problems or template.get("DefaultVersionNumber") != version:
+        return None
+    return {**base, "action": "none", "to_version": version, "ami": ami_id, "instances": rows}
 
 
 def _roll_back_refresh(
@@ -108,24 +178,15 @@ def _release_known_good(
     env: Environment,
     clients: Clients,
     role: Role,
-    group: dict,
     template: dict,
     base: dict,
     opts: Options,
+    current_version: int | None,
+    target: int,
 ) -> dict:
-    """Release the known-good version before the one GROUP runs, after checking its AMI
-    still exists."""
+    """Release known-good version TARGET to the group (which runs CURRENT_VERSION), after
+    checking its AMI still exists and the gates."""
     asg, ec2 = clients.autoscaling, clients.ec2
-    current = str((group.get("LaunchTemplate") or {}).get("Version") or "")
-    current_version = int(current) if current.isdigit() else None
-    history = knowngood.read(template)
-    target = knowngood.previous_good(history, current_version)
-    if target is None:
-        raise PreflightError(
-            f"rollback refused: no known-good launch template version other than "
-            f"{current_version} is recorded on {role.template} (tag golden:known-good-versions "
-            f"= {knowngood.render(history)!r}); release a chosen AMI with `golden release`"
-        )
     data = awsstate.template_version(ec2, template["LaunchTemplateId"], target)
     ami_id = (data or {}).get("LaunchTemplateData", {}).get("ImageId")
     image = images.describe_image(ec2, ami_id) if ami_id else None
@@ -147,7 +208,11 @@ def _release_known_good(
         return {**plan, "dry_run": True}
     request = refresh.start_request(role, template["LaunchTemplateId"], target, ungated)
     try:
-        refresh_id = asg.start_instance_refresh(**request)["InstanceRefreshId"]
+        refresh_id = retry.call(
+            lambda: asg.start_instance_refresh(**request)["InstanceRefreshId"],
+            retry.RESOURCE_CONTENTION,
+            opts.backoff,
+        )
     except ClientError as exc:
         raise OperationFailed(
             f"could not start the rollback refresh: {exc.response['Error']['Message']}"
@@ -167,7 +232,7 @@ def _release_known_good(
         opts,
         base={**plan, "started": started, "env_ref": env_ref(env)},
         history_on_success=False,
-        bad_version=current_version,
+        bad_version=current_version if current_version != target else None,
     )
 
 

@@ -132,3 +132,18 @@ def test_orphan_clean_up_spares_snapshots_in_use_untagged_or_of_another_role(wor
     # The seeded AMIs in use keep their snapshots too.
     for ami in world.amis["app"]:
         assert set(_snapshots(ec2, ami)) <= left
+
+
+def test_env_apply_waits_until_ec2_knows_the_version_it_just_wrote(world, sleeps):
+    """ModifyLaunchTemplate (make it the default) right after CreateLaunchTemplateVersion:
+    EC2 may answer that the version does not exist yet."""
+    import yaml
+
+    data = yaml.safe_load(world.settings.read_text())
+    data["roles"]["app"]["instance_type"] = "t3.small"
+    world.settings.write_text(yaml.safe_dump(data, sort_keys=False))
+    world.emulator.fault("ModifyLaunchTemplate", "InvalidLaunchTemplateId.VersionNotFound")
+    applied = world.golden("env", "apply", world.settings, "--yes", "--role", "app")
+    assert applied.exit_code == 0, applied.stderr
+    assert world.template()["DefaultVersionNumber"] == 2
+    assert sleeps == retry.DEFAULT.delays()[:1]

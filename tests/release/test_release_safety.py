@@ -279,3 +279,19 @@ def test_an_unverified_rollback_drops_the_bad_version_so_the_next_rollback_goes_
     assert "launch template version 2 (ami-x), which is NOT verified" in str(error)
     assert "go back to known-good version 1 with: golden rollback local --role app" in str(error)
     assert knowngood.read(world.template()) == [1, 2]
+
+
+def test_a_retried_rollback_to_a_named_version_changes_nothing(world, new_ami):
+    """The same weakness as a retried release: a plain rollback always goes one further
+    back, so CI names the version and a retry finds the group already there."""
+    assert world.release(new_ami).exit_code == 0
+    first = _rollback(world, "--to-version", "1", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert world.group()["LaunchTemplate"]["Version"] == "1"
+    world.emulator.clear_requests()
+    again = _rollback(world, "--to-version", "1", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["action"] == "none" and "nothing to do" in again.stderr
+    assert world.mutating_calls() == []
+    unknown = _rollback(world, "--to-version", "7")
+    assert unknown.exit_code == 3 and "not recorded as known-good" in unknown.stderr
