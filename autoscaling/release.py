@@ -333,9 +333,10 @@ class _Run:
                 f"started. Run the same release again: it reuses that version"
             )
         data = stored.get("LaunchTemplateData", {})
+        asked = templates.release_overrides(self.ami_id, user_data)
         problems = templates.security_problems(data) + [
             f"{key} differs from what was asked"
-            for key in templates.identity_differences(data, self.inputs.expected)
+            for key in templates.identity_differences({k: data.get(k) for k in asked}, asked)
         ]
         if problems:
             raise OperationFailed(f"{where}: " + "; ".join(problems) + " (no refresh was started)")

@@ -136,6 +136,15 @@ def security_problems(data: dict) -> list[str]:
 
 # Fields AWS adds to a version's data in its answers that are not launch parameters.
 _ANSWER_ONLY = {"MetadataOptions": ("State",)}
+# Metadata options at their documented defaults launch the same instance as omitted ones
+# (LaunchTemplateInstanceMetadataOptionsRequest: HttpEndpoint enabled, hop limit 1,
+# HttpProtocolIpv6 and InstanceMetadataTags disabled).
+_METADATA_DEFAULTS = {
+    "HttpEndpoint": "enabled",
+    "HttpPutResponseHopLimit": 1,
+    "HttpProtocolIpv6": "disabled",
+    "InstanceMetadataTags": "disabled",
+}
 
 
 def _canonical(key: str, value):
@@ -156,8 +165,12 @@ def _canonical(key: str, value):
             ),
             key=lambda s: str(s["ResourceType"]),
         )
-    if isinstance(value, dict) and key in _ANSWER_ONLY:
-        return {k: v for k, v in value.items() if k not in _ANSWER_ONLY[key]}
+    if key == "MetadataOptions" and isinstance(value, dict):
+        return {
+            k: v
+            for k, v in value.items()
+            if k not in _ANSWER_ONLY[key] and _METADATA_DEFAULTS.get(k, object()) != v
+        }
     return value
 
 

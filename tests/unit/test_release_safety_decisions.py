@@ -182,3 +182,22 @@ def test_wait_tolerates_a_refresh_not_listed_yet_but_not_one_that_vanishes():
         refresh.wait(lambda: next(vanishing), timing)
     with pytest.raises(OperationFailed, match="still not listed"):
         refresh.wait(lambda: None, timing)
+
+
+def test_metadata_options_at_their_documented_defaults_equal_omitted_ones():
+    asked = {"MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}}
+    answered = {
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpPutResponseHopLimit": 2,
+            "HttpEndpoint": "enabled",
+            "HttpProtocolIpv6": "disabled",
+            "InstanceMetadataTags": "disabled",
+            "State": "applied",
+        }
+    }
+    assert templates.identity_differences(asked, answered) == []
+    tags_on = {
+        "MetadataOptions": {**answered["MetadataOptions"], "InstanceMetadataTags": "enabled"}
+    }
+    assert templates.identity_differences(asked, tags_on) == ["MetadataOptions"]
