@@ -147,3 +147,17 @@ def target_health(elbv2, target_group_arns: list[str]) -> dict[str, dict[str, st
         ):
             out.setdefault(item["Target"]["Id"], {})[arn] = item["TargetHealth"]["State"]
     return out
+
+
+def alarm_states(cloudwatch, names: list[str]) -> dict[str, str | None]:
+    """{alarm name: its StateValue (OK | ALARM | INSUFFICIENT_DATA), None when no metric
+    or composite alarm of that name exists}, in the order of NAMES."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        for page in pages:
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                found[alarm["AlarmName"]] = alarm.get("StateValue")
+    return {name: found.get(name) for name in names}

@@ -242,12 +242,17 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
     Pre-flight (nothing changes if any check fails, exit 3):
       the AMI exists in the region, is available, tagged golden:role=ROLE and
       golden:tested=true, not deprecated; the launch template and group exist; the group
-      names an explicit launch-template version; no other refresh is active.
-    Then: a new launch-template version (current one + new ImageId + freshly rendered
-    user data), StartInstanceRefresh with that version in DesiredConfiguration only,
-    AutoRollback, the role's gating alarms, min/max healthy %, warmup, checkpoints and
-    bake time. A progress bar follows the refresh; on success every instance is checked
-    (new AMI, new version, healthy targets) and the version becomes the default.
+      names an explicit launch-template version; no other refresh is active; every
+      gating alarm exists and is not in ALARM; the group's desired capacity is above 0.
+    A release is its whole launch data (AMI, user data rendered now, every other launch
+    parameter): when the group already runs it, nothing is done (exit 0).
+    Then: a launch-template version with that data (reused if one exists, else created
+    from the current one), StartInstanceRefresh with that version in
+    DesiredConfiguration only, AutoRollback, the role's gating alarms, min/max healthy %,
+    warmup, checkpoints and bake time. A progress bar follows the refresh; on success
+    every instance is checked (new AMI, new version, healthy targets) and the version
+    becomes the default; when that check fails the error names the state and the
+    rollback command.
 
     \b
     Example (against the local emulator):
@@ -262,8 +267,10 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
 
     If new instances fail their health checks or a gating alarm fires, AWS rolls the
     group back; the command exits 4 with AWS's reason and what the group runs now.
-    Interrupted? Run the same command again: it attaches to the refresh in flight.
-    Exit codes: 0 released, 2 bad input, 3 refused by pre-flight, 4 failed/rolled back.
+    Interrupted? Run the same command again: it attaches to the refresh in flight (only
+    if that refresh's version holds exactly this release's launch data).
+    Exit codes: 0 released or already released, 2 bad input, 3 refused by pre-flight,
+    4 failed/rolled back/not verified.
     """
     environment, clients = _load(env)
     role_settings = environment.role(role)
@@ -361,14 +368,28 @@ def status(env, roles, as_json):
 @click.command("rollback")
 @click.argument("env")
 @click.option("--role", required=True, type=click.Choice(settings.ROLES))
+@click.option(
+    "--to-version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Go to this known-good launch-template version (default: the one before the "
+    "group's). With it a retry is safe: a group already on it is left alone.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_wait_options
 @_aws_errors
-def rollback(env, role, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
+def rollback(
+    env, role, to_version, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes
+):
     """Roll ROLE back: RollbackInstanceRefresh while a refresh is active, otherwise a
     release of the previous known-good launch-template version (recorded on the template
-    by every successful release)."""
+    by every successful release), or of --to-version.
+
+    Without --to-version every run goes one known-good version further back, so a retry
+    of a rollback that went through rolls back again; in scripts and CI use
+    --to-version N (`--dry-run` shows N): a group already on N is left alone (exit 0).
+    """
     environment, clients = _load(env)
     role_settings = environment.role(role)
     opts = release_ops.Options(
@@ -376,7 +397,7 @@ def rollback(env, role, dry_run, as_json, poll_min_seconds, poll_max_seconds, ti
         reporter=Reporter(),
         timing=_timing(role_settings, poll_min_seconds, poll_max_seconds, timeout_minutes),
     )
-    result = rollback_ops.rollback(environment, clients, role, opts)
+    result = rollback_ops.rollback(environment, clients, role, opts, to_version)
     _print_result(result, as_json, "rollback")
 
 
@@ -436,21 +457,44 @@ def amis_list(role, env, region, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_aws_errors
 def amis_prune(role, keep, env, region, yes, dry_run, as_json):
-    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots. Never removes
-    an AMI referenced by any launch-template version or any instance. Dry run unless --yes.
+    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots, and delete
+    ROLE's orphaned snapshots (tagged by the bake, used by no registered AMI). Never
+    removes an AMI referenced by any launch-template version or any instance, nor a
+    snapshot any AMI or launch-template version uses. Dry run unless --yes.
+
+    A snapshot EC2 still reports in use right after its AMI was deregistered is retried
+    with bounded back-off; whatever could not be removed is listed at the end (exit 4)
+    and a later prune finds it again.
     """
     result = amis_ops.prune(
         _ami_clients(env, region), role, keep, execute=yes and not dry_run, reporter=Reporter()
     )
     if as_json:
         _emit_json(result)
-        return
-    rows = [{**r, "action": "keep"} for r in result["kept"]] + [
-        {**r, "action": "remove" if yes and not dry_run else "would remove"}
-        for r in result["removed"]
-    ]
-    _table(
-        f"prune {role} (keep {keep})",
-        rows,
-        ["image_id", "version", "build_time", "in_use", "action"],
-    )
+    else:
+        done = yes and not dry_run
+        rows = [{**r, "action": "keep"} for r in result["kept"]] + [
+            {**r, "action": "remove" if done else "would remove"} for r in result["removed"]
+        ]
+        _table(
+            f"prune {role} (keep {keep})",
+            rows,
+            ["image_id", "version", "build_time", "in_use", "action"],
+        )
+        if result["orphan_snapshots"]:
+            _table(
+                f"orphaned {role} snapshots (no AMI uses them)",
+                [
+                    {**s, "action": "delete" if done else "would delete"}
+                    for s in result["orphan_snapshots"]
+                ],
+                ["snapshot_id", "version", "build_time", "start_time", "action"],
+            )
+    unfinished = result.get("unfinished") or []
+    if unfinished:
+        raise OperationFailed(
+            f"prune did not finish {len(unfinished)} removal(s):\n  - "
+            + "\n  - ".join(
+                f"{u['action']} {u['resource']}: {u['error']} ({u['note']})" for u in unfinished
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from golden.core import retry
 from golden.core.errors import OperationFailed, PreflightError
 
 from autoscaling import awsstate, images, templates
@@ -154,8 +155,13 @@ def _create_version(clients: Clients, step: Step, params: dict) -> int:
             f"version {result['VersionNumber']} of {step.target}: " + "; ".join(problems)
         )
     new_version = result["VersionNumber"]
-    clients.ec2.modify_launch_template(
-        LaunchTemplateId=result["LaunchTemplateId"], DefaultVersion=str(new_version)
+    # EC2 may not know the version it just created yet (eventual consistency): bounded
+    # back-off on its "not found" answers (golden.core.retry).
+    retry.call(
+        lambda: clients.ec2.modify_launch_template(
+            LaunchTemplateId=result["LaunchTemplateId"], DefaultVersion=str(new_version)
+        ),
+        retry.TEMPLATE_VERSION_NOT_VISIBLE,
     )
     return new_version
 

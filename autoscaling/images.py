@@ -95,6 +95,39 @@ def prune_plan(images: list[dict], in_use: set[str], keep: int) -> tuple[list[di
     return kept, removed
 
 
+def is_golden_snapshot(snapshot: dict, role: str) -> bool:
+    """A snapshot the bake made for ``role``: Packer tags every snapshot of a baked AMI
+    with the AMI's provenance (snapshot_tags = ami_tags in packer/golden.pkr.hcl), so it
+    carries golden:role=ROLE and golden:build-time. A snapshot without them is never ours
+    to delete."""
+    tags = tag_map(snapshot)
+    return tags.get(T.ROLE) == role and bool(tags.get(T.BUILD_TIME))
+
+
+def orphan_snapshots(snapshots: list[dict], used: set[str], role: str) -> list[dict]:
+    """The golden snapshots of ``role`` that no registered AMI and no launch-template
+    version uses (``used``: their snapshot ids): left behind when a DeregisterImage
+    went through and the DeleteSnapshot after it did not. Oldest first."""
+    found = [
+        s
+        for s in snapshots
+        if s["SnapshotId"] not in used and s.get("State") != "error" and is_golden_snapshot(s, role)
+    ]
+    return sorted(found, key=lambda s: (str(s.get("StartTime") or ""), s["SnapshotId"]))
+
+
+def snapshot_summary(snapshot: dict) -> dict:
+    tags = tag_map(snapshot)
+    return {
+        "snapshot_id": snapshot["SnapshotId"],
+        "state": snapshot.get("State"),
+        "version": tags.get(T.VERSION),
+        "build_time": tags.get(T.BUILD_TIME),
+        "start_time": snapshot.get("StartTime"),
+        "description": snapshot.get("Description"),
+    }
+
+
 def summary(image: dict, in_use: set[str] | None = None) -> dict:
     tags = tag_map(image)
     out = {
@@ -137,10 +170,10 @@ def role_images(ec2, role: str) -> list[dict]:
     return [i for page in pages for i in page.get("Images", [])]
 
 
-def images_in_use(ec2) -> set[str]:
-    """Every AMI referenced by any launch-template version or any not-terminated instance
-    in the region: none of these may be deregistered."""
-    used: set[str] = set()
+def template_references(ec2) -> tuple[set[str], set[str]]:
+    """(AMI ids, snapshot ids) named by any launch-template version in the region."""
+    amis: set[str] = set()
+    snapshots: set[str] = set()
     for page in ec2.get_paginator("describe_launch_templates").paginate():
         for template in page.get("LaunchTemplates", []):
             versions = ec2.get_paginator("describe_launch_template_versions").paginate(
@@ -148,9 +181,17 @@ def images_in_use(ec2) -> set[str]:
             )
             for vpage in versions:
                 for version in vpage.get("LaunchTemplateVersions", []):
-                    image = version.get("LaunchTemplateData", {}).get("ImageId")
-                    if image:
-                        used.add(image)
+                    data = version.get("LaunchTemplateData", {})
+                    if data.get("ImageId"):
+                        amis.add(data["ImageId"])
+                    snapshots.update(snapshots_of(data))
+    return amis, snapshots
+
+
+def images_in_use(ec2) -> set[str]:
+    """Every AMI referenced by any launch-template version or any not-terminated instance
+    in the region: none of these may be deregistered."""
+    used, _ = template_references(ec2)
     states = ["pending", "running", "stopping", "stopped", "shutting-down"]
     for page in ec2.get_paginator("describe_instances").paginate(
         Filters=[{"Name": "instance-state-name", "Values": states}]
@@ -161,10 +202,15 @@ def images_in_use(ec2) -> set[str]:
     return used
 
 
-def deregister(ec2, image: dict) -> list[str]:
-    """Deregister and delete the snapshots (deregistering alone keeps paying for them)."""
-    snapshots = snapshots_of(image)
-    ec2.deregister_image(ImageId=image["ImageId"])
-    for snapshot in snapshots:
-        ec2.delete_snapshot(SnapshotId=snapshot)
-    return snapshots
+def account_images(ec2) -> list[dict]:
+    """Every AMI this account owns in the region, in any state (disabled ones too)."""
+    pages = ec2.get_paginator("describe_images").paginate(Owners=["self"], IncludeDisabled=True)
+    return [i for page in pages for i in page.get("Images", [])]
+
+
+def role_snapshots(ec2, role: str) -> list[dict]:
+    """This account's snapshots tagged golden:role=ROLE."""
+    pages = ec2.get_paginator("describe_snapshots").paginate(
+        OwnerIds=["self"], Filters=[{"Name": f"tag:{T.ROLE}", "Values": [role]}]
+    )
+    return [s for page in pages for s in page.get("Snapshots", [])]

@@ -19,9 +19,13 @@ from autoscaling.settings import Role
 TERMINAL = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 
 
-def start_request(role: Role, template_id: str, version: int) -> dict:
+def start_request(
+    role: Role, template_id: str, version: int, ungated: tuple[str, ...] = ()
+) -> dict:
     """Only DesiredConfiguration names the new version: the group itself keeps the old
-    one until AWS adopts the new one on success, so a rollback goes back, not forward."""
+    one until AWS adopts the new one on success, so a rollback goes back, not forward.
+    Every alarm of the role gates the refresh except those in UNGATED (a rollback's
+    alarms already in ALARM, which would fail it at once)."""
     ref = role.refresh
     prefs: dict = {
         "MinHealthyPercentage": ref["min_healthy_percentage"],
@@ -41,8 +45,9 @@ def start_request(role: Role, template_id: str, version: int) -> dict:
         prefs["CheckpointDelay"] = ref["checkpoint_delay"]
     if ref["bake_time"]:
         prefs["BakeTime"] = ref["bake_time"]
-    if role["alarms"]:
-        prefs["AlarmSpecification"] = {"Alarms": list(role["alarms"])}
+    alarms = [a for a in role["alarms"] if a not in ungated]
+    if alarms:
+        prefs["AlarmSpecification"] = {"Alarms": alarms}
     return {
         "AutoScalingGroupName": role.group,
         "Strategy": "Rolling",
@@ -80,21 +85,38 @@ def _fingerprint(refresh: dict) -> tuple:
     )
 
 
+# A refresh just started may not be listed yet (Auto Scaling, like EC2, answers from an
+# eventually consistent view): this many polls may come back empty before it is an error.
+NOT_YET_VISIBLE_POLLS = 5
+
+
 def wait(
     describe: Callable[[], dict | None],
     timing: Timing,
     on_update: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Poll ``describe`` (returns the refresh) until a terminal status; returns it."""
+    """Poll ``describe`` (returns the refresh, None while it is not listed) until a
+    terminal status; returns it. Raises OperationFailed at the deadline, or when the
+    refresh is not listed after NOT_YET_VISIBLE_POLLS polls or disappears once seen."""
     deadline = timing.clock() + timing.timeout
     max_polls = int(timing.timeout / max(timing.min_interval, 1e-3)) + 2
     interval = timing.min_interval
     last = None
     refresh: dict | None = None
+    unseen = 0
     for _ in range(max_polls):
         refresh = describe()
         if refresh is None:
-            raise OperationFailed("the instance refresh disappeared while waiting for it")
+            unseen += 1
+            if last is not None:
+                raise OperationFailed("the instance refresh disappeared while waiting for it")
+            if unseen >= NOT_YET_VISIBLE_POLLS:
+                raise OperationFailed(
+                    f"the instance refresh just started is still not listed after {unseen} "
+                    f"polls; run the same command again to attach to it"
+                )
+            timing.sleep(interval)
+            continue
         changed = _fingerprint(refresh) != last
         last = _fingerprint(refresh)
         if changed and on_update:

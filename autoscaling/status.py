@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autoscaling import awsstate, preflight
 from autoscaling.aws import Clients
-from autoscaling.release import instance_rows
+from autoscaling.fleet import instance_rows
 from autoscaling.settings import Environment
 
 

@@ -44,7 +44,8 @@ def decode_user_data(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return base64.b64decode(value).decode()
+        # validate: plain text (moto may answer the decoded script) is not base64.
+        return base64.b64decode(value, validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         return value
 
@@ -131,3 +132,81 @@ def security_problems(data: dict) -> list[str]:
         if ebs and (not ebs.get("Encrypted") or ebs.get("VolumeType") != "gp3"):
             problems.append(f"volume {mapping.get('DeviceName')} must be encrypted gp3")
     return problems
+
+
+# Fields AWS adds to a version's data in its answers that are not launch parameters.
+_ANSWER_ONLY = {"MetadataOptions": ("State",)}
+# Metadata options at their documented defaults launch the same instance as omitted ones
+# (LaunchTemplateInstanceMetadataOptionsRequest: HttpEndpoint enabled, hop limit 1,
+# HttpProtocolIpv6 and InstanceMetadataTags disabled).
+_METADATA_DEFAULTS = {
+    "HttpEndpoint": "enabled",
+    "HttpPutResponseHopLimit": 1,
+    "HttpProtocolIpv6": "disabled",
+    "InstanceMetadataTags": "disabled",
+}
+
+
+def _canonical(key: str, value):
+    """One launch parameter, normalised so that equal launches compare equal."""
+    value = copy.deepcopy(value)
+    if key == "UserData":
+        return decode_user_data(value)
+    if key in ("SecurityGroupIds", "SecurityGroups"):
+        return sorted(value)
+    if key == "TagSpecifications":
+        return sorted(
+            (
+                {
+                    "ResourceType": s.get("ResourceType"),
+                    "Tags": sorted(s.get("Tags", []), key=lambda t: t["Key"]),
+                }
+                for s in value
+            ),
+            key=lambda s: str(s["ResourceType"]),
+        )
+    if key == "MetadataOptions" and isinstance(value, dict):
+        return {
+            k: v
+            for k, v in value.items()
+            if k not in _ANSWER_ONLY[key] and _METADATA_DEFAULTS.get(k, object()) != v
+        }
+    return value
+
+
+def launch_identity(data: dict) -> dict:
+    """What instances launched from a version get: EVERY launch parameter of its
+    LaunchTemplateData (ImageId, UserData, instance type, network, volumes, tags ...),
+    empty ones dropped, order-free lists sorted, UserData decoded, answer-only fields
+    removed. Two versions are the same release exactly when these are equal."""
+    return {
+        key: _canonical(key, value)
+        for key, value in sorted(data.items())
+        if value not in (None, [], {}, "")
+    }
+
+
+def identity_differences(have: dict, want: dict) -> list[str]:
+    """The launch parameters in which two versions' data differ (empty: same release)."""
+    a, b = launch_identity(have), launch_identity(want)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def release_data(current: dict, ami_id: str, user_data_b64: str) -> dict:
+    """The data of the version a release creates from CURRENT (the group's version, the
+    SourceVersion): CURRENT with the new ImageId, freshly rendered user data and the
+    IMDSv2 metadata options; everything else inherited."""
+    data = copy.deepcopy(current)
+    data["ImageId"] = ami_id
+    data["UserData"] = user_data_b64
+    data["MetadataOptions"] = dict(METADATA_OPTIONS)
+    return data
+
+
+def release_overrides(ami_id: str, user_data_b64: str) -> dict:
+    """The LaunchTemplateData a release sends with SourceVersion (see release_data)."""
+    return {
+        "ImageId": ami_id,
+        "UserData": user_data_b64,
+        "MetadataOptions": dict(METADATA_OPTIONS),
+    }

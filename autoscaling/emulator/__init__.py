@@ -9,9 +9,14 @@ Added
   RollbackInstanceRefresh (emulator/instance_refresh.py): statuses Pending, InProgress,
   Baking, Successful, Failed, Cancelling, Cancelled, RollbackInProgress,
   RollbackSuccessful; PercentageComplete, InstancesToUpdate, RollbackDetails; batches
-  sized by Min/MaxHealthyPercentage; SkipMatching; checkpoints; bake time; AutoRollback
-  when a new instance is unhealthy or a gating CloudWatch alarm is in ALARM; errors
+  sized by Min/MaxHealthyPercentage as AWS documents them (emulator/refresh_batches.py:
+  rounding, terminate-and-launch or launch-before-terminate, explicit vs omitted
+  maximum), instance warm-up before a batch counts, checkpoints that cut batches, pause
+  once per step and end a partial refresh; SkipMatching; bake time; AutoRollback when a
+  new instance is unhealthy or a gating CloudWatch alarm is in ALARM; errors
   InstanceRefreshInProgress, ActiveInstanceRefreshNotFound, IrreversibleInstanceRefresh.
+  The model is written from AWS's documentation and imports nothing of golden's release
+  engine (an import-linter contract), so the release tests can catch golden's mistakes.
 - EnableImageDeprecation / DisableImageDeprecation (DescribeImages shows DeprecationTime).
 - Canonical's Ubuntu 22.04 (jammy) server images in every region (emulator/
   canonical_images.py): amd64 (x86_64) and arm64, two builds each, owner 099720109477,
@@ -38,8 +43,17 @@ Fixed
 Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
+- POST /moto-api/golden/faults {"action", "code", "times", "match", "service", "message"}:
+  the next TIMES calls of that action answer that AWS error (HTTP 400, the service's
+  error format) and do nothing, for the errors AWS documents a correct client can meet:
+  eventual consistency (InvalidAMIID.NotFound right after CreateImage/CopyImage,
+  InvalidSnapshot.InUse from DeleteSnapshot right after DeregisterImage,
+  InvalidLaunchTemplateId.VersionNotFound right after CreateLaunchTemplateVersion),
+  ResourceContention. GET .../faults lists what is left, POST .../faults/clear forgets
+  them (emulator/faults.py).
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
-  received (service, action, region, mutating), also written to --record FILE. Calls in
+  received (service, action, region, mutating; "fault" when a declared fault answered),
+  also written to --record FILE. Calls in
   the query protocol (EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS) carry their
   parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
   names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol
@@ -55,8 +69,12 @@ Test controls (HTTP, JSON)
 
 What it does NOT model
 - Time: a refresh moves one step per DescribeInstanceRefreshes call (at most once per
-  step_seconds); instance warmup is one step, checkpoint delay and bake time are
-  multiplied by time_scale (default 0). Nothing happens between polls.
+  step_seconds); instance warmup, checkpoint delay and bake time are multiplied by
+  time_scale (default 0; a warm-up still takes one step). Nothing happens between polls.
+- Refresh details AWS does not document: maximum healthy capacity is rounded down; a
+  gating alarm that does not exist is ignored; a rollback replaces one batch per step
+  without warm-up and first terminates new instances launched above the desired
+  capacity; checkpoint percentages count the instances the refresh replaces.
 - Real health checks: instances are healthy unless declared otherwise; the Auto Scaling
   group does not replace unhealthy instances outside a refresh; lifecycle hooks, warm
   pools, scale-in protection and standby are ignored by refreshes; no capacity limits.
@@ -231,6 +249,15 @@ class Emulator:
         return self._call(
             "POST", "health", {"image_id": image_id, "instance_id": instance_id, "state": state}
         )
+
+    def fault(self, action: str, code: str, times: int = 1, **fields) -> list[dict]:
+        """The next ``times`` calls of ``action`` answer the AWS error ``code`` (see
+        emulator/faults.py; ``match``, ``service``, ``message`` narrow or word it)."""
+        rule = {"action": action, "code": code, "times": times, **fields}
+        return self._call("POST", "faults", rule)
+
+    def faults(self) -> list[dict]:
+        return self._call("GET", "faults")
 
     def configure(self, **values: float) -> dict:
         return self._call("POST", "config", values)

@@ -8,14 +8,29 @@ which rebuilds every backend, clears it. The model follows the AWS documentation
   no DesiredConfiguration or that uses $Latest/$Default;
 - AutoRollback requires a DesiredConfiguration with an explicit launch-template version,
   and a group that does not use $Latest/$Default (ValidationError otherwise);
-- instances are replaced in batches sized from Min/MaxHealthyPercentage
-  (autoscaling.batches); SkipMatching leaves instances already on the desired version;
-- after each batch the new instances are checked: one that is unhealthy (see
+- instances are replaced in batches sized from Min/MaxHealthyPercentage as AWS documents
+  them (emulator/refresh_batches.py, written from the documentation, never from golden's
+  own preview): old instances terminated while their replacements launch, or new ones
+  launched first (the group briefly above its desired capacity) and the old ones
+  terminated once those are warmed up; SkipMatching leaves instances already on the
+  desired version;
+- "it waits until the instances pass your health checks and complete warmup before it
+  moves on to replacing other instances": a batch warms up for InstanceWarmup (default
+  the group's health check grace period) before it counts in PercentageComplete and
+  InstancesToUpdate, and before the next batch starts;
+- while it warms up, the new instances are checked: one that is unhealthy (see
   emulator.health) or a gating alarm in ALARM fails the refresh; with AutoRollback the
   group is put back on its original launch-template version (RollbackInProgress ->
   RollbackSuccessful), without it the refresh ends Failed;
-- CheckpointPercentages pause for CheckpointDelay, BakeTime is spent in status Baking
-  while alarms are still watched; on Successful the group adopts the desired version.
+- CheckpointPercentages: a batch stops at the next checkpoint, the refresh pauses for
+  CheckpointDelay once per step at the highest checkpoint reached, a last checkpoint
+  below 100 ends the refresh there; BakeTime is spent in status Baking while alarms are
+  still watched; on Successful the group adopts the desired version.
+
+Not modelled: a gating alarm that does not exist (ignored here; AWS does not document
+what it does), rollbacks do not warm up (each step replaces one batch), instances added
+by a scale-out during a refresh, the instance maintenance policy (defaults come from the
+request or AWS's documented defaults).
 
 Time: a refresh moves at most one step per DescribeInstanceRefreshes call (after the
 reply is built, so each status is reported at least once) and at most once every
@@ -33,8 +48,8 @@ from typing import Any
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.cloudwatch.models import cloudwatch_backends
 
-from autoscaling.batches import batch_size
 from autoscaling.emulator import config, health
+from autoscaling.emulator import refresh_batches as batches
 
 ACTIVE = ("Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress")
 _lock = threading.RLock()
@@ -100,9 +115,12 @@ class Refresh:
         )
         self.desired_template_id: str | None = None
         self.desired_version: int | None = None
-        self.to_replace: list[str] = []
+        self.to_replace: list[str] = []  # old instances not replaced yet
         self.total = 0
-        self.last_batch: list[str] = []
+        self.done = 0  # instances replaced and warmed up
+        self.last_batch: list[str] = []  # the new instances of the latest batch
+        self.retire: list[str] = []  # old instances to terminate once that batch warmed up
+        self.warm_until: float | None = None
         self.checkpoint_until: float | None = None
         self.checkpoints_done: set[int] = set()
         self.bake_started: float | None = None
@@ -117,7 +135,10 @@ class Refresh:
             return 100
         if not self.total:
             return 0 if self.status == "Pending" else 100
-        return int(100 * (self.total - len(self.to_replace)) / self.total)
+        return int(100 * self.done / self.total)
+
+    def left(self) -> int:
+        return 0 if self.status == "Successful" else max(0, self.total - self.done)
 
     def describe(self) -> dict:
         out: dict[str, Any] = {
@@ -127,11 +148,11 @@ class Refresh:
             "StatusReason": self.status_reason,
             "StartTime": self.start_time,
             "PercentageComplete": self.percentage(),
-            "InstancesToUpdate": len(self.to_replace),
+            "InstancesToUpdate": self.left(),
             "ProgressDetails": {
                 "LivePoolProgress": {
                     "PercentageComplete": self.percentage(),
-                    "InstancesToUpdate": len(self.to_replace),
+                    "InstancesToUpdate": self.left(),
                 }
             },
             "Preferences": self.preferences,
@@ -291,8 +312,6 @@ def _normalise_preferences(prefs: dict) -> dict:
             "The difference between MaxHealthyPercentage and "
             "MinHealthyPercentage cannot be more than 100."
         )
-    if mn == 100 and mx == 100:
-        raise ValidationError("MinHealthyPercentage of 100 needs MaxHealthyPercentage above 100.")
     checkpoints = out.get("CheckpointPercentages") or []
     if checkpoints and (sorted(checkpoints) != list(checkpoints) or checkpoints[-1] > 100):
         raise ValidationError("CheckpointPercentages must be ascending values up to 100.")
@@ -334,11 +353,13 @@ def _step(backend, refresh: Refresh, now: float) -> None:
         else:
             refresh.status_reason = "Waiting for the bake time to end."
         return
+    if refresh.warm_until is not None:
+        _warm_up(backend, group, refresh, now)
+        return
     if _at_checkpoint(refresh, now):
         return
     if refresh.to_replace:
-        _replace_batch(backend, group, refresh)
-        _reach_checkpoints(refresh, now)
+        _replace_batch(backend, group, refresh, now)
         return
     if refresh.preferences.get("BakeTime"):
         refresh.status = "Baking"
@@ -396,30 +417,72 @@ def _at_checkpoint(refresh: Refresh, now: float) -> bool:
     return False
 
 
-def _reach_checkpoints(refresh: Refresh, now: float) -> None:
-    """Start the delay of every checkpoint below 100% that the refresh has now passed."""
-    pct = refresh.percentage()
-    done = refresh.checkpoints_done
-    for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
-        if checkpoint < 100 and checkpoint <= pct and checkpoint not in done:
-            refresh.checkpoints_done.add(checkpoint)
-            delay = refresh.preferences.get("CheckpointDelay", 3600)
-            refresh.checkpoint_until = now + _scaled(delay)
-            refresh.status_reason = f"Checkpoint {checkpoint}% reached."
+def _checkpoints(refresh: Refresh) -> list[int]:
+    return list(refresh.preferences.get("CheckpointPercentages") or [])
 
 
-def _replace_batch(backend, group, refresh: Refresh) -> None:
+def _warm_up(backend, group, refresh: Refresh, now: float) -> None:
+    """The batch in flight warms up; once it has, the old instances it replaces that
+    were kept until then are terminated, it counts as done, and checkpoints are reached."""
+    from autoscaling.emulator.group_instances import terminate_group_instances
+
+    if now < refresh.warm_until:
+        refresh.status_reason = "Waiting for the new instances to warm up."
+        return
+    terminate_group_instances(backend, group, refresh.retire)
+    before = refresh.done
+    refresh.done += len(refresh.last_batch)
+    # last_batch stays: its instances are still checked until the next batch replaces it.
+    refresh.retire, refresh.warm_until = [], None
+    refresh.status_reason = None
+    checkpoints = _checkpoints(refresh)
+    hit = batches.reached(refresh.total, before, refresh.done, checkpoints)
+    if checkpoints and checkpoints[-1] < 100 and checkpoints[-1] in hit:
+        # "To replace only a portion of your Auto Scaling group and then stop completely".
+        refresh.to_replace = []
+        return
+    if hit and max(hit) < 100:
+        refresh.checkpoints_done.update(hit)
+        delay = refresh.preferences.get("CheckpointDelay", 3600)
+        refresh.checkpoint_until = now + _scaled(delay)
+        refresh.status_reason = f"Checkpoint {max(hit)}% reached."
+
+
+def _warmup_seconds(group, refresh: Refresh) -> float:
+    """InstanceWarmup, else the group's DefaultInstanceWarmup, else its health check
+    grace period (API_RefreshPreferences)."""
+    value = refresh.preferences.get("InstanceWarmup")
+    if value is None:
+        value = getattr(group, "default_instance_warmup", None)
+    if value is None:
+        value = getattr(group, "health_check_grace_period", 0)
+    return _scaled(value)
+
+
+def _next_batch(group, refresh: Refresh, left: int, checkpoints: list[int]) -> batches.Batch:
+    prefs = refresh.preferences
+    given = prefs.get("MaxHealthyPercentage")
+    room = batches.room_to_checkpoint(refresh.total, refresh.done, checkpoints)
+    return batches.next_batch(
+        group.desired_capacity or 0,
+        left,
+        int(prefs["MinHealthyPercentage"]),
+        None if given is None else int(given),
+        room,
+    )
+
+
+def _replace_batch(backend, group, refresh: Refresh, now: float) -> None:
     from autoscaling.emulator.group_instances import launch_instances, terminate_group_instances
 
-    prefs = refresh.preferences
-    desired = group.desired_capacity or len(group.instance_states)
-    size = batch_size(
-        desired, int(prefs["MinHealthyPercentage"]), int(prefs.get("MaxHealthyPercentage", 100))
-    )
-    batch, refresh.to_replace = refresh.to_replace[:size], refresh.to_replace[size:]
+    batch = _next_batch(group, refresh, len(refresh.to_replace), _checkpoints(refresh))
+    old, refresh.to_replace = refresh.to_replace[: batch.size], refresh.to_replace[batch.size :]
     template = backend.ec2_backend.get_launch_template(refresh.desired_template_id)
-    terminate_group_instances(backend, group, batch)
-    refresh.last_batch = launch_instances(group, len(batch), template, refresh.desired_version)
+    terminate_group_instances(backend, group, old[: batch.terminate_first])
+    refresh.retire = old[batch.terminate_first :]
+    refresh.last_batch = launch_instances(group, len(old), template, refresh.desired_version)
+    refresh.warm_until = now + _warmup_seconds(group, refresh)
+    refresh.status_reason = None
 
 
 def _unhealthy(backend, instance_id: str) -> bool:
@@ -449,6 +512,8 @@ def _begin_rollback(backend, refresh: Refresh, reason: str) -> None:
     refresh.status = "RollbackInProgress"
     refresh.status_reason = f"{reason} Rolling back to the previous configuration."
     refresh.checkpoint_until = None
+    refresh.warm_until = None
+    _drop_surplus(backend, group, refresh)
     refresh.rollback_left = [
         s.instance.id
         for s in group.instance_states
@@ -458,15 +523,23 @@ def _begin_rollback(backend, refresh: Refresh, reason: str) -> None:
     refresh.rollback = {"RollbackReason": reason, "RollbackStartTime": _now()}
 
 
+def _drop_surplus(backend, group, refresh: Refresh) -> None:
+    """A batch launched before terminating left the group above its desired capacity:
+    the rollback terminates that surplus of new instances first (an assumption; AWS
+    documents no detail) and keeps the old instances that were waiting to retire."""
+    from autoscaling.emulator.group_instances import terminate_group_instances
+
+    surplus = len(group.instance_states) - (group.desired_capacity or 0)
+    new = [i for i in refresh.last_batch if i in {s.instance.id for s in group.instance_states}]
+    terminate_group_instances(backend, group, new[: max(0, surplus)])
+    refresh.retire = []
+
+
 def _rollback_step(backend, group, refresh: Refresh) -> None:
     from autoscaling.emulator.group_instances import launch_instances, terminate_group_instances
 
     if refresh.rollback_left:
-        prefs = refresh.preferences
-        desired = group.desired_capacity or len(group.instance_states)
-        size = batch_size(
-            desired, int(prefs["MinHealthyPercentage"]), int(prefs.get("MaxHealthyPercentage", 100))
-        )
+        size = _next_batch(group, refresh, len(refresh.rollback_left), []).size
         batch, refresh.rollback_left = refresh.rollback_left[:size], refresh.rollback_left[size:]
         template = backend.ec2_backend.get_launch_template(refresh.original_template_id)
         terminate_group_instances(backend, group, batch)
@@ -489,6 +562,7 @@ def _succeed(backend, group, refresh: Refresh) -> None:
         group.provided_launch_template_version = desired_lt.get("Version")
     refresh.to_replace = []
     refresh.last_batch = []
+    refresh.done = refresh.total
     _finish(refresh, "Successful", None)
 
 

@@ -55,7 +55,17 @@ def register_ami(
         T.PACKER_VERSION: "emulated",
         T.APP_IMAGES: "emulated",
     }
-    ec2.create_tags(Resources=[image_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    # Like the bake: Packer tags the AMI and its snapshots with the same provenance
+    # (snapshot_tags = ami_tags), and `golden bake` marks both tested.
+    snapshots = [
+        m["Ebs"]["SnapshotId"]
+        for image in ec2.describe_images(ImageIds=[image_id])["Images"]
+        for m in image.get("BlockDeviceMappings") or []
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+    ec2.create_tags(
+        Resources=[image_id, *snapshots], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+    )
     return image_id
 
 

@@ -6,7 +6,8 @@ Wraps moto's DomainDispatcherApplication with
   parameters), kept in memory (GET /moto-api/golden/requests, POST
   /moto-api/golden/requests/clear; the newest MAX_ENTRIES) and, with --record FILE,
   appended to FILE as JSON lines;
-- test controls under /moto-api/golden/: health rules (POST health), run-time settings
+- test controls under /moto-api/golden/: health rules (POST health), declared AWS errors
+  (POST faults, GET faults, POST faults/clear; emulator/faults.py), run-time settings
   (GET/POST config), SSM Run Command outcomes per instance (POST ssm/outcome) and the
   commands' timelines (GET ssm); POST /moto-api/reset also clears the log, the rules and
   the settings.
@@ -29,7 +30,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from autoscaling.emulator import config, health, patches, ssm_api, ssm_outcomes
+from autoscaling.emulator import config, faults, health, patches, ssm_api, ssm_outcomes
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
@@ -135,6 +136,7 @@ class EmulatorApp:
             return self._control(environ, start_response, path[len("/moto-api/golden/") :], method)
         if path == "/moto-api/reset" and method == "POST":
             health.clear()
+            faults.clear()
             ssm_outcomes.clear()
             config.reset()
             self.log.clear()
@@ -142,43 +144,69 @@ class EmulatorApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-            self.log.add(_describe_request(environ, body))
+            entry = _describe_request(environ, body)
+            rule = faults.take(entry)
+            if rule is not None:
+                entry["fault"] = rule["code"]
+            self.log.add(entry)
+            if rule is not None:
+                return self._fault(start_response, rule, entry, environ)
         return self.inner(environ, start_response)
 
+    @staticmethod
+    def _fault(start_response, rule: dict, entry: dict, environ) -> list[bytes]:
+        json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET"))
+        content_type, data = faults.error_response(rule, entry.get("service"), json_protocol)
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", content_type), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def _controls(self) -> dict:
+        """(METHOD, name) -> handler(payload) for every test control."""
+
+        def cleared(func):
+            def handler(_payload):
+                func()
+                return {"cleared": True}
+
+            return handler
+
+        return {
+            ("GET", "requests"): lambda _p: self.log.entries(),
+            ("POST", "requests/clear"): cleared(self.log.clear),
+            ("POST", "health"): lambda p: (
+                health.set_rule(
+                    image_id=p.get("image_id"),
+                    instance_id=p.get("instance_id"),
+                    state=p.get("state", health.UNHEALTHY),
+                ),
+                health.rules(),
+            )[1],
+            ("GET", "health"): lambda _p: health.rules(),
+            ("POST", "faults"): faults.add,
+            ("GET", "faults"): lambda _p: faults.rules(),
+            ("POST", "faults/clear"): cleared(faults.clear),
+            ("POST", "ssm/outcome"): ssm_outcomes.set_rule,
+            ("POST", "ssm/outcome/clear"): cleared(ssm_outcomes.clear),
+            ("GET", "ssm"): lambda _p: {
+                "rules": ssm_outcomes.rules(),
+                "commands": ssm_api.all_timelines(),
+            },
+            ("POST", "config"): config.update,
+            ("GET", "config"): lambda _p: config.snapshot(),
+        }
+
     def _control(self, environ, start_response, name: str, method: str):
+        handler = self._controls().get((method, name))
+        if handler is None:
+            return self._reply(
+                start_response, "404 Not Found", {"error": f"no emulator control {method} {name}"}
+            )
         try:
             payload = self._payload(environ) if method == "POST" else {}
-            if name == "requests" and method == "GET":
-                result = self.log.entries()
-            elif name == "requests/clear" and method == "POST":
-                self.log.clear()
-                result = {"cleared": True}
-            elif name == "health" and method == "POST":
-                health.set_rule(
-                    image_id=payload.get("image_id"),
-                    instance_id=payload.get("instance_id"),
-                    state=payload.get("state", health.UNHEALTHY),
-                )
-                result = health.rules()
-            elif name == "health" and method == "GET":
-                result = health.rules()
-            elif name == "ssm/outcome" and method == "POST":
-                result = ssm_outcomes.set_rule(payload)
-            elif name == "ssm/outcome/clear" and method == "POST":
-                ssm_outcomes.clear()
-                result = {"cleared": True}
-            elif name == "ssm" and method == "GET":
-                result = {"rules": ssm_outcomes.rules(), "commands": ssm_api.all_timelines()}
-            elif name == "config" and method == "POST":
-                result = config.update(payload)
-            elif name == "config" and method == "GET":
-                result = config.snapshot()
-            else:
-                return self._reply(
-                    start_response,
-                    "404 Not Found",
-                    {"error": f"no emulator control {method} {name}"},
-                )
+            result = handler(payload)
         except (ValueError, TypeError) as exc:
             return self._reply(start_response, "400 Bad Request", {"error": str(exc)})
         return self._reply(start_response, "200 OK", result)

@@ -1,28 +1,28 @@
 """Marking an AMI tested talks to EC2 only through the configured endpoint. Here that is
-moto in server mode on 127.0.0.1 (what it does not model: tag-on-create permissions and
-cross-region copies; each region is its own moto backend)."""
+the AWS emulator on 127.0.0.1 (moto extended; what it does not model: tag-on-create
+permissions and cross-region copies, each region is its own moto backend; eventual
+consistency only when a test declares it with emulator.fault)."""
 
 from __future__ import annotations
-
-import socket
 
 import boto3
 import pytest
 from golden.bake import marking
 from golden.bake import request as bake_request
 from golden.bake.request import app_images_value, is_loopback_endpoint
-from moto.server import ThreadedMotoServer
+from golden.core import retry
 
 
-@pytest.fixture(scope="module")
-def ec2_endpoint():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+@pytest.fixture
+def ec2_endpoint(emulator, aws_env):
+    emulator.reset()
+    return emulator.url
+
+
+@pytest.fixture
+def sleeps() -> tuple[retry.Backoff, list[float]]:
+    waited: list[float] = []
+    return retry.Backoff(sleep=waited.append), waited
 
 
 def _register(endpoint: str, region: str) -> str:
@@ -40,12 +40,57 @@ def _tags(endpoint: str, region: str, ami: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
 
 
-def test_every_regional_copy_gets_golden_tested_true(ec2_endpoint):
+def _snapshot_tags(endpoint: str, region: str, ami: str) -> list[dict[str, str]]:
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+    (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
+    ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]]
+    return [
+        {tag["Key"]: tag["Value"] for tag in snap.get("Tags", [])}
+        for snap in ec2.describe_snapshots(SnapshotIds=ids)["Snapshots"]
+    ]
+
+
+def test_every_regional_copy_and_its_snapshots_get_golden_tested_true(ec2_endpoint):
     amis = {region: _register(ec2_endpoint, region) for region in ("us-east-1", "eu-west-1")}
-    marked = marking.mark_ami_tested(amis, ec2_endpoint)
+    marked, unfinished = marking.mark_ami_tested(amis, ec2_endpoint)
     assert marked == [f"eu-west-1:{amis['eu-west-1']}", f"us-east-1:{amis['us-east-1']}"]
+    assert unfinished == []
     for region, ami in amis.items():
         assert _tags(ec2_endpoint, region, ami) == {"golden:tested": "true"}
+        assert _snapshot_tags(ec2_endpoint, region, ami) == [{"golden:tested": "true"}]
+
+
+def test_a_fresh_ami_not_yet_visible_is_marked_after_a_bounded_wait(ec2_endpoint, emulator, sleeps):
+    """AWS: "if you run a command to modify or describe the resource that you just
+    created, its ID might not have propagated throughout the system, and you will get an
+    error responding that the resource does not exist"
+    (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)."""
+    backoff, waited = sleeps
+    ami = _register(ec2_endpoint, "us-east-1")
+    emulator.fault("DescribeImages", "InvalidAMIID.NotFound", times=1)
+    emulator.fault("CreateTags", "InvalidAMIID.NotFound", times=2)
+    marked, unfinished = marking.mark_ami_tested({"us-east-1": ami}, ec2_endpoint, backoff)
+    assert (marked, unfinished) == ([f"us-east-1:{ami}"], [])
+    assert _tags(ec2_endpoint, "us-east-1", ami) == {"golden:tested": "true"}
+    assert waited == backoff.delays()[:1] + backoff.delays()[:2]
+
+
+def test_a_region_that_cannot_be_marked_is_reported_and_the_others_are_marked(
+    ec2_endpoint, emulator, sleeps
+):
+    backoff, waited = sleeps
+    amis = {region: _register(ec2_endpoint, region) for region in ("us-east-1", "eu-west-1")}
+    emulator.fault(
+        "CreateTags", "InvalidAMIID.NotFound", times=100, match={"ResourceId.1": amis["eu-west-1"]}
+    )
+    marked, unfinished = marking.mark_ami_tested(amis, ec2_endpoint, backoff)
+    assert marked == [f"us-east-1:{amis['us-east-1']}"]
+    (line,) = unfinished
+    assert line.startswith(f"eu-west-1:{amis['eu-west-1']}: InvalidAMIID.NotFound")
+    assert "aws ec2 create-tags --region eu-west-1" in line
+    assert len(waited) == backoff.attempts - 1
+    assert _tags(ec2_endpoint, "eu-west-1", amis["eu-west-1"]) == {}
+    assert _tags(ec2_endpoint, "us-east-1", amis["us-east-1"]) == {"golden:tested": "true"}
 
 
 def test_endpoint_comes_from_the_template_var_then_the_aws_environment(monkeypatch):
@@ -81,3 +126,27 @@ def test_only_a_clean_non_empty_test_summary_counts_as_passed():
     assert not marking.tests_passed({"passed": 3, "failed": 1, "skipped": 0})
     assert not marking.tests_passed({"passed": 0, "failed": 0, "skipped": 4})
     assert not marking.tests_passed(None)
+
+
+def test_a_bake_whose_amis_are_not_all_marked_fails_and_records_which_were(monkeypatch):
+    from types import SimpleNamespace
+
+    from golden.bake import build
+    from golden.core.errors import OperationFailed
+
+    monkeypatch.setattr(
+        build,
+        "mark_ami_tested",
+        lambda amis, endpoint: (["us-east-1:ami-1"], ["eu-west-1:ami-2: InvalidAMIID.NotFound"]),
+    )
+    plan = SimpleNamespace(
+        request=SimpleNamespace(target="aws"), packer=SimpleNamespace(endpoint=None)
+    )
+    summary = SimpleNamespace(tests={"passed": 3, "failed": 0, "skipped": 0})
+    record: dict = {}
+    found = {"amis": {"us-east-1": "ami-1", "eu-west-1": "ami-2"}}
+    with pytest.raises(OperationFailed, match="eu-west-1:ami-2") as err:
+        build._mark_tested(plan, summary, found, {}, record, SimpleNamespace(say=print))
+    assert "marked: us-east-1:ami-1" in str(err.value)
+    assert record["tested_marks"] == ["us-east-1:ami-1"]
+    assert record["status"] == "partially-marked" and "tested" not in record

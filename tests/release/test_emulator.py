@@ -82,27 +82,6 @@ def test_rollback_of_a_refresh_without_desired_configuration_is_irreversible(wor
     assert err.value.response["Error"]["Code"] == "IrreversibleInstanceRefresh"
 
 
-def test_batches_follow_min_healthy_percentage(world):
-    asg = world.client("autoscaling")
-    asg.update_auto_scaling_group(AutoScalingGroupName="golden-local-app", DesiredCapacity=4)
-    asg.start_instance_refresh(
-        AutoScalingGroupName="golden-local-app", Preferences={"MinHealthyPercentage": 50}
-    )
-    seen = []
-    for _ in range(5):
-        item = asg.describe_instance_refreshes(AutoScalingGroupName="golden-local-app")[
-            "InstanceRefreshes"
-        ][0]
-        seen.append((item["Status"], item["PercentageComplete"], item["InstancesToUpdate"]))
-    assert seen == [
-        ("Pending", 0, 4),
-        ("InProgress", 0, 4),
-        ("InProgress", 50, 2),
-        ("InProgress", 100, 0),
-        ("Successful", 100, 0),
-    ]
-
-
 def test_terminated_and_unhealthy_targets_are_reported(world):
     elbv2 = world.client("elbv2")
     arn = world.network["target_groups"]["golden-local-app"]
@@ -263,3 +242,38 @@ def test_request_log_never_keeps_json_bodies_or_secret_parameters(seeded):
     (login,) = [r for r in log if r["action"] == "CreateLoginProfile"]
     assert login["params"] == {"Password": "(masked)", "UserName": "operator"}
     assert "s3cret" not in jsonlib.dumps(log)
+
+
+def test_declared_faults_answer_aws_errors_a_given_number_of_times_then_stop(world):
+    """The documented eventual-consistency errors, on demand: EC2 "might not have
+    propagated" a new resource, so a call right after can answer it does not exist
+    (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)."""
+    ec2, asg = world.client("ec2"), world.client("autoscaling")
+    ami = world.amis["app"][0]
+    world.emulator.fault(
+        "DescribeImages", "InvalidAMIID.NotFound", times=2, match={"ImageId.1": ami}
+    )
+    world.emulator.fault("StartInstanceRefresh", "ResourceContention")
+    codes = []
+    for _ in range(3):
+        try:
+            ec2.describe_images(ImageIds=[ami])
+            codes.append(None)
+        except ClientError as exc:
+            codes.append(exc.response["Error"]["Code"])
+    assert codes == ["InvalidAMIID.NotFound", "InvalidAMIID.NotFound", None]
+    ec2.describe_images(ImageIds=[world.amis["app"][1]])  # not matched: answered normally
+    with pytest.raises(ClientError) as busy:
+        asg.start_instance_refresh(AutoScalingGroupName="golden-local-app")
+    assert busy.value.response["Error"]["Code"] == "ResourceContention"
+    assert (
+        asg.describe_instance_refreshes(AutoScalingGroupName="golden-local-app")[
+            "InstanceRefreshes"
+        ]
+        == []
+    ), "a faulted call does nothing"
+    assert world.emulator.faults() == []
+    faulted = [r["fault"] for r in world.emulator.requests() if r.get("fault")]
+    assert faulted == ["InvalidAMIID.NotFound", "InvalidAMIID.NotFound", "ResourceContention"]
+    with pytest.raises(Exception, match="400"):
+        world.emulator.fault("DeleteSnapshot", "InvalidSnapshot.InUse", times=0)

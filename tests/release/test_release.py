@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from golden.core import tags as T
 
-from autoscaling import refresh as refresh_module
 from autoscaling.emulator.seed import register_ami
 
 
@@ -93,33 +92,25 @@ def test_unhealthy_new_instances_roll_back_and_exit_non_zero(world, new_ami):
 
 
 def test_gating_alarm_firing_mid_release_rolls_back(world, new_ami, monkeypatch):
+    from autoscaling.progress import Reporter
+
     old = _old_ami(world)
     cloudwatch = world.client("cloudwatch")
-    sleeps = []
+    original = Reporter.refresh_update
 
-    def sleep_then_fire(seconds):
-        sleeps.append(seconds)
-        if len(sleeps) == 2:  # after the first batch was replaced
+    def fire_half_way(self, item):
+        original(self, item)
+        if item.get("Status") == "InProgress" and item.get("PercentageComplete") == 50:
             cloudwatch.set_alarm_state(
                 AlarmName="golden-local-app-5xx", StateValue="ALARM", StateReason="5xx spike"
             )
 
-    monkeypatch.setattr(refresh_module.Timing, "__init__", _timing_with_sleep(sleep_then_fire))
+    monkeypatch.setattr(Reporter, "refresh_update", fire_half_way)
     result = world.release(new_ami)
     assert result.exit_code == 4
     assert "golden-local-app-5xx" in result.stderr and "RollbackSuccessful" in result.stderr
     assert "  InProgress          50%" in result.stderr, "the alarm fired part way"
     assert set(world.instance_amis().values()) == {old}
-
-
-def _timing_with_sleep(sleep):
-    original = refresh_module.Timing.__init__
-
-    def init(self, *args, **kwargs):
-        kwargs["sleep"] = sleep
-        original(self, *args, **kwargs)
-
-    return init
 
 
 def test_release_refused_while_another_refresh_is_active(world, new_ami):

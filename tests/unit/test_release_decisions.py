@@ -206,7 +206,10 @@ def inputs(**changes) -> preflight.ReleaseInputs:
         group_name="golden-staging-app",
         image=image(),
         template={"LaunchTemplateId": "lt-1"},
-        group={"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "4"}},
+        group={
+            "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "4"},
+            "DesiredCapacity": 2,
+        },
         group_version={
             "LaunchTemplateData": {
                 "MetadataOptions": {"HttpTokens": "required"},
@@ -258,10 +261,12 @@ def test_preflight_attaches_to_the_same_release_and_refuses_another():
         "Status": "InProgress",
         "DesiredConfiguration": {"LaunchTemplate": {"Version": "5"}},
     }
-    same = preflight.decide(inputs(active=active, active_image="ami-0123456789abcdef0"), NOW)
+    expected = {"ImageId": "ami-0123456789abcdef0", "UserData": "dXNlcg=="}
+    same = preflight.decide(inputs(active=active, active_data=expected, expected=expected), NOW)
     assert (same.action, same.refresh_id, same.desired_version) == ("attach", "r-1", 5)
+    other = {**expected, "ImageId": "ami-0fffffffffffffff0"}
     with pytest.raises(PreflightError, match="r-1 is InProgress.*only one release at a time"):
-        preflight.decide(inputs(active=active, active_image="ami-0fffffffffffffff0"), NOW)
+        preflight.decide(inputs(active=active, active_data=other, expected=expected), NOW)
 
 
 def test_active_refresh_picks_only_active_statuses():

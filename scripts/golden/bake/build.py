@@ -249,7 +249,16 @@ def _mark_tested(
         )
     request = plan.request
     if request.target == "aws":
-        record["tested_marks"] = mark_ami_tested(found["amis"], plan.packer.endpoint)
+        marked, unfinished = mark_ami_tested(found["amis"], plan.packer.endpoint)
+        record["tested_marks"] = marked
+        if unfinished:
+            record.update(status="partially-marked", unmarked=unfinished)
+            raise OperationFailed(
+                "tests passed, but not every AMI could be marked tested (a release refuses "
+                "an unmarked AMI):\n  - "
+                + "\n  - ".join(unfinished)
+                + ("\nmarked: " + ", ".join(marked) if marked else "")
+            )
     else:
         record["tested_marks"] = mark_image_tested(
             found["image_id"],

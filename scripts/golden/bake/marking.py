@@ -1,6 +1,7 @@
 """Marking a baked image tested, which the bake does only after its in-bake tests passed:
-the AMI tag golden:tested=true in every region it was copied to, or for a local bake a
-docker image that adds the label golden:tested=true, tagged VERSION and latest.
+the tag golden:tested=true on the AMI and its snapshots in every region it was copied
+to, or for a local bake a docker image that adds the label golden:tested=true, tagged
+VERSION and latest.
 
 `tests_passed` decides; the two markers are the effects (boto3, docker)."""
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 
-from golden.core import tags
+from botocore.exceptions import ClientError
+
+from golden.core import retry, tags
 from golden.core.errors import OperationFailed
 
 
@@ -18,17 +21,63 @@ def tests_passed(tests: dict[str, int] | None) -> bool:
     return bool(tests) and tests["failed"] == 0 and tests["passed"] > 0
 
 
-def mark_ami_tested(amis: dict[str, str], endpoint: str | None) -> list[str]:
-    """Tag every AMI ({region: ami id}) golden:tested=true through ``endpoint`` (None:
-    AWS itself); returns "region:ami" for each, sorted by region."""
+def mark_ami_tested(
+    amis: dict[str, str], endpoint: str | None, backoff: retry.Backoff | None = None
+) -> tuple[list[str], list[str]]:
+    """Tag every AMI ({region: ami id}) and its snapshots golden:tested=true through
+    ``endpoint`` (None: AWS itself). Returns (marked, unfinished): "region:ami" for each
+    AMI marked, sorted by region, and one line per region that could not be marked
+    (what failed and the command that finishes it by hand). Never stops at the first
+    region.
+
+    The AMIs were created or copied moments ago and EC2 is eventually consistent: the
+    image is looked up, and tagged, with bounded back-off while EC2 answers
+    InvalidAMIID.NotFound / InvalidSnapshot.NotFound (golden.core.retry)."""
     import boto3
 
-    marked = []
+    marked, unfinished = [], []
     for region, ami in sorted(amis.items()):
         client = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-        client.create_tags(Resources=[ami], Tags=[{"Key": tags.TESTED, "Value": tags.TESTED_VALUE}])
+        try:
+            _mark_one(client, ami, backoff)
+        except (ClientError, OperationFailed) as exc:
+            unfinished.append(
+                f"{region}:{ami}: {_reason(exc)} (to finish by hand: aws ec2 create-tags "
+                f"--region {region} --resources {ami} <its snapshots> --tags "
+                f"Key={tags.TESTED},Value={tags.TESTED_VALUE})"
+            )
+            continue
         marked.append(f"{region}:{ami}")
-    return marked
+    return marked, unfinished
+
+
+def _reason(exc: Exception) -> str:
+    code = retry.error_code(exc)
+    return f"{code}: {exc}" if code else str(exc)
+
+
+def _mark_one(client, ami: str, backoff: retry.Backoff | None) -> None:
+    gone = retry.AMI_NOT_VISIBLE + retry.SNAPSHOT_NOT_VISIBLE
+    image = retry.describe(
+        lambda: next(iter(client.describe_images(ImageIds=[ami]).get("Images", [])), None),
+        gone,
+        backoff,
+    )
+    if image is None:
+        raise OperationFailed(f"AMI {ami} did not become visible within the back-off")
+    snapshots = [
+        m["Ebs"]["SnapshotId"]
+        for m in image.get("BlockDeviceMappings") or []
+        if (m.get("Ebs") or {}).get("SnapshotId")
+    ]
+    retry.call(
+        lambda: client.create_tags(
+            Resources=[ami, *snapshots],
+            Tags=[{"Key": tags.TESTED, "Value": tags.TESTED_VALUE}],
+        ),
+        gone,
+        backoff,
+    )
 
 
 def mark_image_tested(image_id: str, repository: str, version: str) -> list[str]:
