@@ -89,7 +89,7 @@ def test_no_image_test_passes_by_returning_early():
                     and node.func.attr == "skip"
                 )
                 if skip and not (node.args or node.keywords):
-                    found.append(f"{path.name}:{node.lineno} {function.name} skips without a reason")
+                    found.append(f"{path.name}:{node.lineno} {function.name} skips, no reason")
     assert not found, "an inapplicable test must be deselected by a role marker:\n" + "\n".join(
         found
     )
