@@ -39,7 +39,8 @@ Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
-  received (service, action, region, mutating), also written to --record FILE. Calls in
+  received (service, action, region, the access key id that signed it, as CloudTrail's
+  userIdentity.accessKeyId; mutating), also written to --record FILE. Calls in
   the query protocol (EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS) carry their
   parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
   names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol

@@ -7,6 +7,8 @@ import signal
 import sys
 import threading
 
+from golden.core.shell import in_background
+
 from autoscaling.emulator import config, server
 
 
@@ -55,15 +57,24 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     url = f"http://{args.host}:{httpd.server_port}"
     print(f"golden AWS emulator listening on {url}", file=sys.stderr, flush=True)
+    failed = threading.Event()
     if args.seed:
-        threading.Thread(target=_seed, args=(args.seed, url), daemon=True).start()
+        # A failed seeding is one line, and the emulator stops: serving an environment
+        # that is only half there would fail later, further from the cause.
+        in_background(
+            f"seeding {args.seed} (python -m autoscaling.emulator --seed)",
+            _seed,
+            args.seed,
+            url,
+            on_error=lambda _exc: (failed.set(), httpd.shutdown()),
+        )
     try:
         httpd.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         httpd.server_close()
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 def _seed(env_name: str, url: str) -> None:

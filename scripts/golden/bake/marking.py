@@ -21,11 +21,11 @@ def tests_passed(tests: dict[str, int] | None) -> bool:
 def mark_ami_tested(amis: dict[str, str], endpoint: str | None) -> list[str]:
     """Tag every AMI ({region: ami id}) golden:tested=true through ``endpoint`` (None:
     AWS itself); returns "region:ami" for each, sorted by region."""
-    import boto3
+    from golden.core import awsclient
 
     marked = []
     for region, ami in sorted(amis.items()):
-        client = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+        client = awsclient.client("ec2", region=region, endpoint=endpoint)
         client.create_tags(Resources=[ami], Tags=[{"Key": tags.TESTED, "Value": tags.TESTED_VALUE}])
         marked.append(f"{region}:{ami}")
     return marked
