@@ -155,8 +155,7 @@ def test_the_roll_waits_for_requests_in_flight_before_it_recreates(world):
     make().run()
     assert docker.calls[:2] == [("stop", "backend-1-old", 310), ("up", "backend-1")]
     drained = next(line for line in lines if line.startswith("backend-1: drained"))
-    assert drained.startswith("backend-1: drained in 42.")
-    assert "backend-1: draining, 2 request(s) in flight" in lines
+    assert drained == "backend-1: drained in 42.0s (2 connection(s) in flight)"
     assert clock.now - started >= 42
     # Never two backends down at once: the other was healthy during each recreate.
     assert docker.down_during_up == []

@@ -214,23 +214,20 @@ class Roll:
     def drain(self, service, container):
         """SIGTERM the replica and wait until it has finished its requests in flight and
         exited, at most stop_timeout (+30 s for Docker itself). Returns (seconds, the
-        container's exit code or None)."""
+        container's exit code or None, the most requests seen in flight meanwhile)."""
         port = self.port(service)
         started = self.clock.monotonic()
         stopping = self.docker.start_stop(container, self.stop_timeout)
         deadline = started + self.stop_timeout + 30
-        shown = None
+        most = 0
         while stopping.poll() is None:
             if self.clock.monotonic() > deadline:
                 stopping.kill()
                 raise RollError(f"{service}: `docker stop` did not return within "
                                 f"{self.stop_timeout + 30}s")  # fmt: skip
-            open_now = self.docker.open_connections(port) if port else None
-            if open_now and open_now != shown:
-                self.say(f"{service}: draining, {open_now} request(s) in flight")
-            shown = open_now
+            most = max(most, (self.docker.open_connections(port) if port else None) or 0)
             self.clock.sleep(0.5)
-        return self.clock.monotonic() - started, self.docker.exit_code(container)
+        return self.clock.monotonic() - started, self.docker.exit_code(container), most
 
     def wait_healthy(self, service):
         deadline = self.clock.monotonic() + self.timeout
@@ -276,10 +273,10 @@ class Roll:
         killed = False
         if before and self.docker.health(before) not in ("exited", "dead", "missing"):
             self.refuse_last_healthy(service, before, backends)
-            seconds, code = self.drain(service, before)
+            seconds, code, most = self.drain(service, before)
             killed = code == KILLED
-            self.say(f"{service}: drained in {seconds:.1f}s"
-                     + (" (killed: requests were still in flight)" if killed else ""))  # fmt: skip
+            self.say(f"{service}: drained in {seconds:.1f}s ({most} connection(s) in flight"
+                     + ("; killed: requests were cut" if killed else "") + ")")  # fmt: skip
         self.docker.up(service, timeout=self.timeout)
         if self.docker.container(service) == before:
             self.say(f"{service}: started again unchanged")
@@ -306,7 +303,7 @@ class Roll:
             self.say("warning: one backend replica only: requests fail while it restarts")
         rolled = sum(self.roll_one(service, backends) for service in backends + others)
         for service, container in self.docker.orphans(services):
-            seconds, _ = self.drain(service, container)
+            seconds, _, _ = self.drain(service, container)
             self.say(f"{service}: removed from the compose file, drained in {seconds:.1f}s")
         self.docker.remove_orphans(timeout=self.timeout)
         self.say(f"rolled {rolled} of {len(services)} service(s) one at a time in "
