@@ -10,6 +10,8 @@ SUITE ?= bookworm
 MIRROR ?=
 PORT ?= 8080
 PYTEST_ARGS ?=
+# What scripts/bootstrap.sh sets up: local (make local) or test (make test, CI).
+FOR ?= test
 # Every Python file of the tree (tracked or new, not ignored, still present).
 PY_FILES = $(shell git ls-files -co --exclude-standard -- '*.py' | while read -r f; do [ -f "$$f" ] && echo "$$f"; done)
 export CHECKPOINT_DISABLE := 1
@@ -30,6 +32,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 
+bootstrap: ## Install and start what make FOR=local|test needs (root), else print the command
+	scripts/bootstrap.sh --for $(FOR)
+
 lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, strict docs build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
@@ -47,7 +52,8 @@ base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE
 image: setup ## Build the twin image for ROLE through the one provisioning path
 	$(GOLDEN) twin build --role $(ROLE)
 
-local: setup ## The main job: stand-ins (PostgreSQL, Redis, Chroma, S3/SSM), the twin image, boot from user data
+local: FOR = local
+local: bootstrap setup ## The main job: stand-ins (PostgreSQL, Redis, Chroma, S3/SSM), the twin image, boot from user data
 	$(GOLDEN) local up --port $(PORT)
 
 local-down: setup ## Stop everything `make local` started (data kept in .state/local)
@@ -79,7 +85,7 @@ hotfix: setup ## Apply this checkout's states to the running local twin (golden 
 drift: setup ## Show what on the local twin differs from its state tree (golden drift local)
 	$(GOLDEN) drift local
 
-test: setup ## Everything CI runs: builds the images, runs the whole suite
+test: bootstrap setup ## Everything CI runs: builds the images, runs the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: image ## Load bench: one uvicorn process vs the golden image, same load (QUICK=1: 2-min smoke; needs wrk)
@@ -95,5 +101,5 @@ bench-bake: setup ## Local bake times, one stage vs two (base, then the role --f
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup lint docs base-image image local local-down emulator release ami \
+.PHONY: help setup bootstrap lint docs base-image image local local-down emulator release ami \
 	bake-local rehearsal hotfix drift test bench bench-image clean

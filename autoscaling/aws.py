@@ -1,6 +1,8 @@
 """boto3 clients for one environment: region from the settings, endpoint from the standard
-AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> variables (boto3 reads them itself) or else
-the settings' aws.endpoint_url (the `local` environment's emulator), adaptive retries.
+AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL variables or else the settings'
+aws.endpoint_url (the `local` environment's emulator), adaptive retries. A loopback
+endpoint gets the emulator's dummy keys and never the user's profile or credentials
+(golden.core.awsclient), so `ENV=local` needs no AWS configuration.
 
 GOLDEN_AWS_MAX_ATTEMPTS lowers the retry count; tests set it to 1 so that an action the
 emulator lacks fails at once instead of being retried with back-off.
@@ -11,8 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import boto3
 from botocore.config import Config
+from golden.core import awsclient
 
 from autoscaling.settings import Environment
 
@@ -27,14 +29,6 @@ def _config() -> Config:
     )
 
 
-def endpoint_for(configured: str | None, service: str) -> str | None:
-    """None means 'let boto3 decide' (its own env vars, else the real AWS endpoint)."""
-    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
-    if os.environ.get(specific) or os.environ.get("AWS_ENDPOINT_URL"):
-        return None
-    return configured
-
-
 @dataclass
 class Clients:
     region: str
@@ -47,11 +41,9 @@ class Clients:
 
     def _client(self, service: str):
         if service not in self._cache:
-            kwargs = {"region_name": self.region, "config": _config()}
-            endpoint = endpoint_for(self.endpoint_url, service)
-            if endpoint:
-                kwargs["endpoint_url"] = endpoint
-            self._cache[service] = boto3.session.Session().client(service, **kwargs)
+            self._cache[service] = awsclient.client(
+                service, region=self.region, endpoint=self.endpoint_url, config=_config()
+            )
         return self._cache[service]
 
     @property

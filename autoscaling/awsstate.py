@@ -161,3 +161,33 @@ def alarm_states(cloudwatch, names: list[str]) -> dict[str, str | None]:
             for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
                 found[alarm["AlarmName"]] = alarm.get("StateValue")
     return {name: found.get(name) for name in names}
+
+
+# -- load balancing: the timeout chain's part in AWS ---------------------------------------------
+# AWS's defaults when an attribute is not reported (ELBv2 API reference, attributes).
+DEFAULT_IDLE_TIMEOUT = "60"
+DEFAULT_DEREGISTRATION_DELAY = "300"
+
+
+def load_balancing_timeouts(elbv2, target_group_arns: list[str]) -> dict:
+    """{"target_groups": {arn: deregistration delay seconds (str)}, "load_balancers":
+    {arn: idle timeout seconds (str)}} for the given target groups and the load
+    balancers in front of them."""
+    groups: dict[str, str] = {}
+    balancers: dict[str, str] = {}
+    for arn in target_group_arns:
+        attrs = elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        groups[arn] = _attribute(attrs, "deregistration_delay.timeout_seconds",
+                                 DEFAULT_DEREGISTRATION_DELAY)  # fmt: skip
+        described = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]
+        for lb_arn in described[0].get("LoadBalancerArns") or [] if described else []:
+            if lb_arn not in balancers:
+                lb_attrs = elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb_arn)
+                balancers[lb_arn] = _attribute(lb_attrs["Attributes"],
+                                               "idle_timeout.timeout_seconds",
+                                               DEFAULT_IDLE_TIMEOUT)  # fmt: skip
+    return {"target_groups": groups, "load_balancers": balancers}
+
+
+def _attribute(attributes: list[dict], key: str, default: str) -> str:
+    return next((a["Value"] for a in attributes if a.get("Key") == key), default)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from golden.core import retry
 from golden.core.errors import OperationFailed, PreflightError
 
-from autoscaling import awsstate, images, templates
+from autoscaling import awsstate, images, templates, timeouts
 from autoscaling.aws import Clients
 from autoscaling.envplan import NEW_VERSION, Current, Desired, RolePlan, Step, plan_role
 from autoscaling.settings import Environment, Role
@@ -19,7 +19,8 @@ def read_role(env: Environment, clients: Clients, role: Role) -> tuple[Desired, 
     subnets = awsstate.resolve_subnets(ec2, role["subnets"], source)
     sgs = awsstate.resolve_security_groups(ec2, role["security_groups"], source)
     tgs = awsstate.resolve_target_groups(clients.elbv2, role["target_groups"], source)
-    desired = Desired(templates.desired_data(env, role, sgs), subnets, tgs)
+    desired = Desired(templates.desired_data(env, role, sgs), subnets, tgs,
+                      lb_timeouts=_lb_timeouts(role, source))  # fmt: skip
     template = awsstate.launch_template(ec2, role.template)
     group = awsstate.group(asg, role.group)
     version = None
@@ -37,7 +38,23 @@ def read_role(env: Environment, clients: Clients, role: Role) -> tuple[Desired, 
     else:
         bootstrap = _bootstrap_ami(env, clients, role)
     policies = awsstate.policies(asg, role.group) if group else []
-    return desired, Current(template, group, version, policies, bootstrap)
+    balancing = (awsstate.load_balancing_timeouts(clients.elbv2, tgs)
+                 if desired.lb_timeouts else {})  # fmt: skip
+    return desired, Current(template, group, version, policies, bootstrap, balancing)
+
+
+def _lb_timeouts(role: Role, source: str) -> dict | None:
+    """The app role's load-balancer timeouts: the settings' `load_balancer` values checked
+    against the timeout chain of this checkout's state tree, or the chain's own. None for
+    another role, without target groups, or without a state tree to read the chain from."""
+    if role.name != "app" or not role["target_groups"]:
+        return None
+    inputs = timeouts.load_inputs()
+    if inputs is None:
+        return None
+    return timeouts.load_balancer_targets(
+        timeouts.chain(inputs), role.data.get("load_balancer"), source
+    )
 
 
 def _bootstrap_ami(env: Environment, clients: Clients, role: Role) -> str:
@@ -122,6 +139,11 @@ _GROUP_CALLS = {
     "tag_group": "create_or_update_tags",
     "put_policy": "put_scaling_policy",
 }
+# Steps that are one ELBv2 call with the step's parameters as they are.
+_ELB_CALLS = {
+    "set_target_group_attributes": "modify_target_group_attributes",
+    "set_load_balancer_attributes": "modify_load_balancer_attributes",
+}
 
 
 def _execute(clients: Clients, step: Step, params: dict) -> int | None:
@@ -131,6 +153,9 @@ def _execute(clients: Clients, step: Step, params: dict) -> int | None:
         return _create_template(clients, params)
     if step.op == "create_version":
         return _create_version(clients, step, params)
+    if step.op in _ELB_CALLS:
+        getattr(clients.elbv2, _ELB_CALLS[step.op])(**params)
+        return None
     call = _GROUP_CALLS.get(step.op)
     if call is None:  # pragma: no cover - plan and apply are written together
         raise OperationFailed(f"unknown plan step {step.op}")

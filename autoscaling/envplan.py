@@ -52,6 +52,9 @@ class Current:
     version: dict | None  # the launch-template version the group runs (or default)
     policies: list[dict]
     bootstrap_ami: str | None  # only used when the template does not exist yet
+    # awsstate.load_balancing_timeouts: deregistration delay per target group, idle
+    # timeout per load balancer in front of them (seconds, as AWS reports them).
+    load_balancing: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +62,9 @@ class Desired:
     data: dict  # launch-template data without ImageId
     subnet_ids: list[str]
     target_group_arns: list[str]
+    # The timeout chain's load-balancer values (autoscaling.timeouts): idle_timeout,
+    # deregistration_delay in seconds; None when the role has no chain to follow.
+    lb_timeouts: dict | None = None
 
 
 def _short(value: Any) -> Any:
@@ -125,6 +131,7 @@ def plan_role(env: Environment, role: Role, desired: Desired, current: Current) 
                 f"{role.name}: running instances keep their configuration until the next "
                 f"release (golden release {env.name} --role {role.name} --ami ...)"
             )
+    plan.steps += load_balancing_steps(desired, current)
     want_policy = _policy_params(role)
     if want_policy:
         plan.steps += _policy_steps(want_policy, current.policies)
@@ -354,6 +361,39 @@ def _tag_group_step(env: Environment, role: Role, group: dict) -> Step | None:
         {"Tags": _asg_tags(role.group, missing)},
         [(f"tag {k}", have_tags.get(k, (None,))[0], v) for k, v in sorted(missing.items())],
     )
+
+
+# -- load balancing (the timeout chain) ------------------------------------------------------
+
+
+def load_balancing_steps(desired: Desired, current: Current) -> list[Step]:
+    """Steps that set the target groups' deregistration delay and the idle timeout of the
+    load balancers in front of them to the timeout chain's values, where AWS differs."""
+    want = desired.lb_timeouts
+    if not want:
+        return []
+    steps = []
+    for arn, have in sorted((current.load_balancing.get("target_groups") or {}).items()):
+        value = str(want["deregistration_delay"])
+        if have != value:
+            steps.append(Step(
+                "set_target_group_attributes", arn,
+                f"deregistration delay {value}s (the timeout chain)",
+                {"TargetGroupArn": arn, "Attributes": [
+                    {"Key": "deregistration_delay.timeout_seconds", "Value": value}]},
+                [("deregistration_delay.timeout_seconds", have, value)],
+            ))  # fmt: skip
+    for arn, have in sorted((current.load_balancing.get("load_balancers") or {}).items()):
+        value = str(want["idle_timeout"])
+        if have != value:
+            steps.append(Step(
+                "set_load_balancer_attributes", arn,
+                f"load balancer idle timeout {value}s (the timeout chain)",
+                {"LoadBalancerArn": arn, "Attributes": [
+                    {"Key": "idle_timeout.timeout_seconds", "Value": value}]},
+                [("idle_timeout.timeout_seconds", have, value)],
+            ))  # fmt: skip
+    return steps
 
 
 # -- scaling policy -----------------------------------------------------------------------

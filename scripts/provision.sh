@@ -138,6 +138,12 @@ PY
     echo "golden-provision: error: image tests ($label) failed" >&2
     exit 1
   fi
+  # All skipped is not a pass: only tests that ran for this role may mark it tested.
+  if [ "$p" -eq 0 ]; then
+    summary
+    echo "golden-provision: error: no image test ran for role $ROLE ($label)" >&2
+    exit 1
+  fi
 }
 
 # The bake wrapper reads this line for its build record.

@@ -52,8 +52,9 @@ Test controls (HTTP, JSON)
   ResourceContention. GET .../faults lists what is left, POST .../faults/clear forgets
   them (emulator/faults.py).
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
-  received (service, action, region, mutating; "fault" when a declared fault answered),
-  also written to --record FILE. Calls in
+  received (service, action, region, the access key id that signed it, as CloudTrail's
+  userIdentity.accessKeyId; mutating; "fault" when a declared fault answered), also
+  written to --record FILE. Calls in
   the query protocol (EC2, Auto Scaling, ELBv2, CloudWatch, IAM, STS) carry their
   parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
   names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol

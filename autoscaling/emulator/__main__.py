@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from golden.core.shell import in_background
+
 from autoscaling.emulator import config, runtime, server, ticker
 
 
@@ -95,8 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://{args.host}:{httpd.server_port}"
     hosts = ", ".join([url] + [f"http://{h}:{httpd.server_port}" for h in args.also_host])
     print(f"golden AWS emulator listening on {hosts}", file=sys.stderr, flush=True)
+    failed = threading.Event()
     if args.seed:
-        threading.Thread(target=_seed, args=(args.seed, url), daemon=True).start()
+        # A failed seeding is one line, and the emulator stops: serving an environment
+        # that is only half there would fail later, further from the cause.
+        in_background(
+            f"seeding {args.seed} (python -m autoscaling.emulator --seed)",
+            _seed,
+            args.seed,
+            url,
+            on_error=lambda _exc: (failed.set(), httpd.shutdown()),
+        )
     try:
         httpd.serve_forever()
     except (KeyboardInterrupt, SystemExit):
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for server_ in [httpd, *extra]:
             server_.server_close()
         runtime.close()
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 def _seed(env_name: str, url: str) -> None:

@@ -134,6 +134,7 @@ def seed_network(env: Environment, clients: Clients) -> dict:
                     TargetType="instance",
                 )["TargetGroups"][0]["TargetGroupArn"]
             created["target_groups"][name] = arn
+            _load_balancer_for(elbv2, env, role_name, name, arn, created)
         for alarm in role["alarms"]:
             cw.put_metric_alarm(
                 AlarmName=alarm,
@@ -147,6 +148,29 @@ def seed_network(env: Environment, clients: Clients) -> dict:
             )
             created["alarms"].append(alarm)
     return created
+
+
+def _load_balancer_for(elbv2, env: Environment, role_name: str, tg_name: str, tg_arn: str,
+                       created: dict) -> None:  # fmt: skip
+    """An internal ALB with an HTTP listener forwarding to the target group, as the account
+    has in front of the app (its idle timeout is AWS's default, 60 s, until `golden env
+    apply` sets the timeout chain's)."""
+    groups = elbv2.describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"]
+    if groups[0].get("LoadBalancerArns"):
+        return
+    subnets = list(created["subnets"].values())
+    name = f"golden-{env.name}-{role_name}"[:32]
+    try:
+        lb_arn = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"][0]["LoadBalancerArn"]
+    except elbv2.exceptions.LoadBalancerNotFoundException:
+        lb_arn = elbv2.create_load_balancer(
+            Name=name, Subnets=subnets, Scheme="internal", Type="application"
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+    )  # fmt: skip
+    created.setdefault("load_balancers", {})[tg_name] = lb_arn
 
 
 def seed_amis(env: Environment, clients: Clients, count: int) -> dict:

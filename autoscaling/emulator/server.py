@@ -32,7 +32,7 @@ from werkzeug.serving import make_server
 
 from autoscaling.emulator import config, faults, health, patches, ssm_api, ssm_outcomes
 
-_CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
 # Parameters are recorded only for the query protocol (form-encoded, flat Name.N.Key=value
 # pairs). JSON-protocol bodies (SSM PutParameter carries SecureString values, Secrets
@@ -93,7 +93,8 @@ def query_params(fields: dict[str, list[str]]) -> dict[str, str]:
 def _describe_request(environ: dict, body: bytes) -> dict:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     match = _CREDENTIAL.search(auth)
-    region, service = (match.group(1), match.group(2)) if match else (None, None)
+    # The access key id is no secret: CloudTrail records it too (userIdentity.accessKeyId).
+    key_id, region, service = match.groups() if match else (None, None, None)
     action = None
     fields: dict[str, list[str]] | None = None
     target = environ.get("HTTP_X_AMZ_TARGET")
@@ -115,6 +116,7 @@ def _describe_request(environ: dict, body: bytes) -> dict:
         "time": time.time(),
         "service": service,
         "region": region,
+        "access_key_id": key_id,
         "action": action,
         "mutating": is_mutating(action),
     }

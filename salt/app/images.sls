@@ -9,7 +9,13 @@ app-images-pinned:
 {%- else %}
 {%- set refs = app.images.values() | list %}
 
-{%- if app.image_source == 'archive' %}
+{%- if app.image_source == 'archive' and app.images_architecture
+      and app.images_architecture != grains.get('osarch') %}
+{#- An image for another CPU loads fine and then fails at its first start. #}
+app-images-architecture-matches:
+  test.fail_without_changes:
+    - name: "app: {{ app.manifest_in_use }} holds {{ app.images_architecture }} images; this machine is {{ grains.get('osarch') }} (osarch grain): build the archive for it"
+{%- elif app.image_source == 'archive' %}
 {#- No Salt state module loads a `docker save` archive in Salt 3008 core, hence cmd.run,
     guarded so it runs only while a pinned image is missing. #}
 app-images-loaded-from-archive:

@@ -6,6 +6,12 @@ include:
 chroma-image-pinned:
   test.fail_without_changes:
     - name: "chroma: no image pin found (pillar chroma:image, or the manifest {{ chroma.manifest_in_use }})"
+{%- elif chroma.image_source == 'archive' and chroma.image_architecture
+        and chroma.image_architecture != grains.get('osarch') %}
+{#- An image for another CPU loads fine and then fails at its first start. #}
+chroma-image-architecture-matches:
+  test.fail_without_changes:
+    - name: "chroma: {{ chroma.manifest_in_use }} holds a {{ chroma.image_architecture }} image; this machine is {{ grains.get('osarch') }} (osarch grain): build the archive for it"
 {%- elif chroma.image_source == 'archive' %}
 {#- No Salt state module loads a `docker save` archive in Salt 3008 core, hence cmd.run,
     guarded so it runs only while the pinned image is missing. #}

@@ -2,7 +2,11 @@
 include:
   - cloudwatch.config
 
-{%- if cloudwatch.install %}
+{%- if cloudwatch.install and cloudwatch.arch not in cloudwatch.architectures %}
+cloudwatch-agent-package-for-architecture:
+  test.fail_without_changes:
+    - name: "cloudwatch: no agent package for architecture {{ cloudwatch.arch or 'unknown' }} (osarch grain); AWS publishes Ubuntu packages for {{ cloudwatch.architectures | join(', ') }}"
+{%- elif cloudwatch.install %}
 cloudwatch-agent-package-installed:
   pkg.installed:
     - sources:

@@ -4,7 +4,11 @@ docker-engine-installed:
   pkg.installed:
     - pkgs: {{ (docker.packages + docker.extra_packages) | json }}
 
-{%- if docker.compose_source %}
+{%- if docker.compose_source and not docker.compose_source.sha256 %}
+docker-compose-v2-package-for-architecture:
+  test.fail_without_changes:
+    - name: "docker: no Compose v2 package for architecture {{ docker.arch or 'unknown' }} (osarch grain); known: {{ docker.compose_source.architectures | join(', ') }}"
+{%- elif docker.compose_source %}
 {%- set deb = '/var/cache/golden/' ~ docker.compose_source.url.split('/')[-1] %}
 
 docker-compose-v2-package-downloaded:

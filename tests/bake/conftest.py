@@ -121,7 +121,7 @@ def repo(tmp_path) -> Path:
     images = root / "build" / "images"
     images.mkdir()
     (images / "sample-app.tar").write_bytes(b"")
-    (images / "sample-app.json").write_text('{"images": {}}\n')
+    (images / "sample-app.json").write_text('{"images": {}, "architecture": "amd64"}\n')
     (root / ".gitignore").write_text("build/\n")
     _git(root, "init", "-q")
     _git(root, "add", "-A")

@@ -130,6 +130,8 @@ class Fleet:
     settings: Path
     repo: Path | None = None
     first_command: int = 0
+    # sha256 of the bundle `golden hotfix` builds from the repository's HEAD.
+    sha: str = ""
 
     def client(self, service: str):
         return boto3.client(
@@ -172,8 +174,29 @@ class Fleet:
     def mutating(self) -> list[dict]:
         return self.emulator.mutating_requests()
 
+    def bundle_sha(self, ref: str = "HEAD", *, allow_dirty: bool = False) -> str:
+        """The sha256 of the bundle `golden hotfix --ref REF` sends (built the same way)."""
+        import tempfile
+
+        from golden.hotfix import run
+
+        req = run.Request(env=str(self.settings), ref=ref, repo=self.repo,
+                          allow_dirty=allow_dirty)  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            return run.build_bundle(req, Path(tmp)).bundle.sha256
+
+    def answer_with(self, sha: str) -> None:
+        """Every instance answers an apply of bundle ``sha`` with a record of that tree:
+        what an instance that applied the bundle it was sent reports."""
+        for instance_id in self.instances():
+            self.emulator.ssm_outcome(
+                instance_id, stdout=record(sha=sha), match="instance hotfix --bundle"
+            )
+
     def fresh(self, repo: Path) -> Fleet:
         """Forget what an earlier test left: outcomes, bundles, hotfix tags, requests."""
+        self.repo = repo
+        self.sha = self.bundle_sha()
         self.emulator.ssm_clear_outcomes()
         s3 = self.client("s3")
         for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
@@ -184,16 +207,16 @@ class Fleet:
             stale = [{"Key": k} for k in self.tags(instance_id) if k.startswith("golden:hotfix")]
             if stale:
                 ec2.delete_tags(Resources=[instance_id], Tags=stale)
-            # Healthy instances by default: each answers with a record.
+            # Healthy instances by default: each answers with a record of the tree it was
+            # sent (HEAD's bundle; answer_with() for another ref).
             self.emulator.ssm_outcome(
-                instance_id, stdout=record(), match="instance hotfix --bundle"
+                instance_id, stdout=record(sha=self.sha), match="instance hotfix --bundle"
             )
             self.emulator.ssm_outcome(instance_id, stdout=record("revert"), match="--revert")
             self.emulator.ssm_outcome(
                 instance_id, stdout=record("drift", drifted=False), match="instance drift"
             )
         self.first_command = len(self.emulator.ssm_state()["commands"])
-        self.repo = repo
         self.emulator.clear_requests()
         return self
 
@@ -234,6 +257,11 @@ def record(
         "tree": {"name": sha[:16], "bundle_sha256": sha},
         "result": "failed" if failed else "success",
     }
+    if mode in ("apply", "test"):
+        data["bundle"] = {"sha256": sha, "commit": "c" * 40, "source": "s3://bucket/key"}
+    if mode == "test":
+        # A test run checks the bundle against the tree in place, which it leaves alone.
+        data["tree"] = {"name": "baked", "source": "baked", "bundle_sha256": None}
     if drifted is not None:
         data["drifted"] = drifted
     return json.dumps(data)

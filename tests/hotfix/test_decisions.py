@@ -395,3 +395,39 @@ def test_reminders_say_when_the_next_bake_would_not_carry_the_fix():
     assert len(old_ami) == 1 and "ami-1" in old_ami[0]
     dirty = hotfix_plan.bake_reminders(dirty=True, in_main=None, in_bake=None, **kw)
     assert "uncommitted" in dirty[0]
+
+
+def _apply_answer(record: dict) -> dict:
+    return {"StatusDetails": "Success", "ResponseCode": 0,
+            "StandardOutputContent": json.dumps(record)}  # fmt: skip
+
+
+def test_a_record_of_another_tree_than_the_bundle_sent_is_a_failure():
+    sent = "1" * 64
+    applied = {"schema": 1, "mode": "apply", "result": "success", "states": {},
+               "tree": {"bundle_sha256": sent}, "bundle": {"sha256": sent}}  # fmt: skip
+    ok = hotfix_plan.row("i-1", _apply_answer(applied), sent_sha256=sent)
+    assert ok["result"] == "success" and hotfix_plan.verdict([ok]) == "ok"
+    for tree in ({"bundle_sha256": "2" * 64}, {"name": "baked", "bundle_sha256": None}, {}):
+        other = hotfix_plan.row("i-1", _apply_answer({**applied, "tree": tree}), sent_sha256=sent)
+        assert other["result"] == "failed" and hotfix_plan.verdict([other]) == "failed"
+        assert other["note"].endswith(f"not the bundle sent ({'1' * 12})")
+    # A test run leaves the tree alone: what it checked is the bundle it names.
+    checked = {**applied, "mode": "test", "tree": {"name": "baked"}}
+    assert hotfix_plan.row("i-1", _apply_answer(checked), sent_sha256=sent,
+                           test=True)["result"] == "success"  # fmt: skip
+    wrong = {**checked, "bundle": {"sha256": "3" * 64}}
+    assert hotfix_plan.row("i-1", _apply_answer(wrong), sent_sha256=sent,
+                           test=True)["result"] == "failed"  # fmt: skip
+    # Nothing sent (revert, drift): nothing to compare.
+    assert hotfix_plan.row("i-1", _apply_answer({**applied, "tree": {}}))["result"] == "success"
+
+
+def test_one_run_command_names_at_most_fifty_instances():
+    # SSM SendCommand, InstanceIds: "you can specify up to 50 IDs" (SSM API reference).
+    ids = [f"i-{n:017x}" for n in range(51)]
+    hotfix_plan.check_fleet_size(ids[:1], "g")
+    hotfix_plan.check_fleet_size(ids[:50], "g")
+    with pytest.raises(ConfigError, match="group g has 51 InService instances; one Run "
+                       "Command names at most 50"):  # fmt: skip
+        hotfix_plan.check_fleet_size(ids, "g")

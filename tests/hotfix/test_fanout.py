@@ -23,7 +23,9 @@ def sent_commands(fleet) -> list[str]:
 def test_hotfix_runs_on_every_in_service_instance_one_at_a_time(fleet):
     ids = fleet.instances()
     for n, instance_id in enumerate(ids):
-        fleet.emulator.ssm_outcome(instance_id, stdout=record(changed=["s"] * n), match=APPLY)
+        fleet.emulator.ssm_outcome(
+            instance_id, stdout=record(changed=["s"] * n, sha=fleet.sha), match=APPLY
+        )
     result = fleet.hotfix("--json")
     assert result.exit_code == 0, result.stderr
     out = result.json()
@@ -38,7 +40,48 @@ def test_hotfix_runs_on_every_in_service_instance_one_at_a_time(fleet):
     assert sorted(i["InstanceId"] for i in apply["invocations"]) == ids
     keys = [o["Key"] for o in fleet.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [f"golden/hotfix/{sha}.tar.gz"]
-    assert all(fleet.tags(i)["golden:hotfix-sha256"] == "a" * 64 for i in ids)
+    assert sha == fleet.sha
+    assert all(fleet.tags(i)["golden:hotfix-sha256"] == sha for i in ids)
+
+
+def test_an_instance_reporting_another_tree_than_the_bundle_sent_has_failed(fleet):
+    ids = fleet.instances()
+    # e.g. an instance whose hotfix command ignored --bundle and re-applied what it had.
+    fleet.emulator.ssm_outcome(ids[2], stdout=record(sha="b" * 64), match=APPLY)
+    result = fleet.hotfix("--max-errors", "100%", "--json")
+    assert result.exit_code == 4
+    rows = {r["instance"]: r for r in result.json()["rows"]}
+    assert rows[ids[2]]["result"] == "failed"
+    assert f"reported tree {'b' * 12}" in rows[ids[2]]["note"]
+    assert f"not the bundle sent ({fleet.sha[:12]})" in rows[ids[2]]["note"]
+    assert f"hotfix failed on 1 instance(s): {ids[2]}" in result.stderr
+    assert "golden:hotfix-sha256" not in fleet.tags(ids[2])
+    assert fleet.tags(ids[2])["golden:hotfix-failed-sha256"] == fleet.sha
+    assert all(fleet.tags(i)["golden:hotfix-sha256"] == fleet.sha for i in ids if i != ids[2])
+
+
+def test_a_test_run_that_checked_another_bundle_has_failed(fleet):
+    ids = fleet.instances()
+    fleet.emulator.ssm_outcome(ids[0], stdout=record("test", sha="c" * 64), match=APPLY)
+    for other in ids[1:]:
+        fleet.emulator.ssm_outcome(other, stdout=record("test", sha=fleet.sha), match=APPLY)
+    result = fleet.hotfix("--test", "--max-errors", "100%", "--json")
+    assert result.exit_code == 4
+    rows = {r["instance"]: r for r in result.json()["rows"]}
+    assert rows[ids[0]]["result"] == "failed" and f"{'c' * 12}" in rows[ids[0]]["note"]
+    assert [rows[i]["result"] for i in ids[1:]] == ["success"] * 3
+
+
+def test_more_instances_than_one_run_command_names_are_refused_before_anything_is_sent(
+    fleet, monkeypatch
+):
+    from golden.hotfix import plan as hotfix_plan
+
+    monkeypatch.setattr(hotfix_plan, "MAX_INSTANCE_IDS", len(fleet.instances()) - 1)
+    for result in (fleet.hotfix(), fleet.drift()):
+        assert result.exit_code == 2
+        assert "4 InService instances; one Run Command names at most 3" in result.stderr
+    assert fleet.mutating() == [] and fleet.commands() == []
 
 
 def test_a_percentage_concurrency_runs_that_share_of_the_group_at_once(fleet):
@@ -51,7 +94,11 @@ def test_a_percentage_concurrency_runs_that_share_of_the_group_at_once(fleet):
 def test_the_fan_out_stops_after_max_errors_and_names_what_did_not_run(fleet):
     ids = fleet.instances()
     fleet.emulator.ssm_outcome(
-        ids[1], "Failed", response_code=4, match=APPLY, stdout=record(failed=["nginx-config-valid"])
+        ids[1],
+        "Failed",
+        response_code=4,
+        match=APPLY,
+        stdout=record(failed=["nginx-config-valid"], sha=fleet.sha),
     )
     result = fleet.hotfix("--json")
     assert result.exit_code == 4
@@ -74,7 +121,7 @@ def test_max_errors_lets_the_rest_run_and_the_exit_is_still_non_zero(fleet):
         "Failed",
         response_code=4,
         match=APPLY,
-        stdout=record(failed=["app-replicas-rolled-on-config-change"]),
+        stdout=record(failed=["app-replicas-rolled-on-config-change"], sha=fleet.sha),
     )
     result = fleet.hotfix("--max-errors", "1", "--json")
     assert result.exit_code == 4
@@ -138,6 +185,7 @@ def test_a_dirty_state_tree_is_refused_unless_allowed(fleet):
     result = fleet.hotfix()
     assert result.exit_code == 2 and "pillar/roles/app.sls" in result.stderr
     assert "--allow-dirty" in result.stderr and fleet.emulator.requests() == []
+    fleet.answer_with(fleet.bundle_sha(allow_dirty=True))
     allowed = fleet.hotfix("--allow-dirty", "--json")
     assert allowed.exit_code == 0, allowed.stderr
     assert allowed.json()["bundle"]["commit"].endswith("-dirty")
@@ -184,6 +232,7 @@ def test_a_ref_off_main_reminds_that_the_next_bake_lacks_it(fleet):
     git(fleet.repo, "checkout", "-q", "-b", "fix/hsts")
     edit(fleet.repo, "pillar/roles/app.sls", "hsts: true", "hsts: false")
     commit_all(fleet.repo, "hsts off")
+    fleet.answer_with(fleet.bundle_sha("fix/hsts"))
     result = fleet.hotfix("--ref", "fix/hsts")
     assert result.exit_code == 0, result.stderr
     assert "reminder: fix/hsts" in result.stderr and "not on main" in result.stderr

@@ -126,3 +126,60 @@ def test_settings_are_checked_against_the_schema_file_before_any_aws_call(seeded
     # Of several problems the first by key is reported, naming the file and the key.
     assert f"{seeded.settings}: instance.ssm_path: missing (expected a string)" in result.stderr
     assert seeded.actions() == []
+
+
+# -- the timeout chain's part in AWS (autoscaling/timeouts.py) ------------------------------
+# ELBv2 API reference: deregistration_delay.timeout_seconds (0-3600, default 300) is a
+# target group attribute, idle_timeout.timeout_seconds (1-4000, default 60) a load
+# balancer attribute. The seed puts an ALB with a listener in front of the app's target
+# group, as the account has.
+def _timeouts(seeded) -> tuple[str, str]:
+    elbv2 = seeded.client("elbv2")
+    (tg,) = elbv2.describe_target_groups(Names=["golden-local-app"])["TargetGroups"]
+    delay = next(a["Value"] for a in elbv2.describe_target_group_attributes(
+        TargetGroupArn=tg["TargetGroupArn"])["Attributes"]
+        if a["Key"] == "deregistration_delay.timeout_seconds")  # fmt: skip
+    (lb,) = tg["LoadBalancerArns"]
+    idle = next((a["Value"] for a in elbv2.describe_load_balancer_attributes(
+        LoadBalancerArn=lb)["Attributes"] if a["Key"] == "idle_timeout.timeout_seconds"),
+        "60")  # fmt: skip
+    return idle, delay
+
+
+def test_apply_sets_the_load_balancer_timeouts_the_chain_derives(seeded):
+    from autoscaling import timeouts
+
+    links = timeouts.chain(timeouts.load_inputs())
+    assert _timeouts(seeded) == ("60", "300")  # AWS's defaults: the chain is broken
+    plan = json.loads(seeded.golden("env", "plan", seeded.settings, "--json").stdout)
+    diffs = {d["field"]: (d["before"], d["after"]) for p in plan["plans"] for s in p["steps"]
+             if s["op"].startswith("set_") for d in s["diff"]}  # fmt: skip
+    assert diffs == {
+        "idle_timeout.timeout_seconds": ("60", str(links["lb_idle"])),
+        "deregistration_delay.timeout_seconds": ("300", str(links["deregistration_delay"])),
+    }
+    assert seeded.mutating_calls() == []
+    applied = seeded.golden("env", "apply", seeded.settings, "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    idle, delay = _timeouts(seeded)
+    assert int(idle) > links["request_max"] and int(delay) > links["request_max"]
+    assert int(idle) < links["nginx_keepalive"]
+    assert "no changes" in seeded.golden("env", "plan", seeded.settings).stdout
+
+
+def test_load_balancer_settings_are_applied_when_they_keep_the_chain(seeded, tmp_path):
+    data = yaml.safe_load(seeded.settings.read_text())
+    data["roles"]["app"]["load_balancer"] = {"idle_timeout": 307, "deregistration_delay": 900}
+    seeded.settings.write_text(yaml.safe_dump(data))
+    assert seeded.golden("env", "apply", seeded.settings, "--yes").exit_code == 0
+    assert _timeouts(seeded) == ("307", "900")
+
+
+def test_load_balancer_settings_that_break_the_chain_are_refused_before_any_change(seeded):
+    data = yaml.safe_load(seeded.settings.read_text())
+    data["roles"]["app"]["load_balancer"] = {"idle_timeout": 60}
+    seeded.settings.write_text(yaml.safe_dump(data))
+    result = seeded.golden("env", "apply", seeded.settings, "--yes")
+    assert result.exit_code == 2
+    assert "roles.app.load_balancer.idle_timeout: expected more than 300" in result.stderr
+    assert seeded.mutating_calls() == []

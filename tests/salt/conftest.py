@@ -76,3 +76,40 @@ def example_pillar_root(tmp_path):
     shutil.copy(REPO / "pillar" / "pillar.example", root / "example.sls")
     (root / "top.sls").write_text("base:\n  '*':\n    - example\n")
     return root
+
+
+def state_args(highstate: dict, sid: str) -> dict:
+    """The arguments of one state of show_highstate's output, as one dict."""
+    state = highstate[sid]
+    fun_args = next(v for k, v in state.items() if not k.startswith("__"))
+    merged: dict = {}
+    for item in fun_args:
+        if isinstance(item, dict):
+            merged.update(item)
+    return merged
+
+
+def rendered(highstate: dict, sid: str) -> str:
+    """The file a `file.managed ... template: jinja` state would write: its source rendered
+    with the context the highstate passes it (the templates use no Salt functions)."""
+    import jinja2
+
+    spec = state_args(highstate, sid)
+    path = REPO / "salt" / spec["source"].removeprefix("salt://")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(path.read_text()).render(**(spec.get("context") or {}))
+
+
+def pillar_root_with(tmp_path, relpath: str, section: str, **values) -> Path:
+    """A copy of the repository's pillar with ``values`` merged into one section of one
+    plain-YAML file (``relpath`` under pillar/, e.g. roles/app.sls)."""
+    root = tmp_path / "pillar-changed"
+    if not root.exists():
+        shutil.copytree(REPO / "pillar", root)
+    path = root / relpath
+    text = path.read_text()
+    assert "{{" not in text and "{%" not in text, f"{relpath} is a template: edit another file"
+    data = yaml.safe_load(text) or {}
+    data.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(data))
+    return root

@@ -145,6 +145,11 @@ def test_every_problem_is_reported_by_key_in_key_order(guard):
         (lambda p: p.update(golden=["app"]), "golden: expected a mapping, got list"),
         (lambda p: p["golden"].update(platform="gcp"),
          "golden:platform: expected 'aws' or 'twin', got 'gcp'"),
+        (lambda p: p["app"].update(timeouts={"chat_read": "300s"}),
+         "app:timeouts:chat_read: expected"),
+        (lambda p: p["app"].update(timeouts={"margin": 0}), "app:timeouts:margin: expected"),
+        (lambda p: p["app"].update(timeouts={"chat_read_timeout": 300}),
+         "app:timeouts:chat_read_timeout: unknown key"),
     ],
 )  # fmt: skip
 def test_a_bad_pillar_is_refused_naming_the_key(guard, mutate, problem):

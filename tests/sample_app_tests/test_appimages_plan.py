@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from golden.cli import main
+from golden.core.errors import ConfigError
 from golden.twin import appimages
 
 BACKEND = appimages.COMPONENTS[0]
@@ -115,6 +117,17 @@ def test_manifest_lists_ref_and_id_per_image():
             "frontend": {"ref": "f:dev", "id": "sha256:2"},
         }
     }
+
+
+def test_manifest_records_the_images_architecture_and_refuses_a_mix():
+    images = {
+        "backend": {"ref": "b:dev", "id": "sha256:1", "architecture": "arm64"},
+        "frontend": {"ref": "f:dev", "id": "sha256:2", "architecture": "arm64"},
+    }
+    assert appimages.manifest(images)["architecture"] == "arm64"
+    mixed = {**images, "frontend": {**images["frontend"], "architecture": "amd64"}}
+    with pytest.raises(ConfigError, match="backend arm64, frontend amd64"):
+        appimages.manifest(mixed)
 
 
 def test_cli_refuses_a_missing_base_image_naming_it_and_changes_nothing(tmp_path):

@@ -32,6 +32,7 @@ TOP_DEFAULTS = {
 }
 ROLE_DEFAULTS = {
     "target_groups": [],
+    "load_balancer": None,
     "health_check": {"type": "ELB", "grace_period": 300},
     "instance_warmup": 300,
     "root_volume": {
@@ -190,8 +191,8 @@ def test_of_several_problems_the_first_by_key_is_reported(tmp_path):
         "roles.app.capacity.desired: expected an integer, got str 'two'",
         "roles.app.colour: unknown key (expected one of: alarms, auto_scaling_group, capacity, "
         "data_volume, health_check, initial_ami, instance_profile, instance_type, "
-        "instance_warmup, launch_template, overrides, refresh, root_volume, scaling_policy, "
-        "security_groups, subnets, target_groups)",
+        "instance_warmup, launch_template, load_balancer, overrides, refresh, root_volume, "
+        "scaling_policy, security_groups, subnets, target_groups)",
     ]
     with pytest.raises(ConfigError, match=r"env.yaml: environment: expected a string"):
         load(str(_write(tmp_path, data)))

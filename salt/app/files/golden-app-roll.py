@@ -3,17 +3,28 @@
 replica at a time, so nginx always has a healthy backend to send requests to.
 
 Run by the app formula when /opt/app/compose.yaml, /etc/app/app-settings.env or the
-runtime settings change (and by `systemctl reload app`). For each backend replica in turn:
-`docker compose up -d --no-deps REPLICA` (Compose recreates it only when its
-configuration changed), then wait until Docker reports it healthy and nginx's /healthz
-has answered from it, before the next replica. While one replica restarts, nginx sends
-its requests to the others (proxy_next_upstream). Other services (the frontend) follow;
-a single-replica service has a short gap. Orphans (replicas removed from the compose
-file) go last, after nginx has stopped routing to them.
+runtime settings change (and by `systemctl reload app`). For each backend replica whose
+configuration changed (Compose's config hash of the service differs from its
+container's), in turn:
+
+1. refuse when it is healthy and no other replica is: requests would fail;
+2. drain it: `docker stop --time STOP_TIMEOUT` sends SIGTERM, so gunicorn stops
+   accepting (nginx sends new requests to the other replicas) and finishes the requests
+   in flight; the roll waits for that, bounded by the stop timeout (the timeout chain's
+   stop grace period, longer than gunicorn's graceful timeout, longer than the longest
+   request), reporting the connections still open on the replica's port;
+3. `docker compose up -d --no-deps REPLICA` recreates it with the new configuration;
+4. waits until Docker reports it healthy and nginx's /healthz has answered from it.
+
+Other services (the frontend) follow the same way; a single-replica service has a short
+gap. Orphans (replicas removed from the compose file) are drained last, after nginx has
+stopped routing to them, then removed.
 
 Every wait is bounded; a replica that does not come back stops the roll with exit 1,
-leaving the remaining replicas untouched on their old configuration. When app.service is
-not active nothing is rolled: its next start uses the new files.
+leaving the remaining replicas untouched on their old configuration, and so does a
+replica that Docker had to kill with requests still in flight (it is started again
+first). When app.service is not active nothing is rolled: its next start uses the new
+files. Decisions are in `Roll`; Docker, HTTP and the clock are adapters it is given.
 """
 
 import argparse
@@ -24,6 +35,14 @@ import time
 import urllib.error
 import urllib.request
 
+# `docker stop` exit code of a container killed by SIGKILL (128 + 9): it was still busy.
+KILLED = 137
+
+
+class RollError(SystemExit):
+    def __init__(self, message):
+        super().__init__(f"golden-app-roll: {message}")
+
 
 def log(message):
     print(message, flush=True)
@@ -32,15 +51,23 @@ def log(message):
 def run(argv, timeout=300, check=True):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise SystemExit(
-            f"golden-app-roll: {' '.join(argv[:6])} failed (exit "
-            f"{proc.returncode}): {(proc.stderr or proc.stdout).strip()[-600:]}"
+        raise RollError(
+            f"{' '.join(argv[:6])} failed (exit {proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-600:]}"
         )
     return proc
 
 
-class Compose:
+class Clock:
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+class Docker:
+    """Compose and Docker calls for one project (the adapter `Roll` is given)."""
+
     def __init__(self, project, file):
+        self.project = project
         self.base = ["docker", "compose", "--project-name", project, "--file", file]
 
     def services(self):
@@ -50,44 +77,74 @@ class Compose:
         out = run(self.base + ["ps", "--all", "--quiet", service], check=False).stdout.split()
         return out[0] if out else None
 
+    def config_hash(self, service):
+        """Compose's hash of the service as the compose file now says (None: unknown)."""
+        proc = run(self.base + ["config", "--hash", service], check=False)
+        parts = proc.stdout.split()
+        return parts[-1] if proc.returncode == 0 and len(parts) >= 2 else None
+
+    def container_hash(self, container):
+        proc = run(["docker", "inspect", "--format",
+                    '{{index .Config.Labels "com.docker.compose.config-hash"}}', container],
+                   check=False)  # fmt: skip
+        return proc.stdout.strip() or None
+
+    def health(self, container):
+        """'healthy', 'unhealthy', 'starting', 'running' (no healthcheck) or another state."""
+        proc = run(
+            ["docker", "inspect", "--format",
+             "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container],
+            check=False,
+        )  # fmt: skip
+        parts = proc.stdout.split()
+        if not parts:
+            return "missing"
+        if parts[0] != "running":
+            return parts[0]
+        return parts[1] if len(parts) > 1 else "running"
+
+    def start_stop(self, container, grace):
+        """`docker stop --time GRACE` started (not waited for): SIGTERM now, SIGKILL after
+        GRACE seconds if the container is still running."""
+        return subprocess.Popen(
+            ["docker", "stop", "--time", str(grace), container],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def exit_code(self, container):
+        proc = run(["docker", "inspect", "--format", "{{.State.ExitCode}}", container], check=False)
+        try:
+            return int(proc.stdout.strip())
+        except ValueError:
+            return None
+
     def up(self, service, timeout):
         run(self.base + ["up", "--detach", "--no-deps", service], timeout=timeout)
+
+    def orphans(self, services):
+        """(service, container) of this project's containers not in the compose file."""
+        label = f"label=com.docker.compose.project={self.project}"
+        ids = run(["docker", "ps", "--quiet", "--filter", label], check=False).stdout.split()
+        found = []
+        for container in ids:
+            proc = run(["docker", "inspect", "--format",
+                        '{{index .Config.Labels "com.docker.compose.service"}}', container],
+                       check=False)  # fmt: skip
+            service = proc.stdout.strip()
+            if service and service not in services:
+                found.append((service, container))
+        return found
 
     def remove_orphans(self, timeout):
         run(self.base + ["up", "--detach", "--no-recreate", "--remove-orphans"], timeout=timeout)
 
-
-def health(container):
-    """'healthy', 'unhealthy', 'starting', 'running' (no healthcheck) or another state."""
-    proc = run(
-        [
-            "docker",
-            "inspect",
-            "--format",
-            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
-            container,
-        ],
-        check=False,
-    )
-    parts = proc.stdout.split()
-    if not parts:
-        return "missing"
-    if parts[0] != "running":
-        return parts[0]
-    return parts[1] if len(parts) > 1 else "running"
-
-
-def wait_healthy(compose, service, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        container = compose.container(service)
-        state = health(container) if container else "missing"
-        if state in ("healthy", "running"):
-            return
-        if state == "unhealthy":
-            raise SystemExit(f"golden-app-roll: {service} is unhealthy after the restart")
-        time.sleep(0.5)
-    raise SystemExit(f"golden-app-roll: {service} not healthy within {timeout}s")
+    def open_connections(self, port):
+        """Established TCP connections to 127.0.0.1:PORT (None when unknown). Once the
+        replica has SIGTERM, it accepts none and closes its idle ones: these are the
+        requests still in flight."""
+        proc = run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"], check=False)
+        return len(proc.stdout.splitlines()) if proc.returncode == 0 else None
 
 
 def probe(url):
@@ -107,26 +164,151 @@ def probe(url):
     return status, replica
 
 
-def wait_routed(url, service, timeout, settle):
-    """Until nginx's /healthz answered from this replica. An app whose health body does
-    not name its replica gets `settle` seconds of good answers instead (nginx retries a
-    server it marked failed after fail_timeout)."""
-    deadline = time.monotonic() + timeout
-    named = False
-    good_since = None
-    while time.monotonic() < deadline:
-        status, replica = probe(url)
-        if status == 200 and replica == service:
-            return "answered"
-        named = named or replica is not None
-        if status == 200 and not named:
-            good_since = good_since or time.monotonic()
-            if time.monotonic() - good_since >= settle:
-                return f"{settle:.0f}s of 200s"
-        elif status != 200:
-            good_since = None
-        time.sleep(0.2)
-    raise SystemExit(f"golden-app-roll: nginx did not route to {service} within {timeout}s")
+def backend_order(services):
+    return sorted((s for s in services if s.startswith("backend-")), key=lambda s: (len(s), s))
+
+
+class Roll:
+    """The roll's decisions over a Docker adapter, a probe function and a clock."""
+
+    def __init__(self, docker, probe_url, *, probe_fn=probe, clock=None, say=log,
+                 timeout=180, route_timeout=30, settle=6.0, stop_timeout=310,
+                 base_port=8001):  # fmt: skip
+        self.docker = docker
+        self.probe_url = probe_url
+        self.probe = probe_fn
+        self.clock = clock or Clock()
+        self.say = say
+        self.timeout = timeout
+        self.route_timeout = route_timeout
+        self.settle = settle
+        self.stop_timeout = stop_timeout
+        self.base_port = base_port
+
+    # -- decisions --------------------------------------------------------------------------
+    def port(self, service):
+        if not service.startswith("backend-"):
+            return None
+        try:
+            return self.base_port + int(service.split("-", 1)[1]) - 1
+        except ValueError:
+            return None
+
+    def changed(self, service, container):
+        """Whether Compose would recreate the container: its hash differs from the
+        compose file's (unknown hashes count as changed; Compose then decides)."""
+        want = self.docker.config_hash(service)
+        have = self.docker.container_hash(container)
+        return want is None or have is None or want != have
+
+    def refuse_last_healthy(self, service, container, backends):
+        peers = [b for b in backends if b != service]
+        if service not in backends or not peers or self.docker.health(container) != "healthy":
+            return
+        others = filter(None, map(self.docker.container, peers))
+        if not any(self.docker.health(c) == "healthy" for c in others):
+            raise RollError(f"not restarting {service}: no other replica is healthy, "
+                            "requests would fail")  # fmt: skip
+
+    # -- waits (each bounded) ---------------------------------------------------------------
+    def drain(self, service, container):
+        """SIGTERM the replica and wait until it has finished its requests in flight and
+        exited, at most stop_timeout (+30 s for Docker itself). Returns (seconds, the
+        container's exit code or None, the most requests seen in flight meanwhile)."""
+        port = self.port(service)
+        started = self.clock.monotonic()
+        stopping = self.docker.start_stop(container, self.stop_timeout)
+        deadline = started + self.stop_timeout + 30
+        most = 0
+        while stopping.poll() is None:
+            if self.clock.monotonic() > deadline:
+                stopping.kill()
+                raise RollError(f"{service}: `docker stop` did not return within "
+                                f"{self.stop_timeout + 30}s")  # fmt: skip
+            most = max(most, (self.docker.open_connections(port) if port else None) or 0)
+            self.clock.sleep(0.5)
+        return self.clock.monotonic() - started, self.docker.exit_code(container), most
+
+    def wait_healthy(self, service):
+        deadline = self.clock.monotonic() + self.timeout
+        while self.clock.monotonic() < deadline:
+            container = self.docker.container(service)
+            state = self.docker.health(container) if container else "missing"
+            if state in ("healthy", "running"):
+                return
+            if state == "unhealthy":
+                raise RollError(f"{service} is unhealthy after the restart")
+            self.clock.sleep(0.5)
+        raise RollError(f"{service} not healthy within {self.timeout}s")
+
+    def wait_routed(self, service):
+        """Until nginx's /healthz answered from this replica. An app whose health body does
+        not name its replica gets `settle` seconds of good answers instead (nginx retries a
+        server it marked failed after fail_timeout)."""
+        deadline = self.clock.monotonic() + self.route_timeout
+        named = False
+        good_since = None
+        while self.clock.monotonic() < deadline:
+            status, replica = self.probe(self.probe_url)
+            if status == 200 and replica == service:
+                return "answered"
+            named = named or replica is not None
+            if status == 200 and not named:
+                good_since = good_since or self.clock.monotonic()
+                if self.clock.monotonic() - good_since >= self.settle:
+                    return f"{self.settle:.0f}s of 200s"
+            elif status != 200:
+                good_since = None
+            self.clock.sleep(0.2)
+        raise RollError(f"nginx did not route to {service} within {self.route_timeout}s")
+
+    # -- the roll ---------------------------------------------------------------------------
+    def roll_one(self, service, backends):
+        """Drain, recreate and wait for one service; True when it was recreated."""
+        t0 = self.clock.monotonic()
+        before = self.docker.container(service)
+        if before and not self.changed(service, before):
+            self.say(f"{service}: unchanged")
+            return False
+        killed = False
+        if before and self.docker.health(before) not in ("exited", "dead", "missing"):
+            self.refuse_last_healthy(service, before, backends)
+            seconds, code, most = self.drain(service, before)
+            killed = code == KILLED
+            self.say(f"{service}: drained in {seconds:.1f}s ({most} connection(s) in flight"
+                     + ("; killed: requests were cut" if killed else "") + ")")  # fmt: skip
+        self.docker.up(service, timeout=self.timeout)
+        if self.docker.container(service) == before:
+            self.say(f"{service}: started again unchanged")
+        self.wait_healthy(service)
+        healthy_s = self.clock.monotonic() - t0
+        if service in backends:
+            how = self.wait_routed(service)
+            self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
+                     f"({how}) after {self.clock.monotonic() - t0:.1f}s")  # fmt: skip
+        else:
+            self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
+                     "a short gap)")  # fmt: skip
+        if killed:
+            raise RollError(f"{service} was still serving requests after {self.stop_timeout}s "
+                            "and was killed: a request outlasted the timeout chain")  # fmt: skip
+        return True
+
+    def run(self):
+        started = self.clock.monotonic()
+        services = self.docker.services()
+        backends = backend_order(services)
+        others = [s for s in services if s not in backends]
+        if len(backends) < 2:
+            self.say("warning: one backend replica only: requests fail while it restarts")
+        rolled = sum(self.roll_one(service, backends) for service in backends + others)
+        for service, container in self.docker.orphans(services):
+            seconds, _, _ = self.drain(service, container)
+            self.say(f"{service}: removed from the compose file, drained in {seconds:.1f}s")
+        self.docker.remove_orphans(timeout=self.timeout)
+        self.say(f"rolled {rolled} of {len(services)} service(s) one at a time in "
+                 f"{self.clock.monotonic() - started:.1f}s")  # fmt: skip
+        return 0
 
 
 def main(argv=None):
@@ -145,6 +327,11 @@ def main(argv=None):
     )
     parser.add_argument("--route-timeout", type=int, default=30)
     parser.add_argument("--settle", type=float, default=6.0)
+    parser.add_argument("--stop-timeout", type=int, default=310,
+                        help="seconds a draining replica gets to finish its requests "
+                        "(the compose file's stop_grace_period)")  # fmt: skip
+    parser.add_argument("--base-port", type=int, default=8001,
+                        help="port of backend-1 (backend-N listens on base + N - 1)")  # fmt: skip
     args = parser.parse_args(argv)
 
     if subprocess.run(["systemctl", "is-active", "--quiet", args.unit]).returncode != 0:
@@ -152,54 +339,10 @@ def main(argv=None):
         return 0
     if args.runtime:
         run([args.runtime])
-    compose = Compose(args.project, args.file)
-    services = compose.services()
-    backends = sorted((s for s in services if s.startswith("backend-")), key=lambda s: (len(s), s))
-    others = [s for s in services if s not in backends]
-    started = time.monotonic()
-    rolled = 0
-    if len(backends) < 2:
-        log("warning: one backend replica only: requests fail while it restarts")
-    for service in backends + others:
-        before = compose.container(service)
-        peers = [b for b in backends if b != service]
-        if (
-            service in backends
-            and before
-            and health(before) == "healthy"
-            and peers
-            and not any(health(c) == "healthy" for c in filter(None, map(compose.container, peers)))
-        ):
-            raise SystemExit(
-                f"golden-app-roll: not restarting {service}: no other replica is "
-                f"healthy, requests would fail"
-            )
-        t0 = time.monotonic()
-        compose.up(service, timeout=args.timeout)
-        after = compose.container(service)
-        if after == before:
-            log(f"{service}: unchanged")
-            continue
-        rolled += 1
-        wait_healthy(compose, service, args.timeout)
-        healthy_s = time.monotonic() - t0
-        if service in backends:
-            how = wait_routed(args.probe_url, service, args.route_timeout, args.settle)
-            log(
-                f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
-                f"({how}) after {time.monotonic() - t0:.1f}s"
-            )
-        else:
-            log(
-                f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
-                "a short gap)"
-            )
-    compose.remove_orphans(timeout=args.timeout)
-    log(
-        f"rolled {rolled} of {len(services)} service(s) one at a time in "
-        f"{time.monotonic() - started:.1f}s"
-    )
-    return 0
+    roll = Roll(Docker(args.project, args.file), args.probe_url, timeout=args.timeout,
+                route_timeout=args.route_timeout, settle=args.settle,
+                stop_timeout=args.stop_timeout, base_port=args.base_port)  # fmt: skip
+    return roll.run()
 
 
 if __name__ == "__main__":

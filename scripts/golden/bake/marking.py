@@ -33,11 +33,11 @@ def mark_ami_tested(
     The AMIs were created or copied moments ago and EC2 is eventually consistent: the
     image is looked up, and tagged, with bounded back-off while EC2 answers
     InvalidAMIID.NotFound / InvalidSnapshot.NotFound (golden.core.retry)."""
-    import boto3
+    from golden.core import awsclient
 
     marked, unfinished = [], []
     for region, ami in sorted(amis.items()):
-        client = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+        client = awsclient.client("ec2", region=region, endpoint=endpoint)
         try:
             _mark_one(client, ami, backoff)
         except (ClientError, OperationFailed) as exc:

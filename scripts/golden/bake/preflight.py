@@ -8,6 +8,7 @@ to fix. Effects: `packer version`, reading the inputs, docker image queries."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Prefl
     variables_text = (paths.template / "variables.pkr.hcl").read_text(encoding="utf-8")
     if request.target == "local":
         check_twin_base_image(request, variables_text)
+    else:
+        check_architecture(request, entries, variables_text)
     return Preflight(packer=packer, entries=entries, base=base, variables_text=variables_text)
 
 
@@ -102,6 +105,39 @@ def check_inputs(request: BakeRequest, paths: Paths) -> dict[str, Path]:
     if problems:
         raise PreflightError("bake inputs missing:\n  " + "\n  ".join(problems))
     return entries
+
+
+def check_architecture(request: BakeRequest, entries: dict[str, Path], variables_text: str) -> None:
+    """An AWS bake's build instance is ``arch`` (the template's variable: amd64 picks a t3,
+    arm64 a t4g): every staged input with machine code (image archives, wheels) must be
+    for it, or the highstate fails half-way on the instance. The Salt states choose their
+    own packages from the grains."""
+    arch = (
+        request.variables.get("arch")
+        or var_file_value(request.var_files, "arch")
+        or template_default(variables_text, "arch")
+        or "amd64"
+    )
+    problems = staging.architecture_problems(entries, arch)
+    if problems:
+        raise PreflightError(
+            f"arch={arch}: the bake's inputs are not built for {arch}:\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def var_file_value(var_files: list[Path], name: str) -> str | None:
+    """A string variable set in the --var-file files (``name = "value"``), the last file
+    that sets it winning, as in Packer; None when none does or a file cannot be read."""
+    pattern = re.compile(r'^\s*' + re.escape(name) + r'\s*=\s*"([^"]*)"', re.M)
+    value = None
+    for path in var_files:
+        try:
+            found = pattern.findall(Path(path).read_text(encoding="utf-8"))
+        except OSError:
+            continue  # packer validate names an unreadable file
+        value = found[-1] if found else value
+    return value
 
 
 def check_twin_base_image(request: BakeRequest, variables_text: str) -> None:

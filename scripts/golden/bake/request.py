@@ -9,7 +9,6 @@ apart from `image_refs_for_role`, which reads the pillar and the archive manifes
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -17,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from golden.bake import staging
 from golden.bake.frombase import BASE_ROLE, FROM_BASE_VARS
 from golden.core import tags
+from golden.core.awsclient import is_loopback_endpoint  # noqa: F401  (re-exported)
 from golden.core.errors import ConfigError, PreflightError
 
 ROLES = tags.AMI_ROLES
@@ -209,23 +208,6 @@ def template_default(text: str, name: str) -> str | None:
         return None
     default = re.search(r'^\s*default\s*=\s*"([^"]*)"', block.group(1), re.M)
     return default.group(1) if default else None
-
-
-def is_loopback_endpoint(url: str) -> bool:
-    """Loopback by address, or the name localhost. A name that merely starts with 127.
-    (127.0.0.1.example.com) resolves wherever its owner wants, so it does not count."""
-    try:
-        host = urlsplit(url or "").hostname
-    except ValueError:
-        return False
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ec2_endpoint(variables: dict[str, str]) -> str | None:

@@ -90,6 +90,53 @@ def problems(entries: dict[str, Path]) -> list[str]:
     return found
 
 
+# Packer's `arch` variable (Debian's and Docker's names) -> the machine name in wheel tags.
+WHEEL_MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
+KNOWN_MACHINES = ("x86_64", "aarch64", "i686", "armv7l", "ppc64le", "s390x")
+
+
+def wheel_machine(filename: str) -> str | None:
+    """The CPU a wheel is built for, from its platform tag (``..._x86_64.whl``); None for
+    a pure-Python wheel (``any``) or a platform not named after a CPU."""
+    platforms = filename.removesuffix(".whl").rsplit("-", 1)[-1].split(".")
+    for platform in platforms:
+        for machine in KNOWN_MACHINES:
+            if platform.endswith("_" + machine):
+                return machine
+    return None
+
+
+def architecture_problems(entries: dict[str, Path], arch: str) -> list[str]:
+    """Why the staged inputs cannot run on an ``arch`` machine (amd64 | arm64): an image
+    archive whose manifest records images for another architecture (or records none),
+    wheels built for another CPU. Each names the file and how to get the right one."""
+    machine = WHEEL_MACHINES.get(arch)
+    if machine is None:
+        return [f"arch {arch!r}: expected one of {', '.join(WHEEL_MACHINES)}"]
+    found = []
+    for manifest in archive_manifests(entries):
+        try:
+            recorded = json.loads(manifest.read_text()).get("architecture")
+        except (OSError, ValueError):
+            continue  # a missing or broken manifest is reported by problems()
+        builder = ARCHIVE_BUILDERS.get(manifest.stem, "its builder")
+        if not recorded:
+            found.append(f"{manifest}: does not record its images' architecture (made by an "
+                         f"older golden): run `{builder}` again")  # fmt: skip
+        elif recorded != arch:
+            found.append(f"{manifest}: holds {recorded} images, the bake is for {arch}: build "
+                         f"the archive on an {arch} machine (`{builder}` there)")  # fmt: skip
+    wheelhouse = entries.get("wheelhouse")
+    if wheelhouse is not None and wheelhouse.is_dir():
+        other = sorted(w.name for w in wheelhouse.glob("*.whl")
+                       if wheel_machine(w.name) not in (None, machine))  # fmt: skip
+        if other:
+            shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+            found.append(f"{wheelhouse}: wheels for another CPU than {arch} ({machine}): "
+                         f"{shown}; build the wheelhouse on an {arch} machine")  # fmt: skip
+    return found
+
+
 def _hint(dest: str) -> str:
     if dest == "provision.sh":
         return "the provisioning script scripts/provision.sh"

@@ -42,7 +42,8 @@ from pathlib import Path
 from golden.bake import build
 from golden.bake.preflight import docker_image_exists
 from golden.bake.request import BakeRequest, is_loopback_endpoint
-from golden.core import containers
+from golden.core import awsclient, containers
+from golden.core.awsclient import EMULATOR_CREDENTIALS
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import run, wait_until
 
@@ -56,7 +57,6 @@ VAR_FILE = "standin.pkrvars.hcl"
 LOCAL_CA = Path(".state") / "local" / "tls" / "ca.pem"
 # Credentials for the emulator only: it accepts any. Real ones are never handed to this
 # flow (nor to Packer), even though every endpoint is loopback.
-EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "golden-emulator", "AWS_SECRET_ACCESS_KEY": "unused"}
 # A proxy nobody listens on: any HTTP(S) request Packer or boto3 would send off this
 # machine (an AWS API without a custom endpoint, a metadata lookup) fails at once instead.
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -257,15 +257,13 @@ class Progress:
 
 
 def _ec2(endpoint: str, region: str):
-    import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    # Exactly this (loopback) endpoint, whatever AWS_ENDPOINT_URL says; dummy keys.
+    return awsclient.session(endpoint).client(
         "ec2",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
     )
 

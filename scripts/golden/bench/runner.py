@@ -45,7 +45,7 @@ from golden.bench.results import (
 from golden.bench.workload import LOCUSTFILE, SEARCH_PATH, WRK_SCRIPT, Plan, client_address
 from golden.core import containers
 from golden.core.errors import OperationFailed, PreflightError
-from golden.core.shell import eprint, run
+from golden.core.shell import eprint, in_background, run
 
 # Interleaved rounds per closed-loop level and for nginx's overhead.
 OVERHEAD_ROUNDS = 3
@@ -146,14 +146,12 @@ def upload(target: Target, mib: int) -> dict:
     memory (PSS) of the target's processes is sampled every 0.1 s."""
     samples: list[dict[str, int]] = [memory_sample(target.roots)]
     stop = threading.Event()
-    sampler = threading.Thread(
-        target=_memory_sampler, args=(target.roots, samples, stop), daemon=True
-    )
     size = mib * 2**20
     chunk = os.urandom(2**20)
     result: dict = {"mib": mib}
     host, port = host_port(target.url)
-    sampler.start()
+    # A process that vanishes mid-sample ends the sampling with one line, not a traceback.
+    sampler = in_background("memory sampling", _memory_sampler, target.roots, samples, stop)
     started = time.monotonic()
     try:
         conn = http.client.HTTPConnection(host, port, timeout=120)

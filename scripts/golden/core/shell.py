@@ -115,3 +115,34 @@ def wait_until(
 
 def eprint(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for an exception: its type and first line, never a traceback."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def in_background(
+    what: str,
+    target: Callable[..., object],
+    *args,
+    on_error: Callable[[BaseException], None] | None = None,
+):
+    """Start ``target(*args)`` in a daemon thread. An exception ends the thread with one
+    line on stderr ("error: WHAT failed: Type: message") instead of the traceback
+    threading would print, then ``on_error(exc)`` runs (e.g. to stop what relied on it).
+    Returns the started thread."""
+    import threading
+
+    def body() -> None:
+        try:
+            target(*args)
+        except Exception as exc:  # noqa: BLE001 -- reported as one line, by design
+            eprint(f"error: {what} failed: {error_line(exc)}")
+            if on_error is not None:
+                on_error(exc)
+
+    thread = threading.Thread(target=body, name=what, daemon=True)
+    thread.start()
+    return thread

@@ -108,8 +108,35 @@ def _short(value: str | None, n: int = 12) -> str:
     return (value or "")[:n]
 
 
-def row(instance_id: str, inv: dict, *, drift: bool = False) -> dict:
-    """One line of the per-instance table from GetCommandInvocation's answer."""
+def sent_bundle_problem(record: dict, sent_sha256: str | None, *, test: bool) -> str | None:
+    """Why an instance's record does not show the bundle it was sent (None when it does,
+    or when nothing was sent: revert, drift). An apply must report the sent bundle as the
+    tree now in place; a test run must report it as the bundle it checked. Anything else
+    (another tree, no sha at all) means the instance did not do what it was asked."""
+    if not sent_sha256:
+        return None
+    if test:
+        reported = (record.get("bundle") or {}).get("sha256")
+        what = "checked bundle"
+    else:
+        reported = (record.get("tree") or {}).get("bundle_sha256")
+        what = "reported tree"
+    if reported == sent_sha256:
+        return None
+    return f"{what} {_short(reported) or 'none'}, not the bundle sent ({_short(sent_sha256)})"
+
+
+def row(
+    instance_id: str,
+    inv: dict,
+    *,
+    drift: bool = False,
+    sent_sha256: str | None = None,
+    test: bool = False,
+) -> dict:
+    """One line of the per-instance table from GetCommandInvocation's answer.
+    ``sent_sha256``: the bundle the instance was sent (apply, or ``test``); a record that
+    does not show it is a failure of that instance, whatever its exit status."""
     status = inv.get("StatusDetails") or inv.get("Status") or "?"
     record = hotfix_result.from_stdout(inv.get("StandardOutputContent") or "")
     out = {"instance": instance_id, "status": status}
@@ -143,8 +170,12 @@ def row(instance_id: str, inv: dict, *, drift: bool = False) -> dict:
     tree = record.get("tree") or {}
     failed_ids = [s.get("id", "?") for s in record.get("failed") or []]
     note = ""
+    mismatch = sent_bundle_problem(record, sent_sha256, test=test)
+    result = "failed" if mismatch else record.get("result", "unknown")
     if failed_ids:
         note = "failed: " + ", ".join(failed_ids[:4]) + (" ..." if len(failed_ids) > 4 else "")
+    elif mismatch:
+        note = mismatch
     elif record.get("errors"):
         note = str(record["errors"][0])[:160]
     out.update(
@@ -153,7 +184,7 @@ def row(instance_id: str, inv: dict, *, drift: bool = False) -> dict:
             "failed": states.get("failed", "-"),
             "duration": f"{record.get('duration_s', 0):.1f}s",
             "tree": _short(tree.get("bundle_sha256")) or tree.get("name", "?"),
-            "result": record.get("result", "unknown"),
+            "result": result,
             "note": note,
         }
     )

@@ -240,7 +240,11 @@ def fleet_hotfix(req: Request) -> dict:
             concurrency=concurrency,
             errors=errors,
         )
-        rows = [hotfix_plan.row(i, results.get(i, {})) for i in ready]
+        sent = built.bundle.sha256 if built else None
+        rows = [
+            hotfix_plan.row(i, results.get(i, {}), sent_sha256=sent, test=req.test)
+            for i in ready
+        ]
         rows += [
             {
                 "instance": i,
@@ -384,14 +388,17 @@ def _twin_ready(twin: str) -> None:
         )
 
 
-def _local_row(twin: str, proc: subprocess.CompletedProcess, drift: bool) -> dict:
+def _local_row(
+    twin: str, proc: subprocess.CompletedProcess, drift: bool, sent: str | None = None,
+    test: bool = False,
+) -> dict:  # fmt: skip
     inv = {
         "Status": "Success" if proc.returncode == 0 else "Failed",
         "StatusDetails": "Success" if proc.returncode == 0 else "Failed",
         "ResponseCode": proc.returncode,
         "StandardOutputContent": proc.stdout,
     }
-    return hotfix_plan.row(twin, inv, drift=drift)
+    return hotfix_plan.row(twin, inv, drift=drift, sent_sha256=sent, test=test)
 
 
 def local_hotfix(req: Request) -> dict:
@@ -427,7 +434,8 @@ def local_hotfix(req: Request) -> dict:
             containers.copy_into(req.twin, str(built.bundle.path), remote)
         proc = _exec(req.twin, argv, req.timeout_minutes * 60)
     record = hotfix_result.from_stdout(proc.stdout)
-    row = _local_row(req.twin, proc, drift=False)
+    row = _local_row(req.twin, proc, drift=False,
+                     sent=built.bundle.sha256 if built else None, test=req.test)  # fmt: skip
     return {**base, "rows": [row], "record": record, "ok": hotfix_plan.verdict([row]) == "ok"}
 
 

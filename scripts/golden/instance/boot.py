@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from golden.core import instance_doc
+from golden.core import awsclient, instance_doc
 from golden.core.errors import ConfigError, GoldenError, OperationFailed
 
 INSTANCE_JSON = Path("/etc/golden/instance.json")
@@ -132,19 +132,16 @@ def read_instance_doc(path: Path = INSTANCE_JSON) -> dict:
 
 
 def fetch_secrets(doc: dict) -> dict[str, str]:
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     names = ssm_parameter_names(doc)
     endpoint = (doc.get("aws") or {}).get("endpoint_url") or None
-    credentials = {}
-    if endpoint:
-        credentials = {"aws_access_key_id": EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                       "aws_secret_access_key": EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-    client = boto3.client("ssm", region_name=doc["region"], endpoint_url=endpoint, **credentials,
-                          config=Config(retries={"mode": "adaptive", "max_attempts": 5},
-                                        connect_timeout=5, read_timeout=10))
+    # An endpoint in the document is the local emulator's: dummy keys, no profile.
+    aws = awsclient.session(endpoint, emulator=bool(endpoint))
+    client = aws.client("ssm", region_name=doc["region"], endpoint_url=endpoint,
+                        config=Config(retries={"mode": "adaptive", "max_attempts": 5},
+                                      connect_timeout=5, read_timeout=10))
     try:
         reply = client.get_parameters(Names=list(names.values()), WithDecryption=True)
     except (BotoCoreError, ClientError) as exc:

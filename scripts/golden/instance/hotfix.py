@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from golden.core import awsclient
 from golden.core.errors import ConfigError, OperationFailed
 from golden.core.shell import eprint
 from golden.hotfix import bundle as hotfix_bundle
@@ -294,7 +295,6 @@ def fetch(source: str, sha256: str, layout: Layout) -> Path:
     dest = layout.work / "bundles" / f"{sha256}.tar.gz"
     if dest.is_file() and hotfix_bundle.sha256_of(dest) == sha256:
         return dest
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -312,14 +312,15 @@ def fetch(source: str, sha256: str, layout: Layout) -> Path:
         ),
     }
     endpoint = (doc.get("aws") or {}).get("endpoint_url")
-    if endpoint and not (
-        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    ):
-        kwargs["endpoint_url"] = endpoint
+    url = awsclient.resolve_endpoint("s3", endpoint)
+    if url:
+        kwargs["endpoint_url"] = url
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
     try:
-        boto3.client("s3", **kwargs).download_file(bucket, key, str(tmp))
+        # The document names an endpoint only for the local emulator: dummy keys there.
+        aws = awsclient.session(url, emulator=True if endpoint else None)
+        aws.client("s3", **kwargs).download_file(bucket, key, str(tmp))
     except (BotoCoreError, ClientError) as exc:
         tmp.unlink(missing_ok=True)
         raise OperationFailed(f"--bundle: downloading {source} failed: {exc}") from None

@@ -179,12 +179,24 @@ def plan(
 
 def manifest(images: dict[str, dict[str, str]], archive: dict | None = None) -> dict:
     """What pillar reads: per component the tag and the image id (its config digest, which
-    `docker load` reproduces exactly, so the twin can pin by it)."""
+    `docker load` reproduces exactly, so the twin can pin by it), and the images' CPU
+    architecture (Docker's name, as `docker image inspect` .Architecture: amd64, arm64)
+    when the images say it: the state tree refuses an archive for another machine
+    (salt/app/images.sls) and a bake for another ``arch`` refuses it in preflight.
+    Raises ConfigError when the images disagree on their architecture."""
     doc: dict = {
         "images": {
             name: {"ref": info["ref"], "id": info["id"]} for name, info in sorted(images.items())
         }
     }
+    architectures = {info["architecture"] for info in images.values() if info.get("architecture")}
+    if len(architectures) > 1:
+        raise ConfigError(
+            "the archive's images are built for different architectures: "
+            + ", ".join(f"{n} {i.get('architecture')}" for n, i in sorted(images.items()))
+        )
+    if architectures:
+        doc["architecture"] = architectures.pop()
     if archive:
         doc["archive"] = archive
     return doc
@@ -374,6 +386,7 @@ def _current_images(base_info: dict, wanted: dict[str, str]) -> dict[str, dict]:
         images[component.name] = {
             "ref": component.ref,
             "id": info["Id"],
+            "architecture": info.get("Architecture"),
             "bytes": info["Size"],
             "own_bytes": info["Size"] - base_info["Size"],
         }

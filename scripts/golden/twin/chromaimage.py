@@ -219,7 +219,8 @@ def _current(wanted: str) -> dict | None:
     labels = ((info or {}).get("Config") or {}).get("Labels") or {}
     if info is None or labels.get(INPUTS_LABEL) != wanted:
         return None
-    return {"ref": COMPONENT.ref, "id": info["Id"], "bytes": info["Size"]}
+    return {"ref": COMPONENT.ref, "id": info["Id"], "bytes": info["Size"],
+            "architecture": info.get("Architecture")}
 
 
 def build(
@@ -279,7 +280,7 @@ def build(
     current = _current(wanted)
     if current is None:
         raise OperationFailed(f"{COMPONENT.ref} missing or stale after the build")
-    images = {"chroma": {"ref": current["ref"], "id": current["id"]}}
+    images = {"chroma": {k: current[k] for k in ("ref", "id", "architecture")}}
     existing = appimages._read_manifest(manifest_path)
     written = False
     if appimages.archive_is_current(existing, images, tar):

@@ -227,18 +227,19 @@ def _port_open(port: int) -> bool:
 
 
 def seed_aws(secret_values: dict[str, str]) -> None:
-    import boto3
+    from golden.core import awsclient
 
     settings = environment_settings()
     inst = settings["instance"]
     endpoint = f"http://127.0.0.1:{STANDINS[3].host_port}"
-    common = {"region_name": settings["region"], "endpoint_url": endpoint,
-              "aws_access_key_id": "local", "aws_secret_access_key": "local"}
-    s3 = boto3.client("s3", **common)
+    # Exactly the stand-in's loopback port, with dummy keys; no user profile is read.
+    aws = awsclient.session(endpoint)
+    common = {"region_name": settings["region"], "endpoint_url": endpoint}
+    s3 = aws.client("s3", **common)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if inst["s3"]["bucket"] not in existing:
         s3.create_bucket(Bucket=inst["s3"]["bucket"])
-    ssm = boto3.client("ssm", **common)
+    ssm = aws.client("ssm", **common)
     path = inst["ssm_path"].rstrip("/")
     for name, value in secret_values.items():
         ssm.put_parameter(Name=f"{path}/{name}", Value=value, Type="SecureString",

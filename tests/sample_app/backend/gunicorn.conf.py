@@ -55,10 +55,12 @@ preload_app = _bool_env("GUNICORN_PRELOAD", True)
 # are not limited by it (uvicorn workers heartbeat from the event loop), so the slowest
 # legitimate request, a 100 MB upload to S3, is unaffected.
 timeout = _int_env("GUNICORN_TIMEOUT", 60)
-graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 25)
-# Longer than nginx's upstream keepalive_timeout (60 s): the proxy always closes an idle
-# upstream connection first, so it never sends a request on a socket we are closing.
-keepalive = _int_env("GUNICORN_KEEPALIVE", 75)
+# Both set by the compose file from the timeout chain (docs/architecture.md): after SIGTERM
+# the workers get longer than the longest request to finish what they serve, and an idle
+# connection is kept longer than nginx keeps it (the proxy always closes first, so it never
+# sends a request on a socket we are closing). The defaults are the chain's shipped values.
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 305)
+keepalive = _int_env("GUNICORN_KEEPALIVE", 35)
 
 # The heartbeat file on tmpfs: on overlayfs its fchmod can block under disk load.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

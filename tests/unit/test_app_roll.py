@@ -1,0 +1,244 @@
+"""golden-app-roll (salt/app/files/golden-app-roll.py) as a unit: its decisions over a fake
+Docker, a fake nginx probe and a fake clock, so every bounded wait is checked without
+waiting. What the fakes do not model: Compose's own recreate decision (the fake
+recreates exactly the services whose hash changed) and real signals."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location(
+    "golden_app_roll", REPO / "salt" / "app" / "files" / "golden-app-roll.py"
+)
+roll = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(roll)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class FakeStop:
+    """A `docker stop` in progress: done once the replica's in-flight requests ended, or
+    when the grace period ran out (then the container was killed)."""
+
+    def __init__(self, docker, container, grace):
+        self.docker, self.container, self.grace = docker, container, grace
+        self.started = docker.clock.now
+        self.killed_by_us = False
+
+    def poll(self):
+        elapsed = self.docker.clock.now - self.started
+        busy = self.docker.busy_for.get(self.container, 0)
+        if elapsed >= busy:
+            self.docker.finish_stop(self.container, code=0)
+            return 0
+        if elapsed >= self.grace and not self.docker.hung.get(self.container):
+            self.docker.finish_stop(self.container, code=roll.KILLED)
+            return 0
+        return None
+
+    def kill(self):
+        self.killed_by_us = True
+
+
+class FakeDocker:
+    def __init__(self, clock, services=("backend-1", "backend-2", "frontend")):
+        self.clock = clock
+        self.service_list = list(services)
+        self.containers = {s: f"{s}-old" for s in services}
+        self.states = {f"{s}-old": "healthy" for s in services}
+        self.hashes = {s: "h1" for s in services}  # what the compose file says now
+        self.labels = {f"{s}-old": "h1" for s in services}  # what each container was made from
+        self.busy_for = {}  # container -> seconds its requests in flight still need
+        self.hung = {}  # container -> docker stop never returns
+        self.exit_codes = {}
+        self.calls = []
+        self.after_up = "healthy"  # state of a recreated container
+        self.extra = []  # (service, container) orphans
+
+    def services(self):
+        return list(self.service_list)
+
+    def container(self, service):
+        return self.containers.get(service)
+
+    def config_hash(self, service):
+        return self.hashes.get(service)
+
+    def container_hash(self, container):
+        return self.labels.get(container)
+
+    def health(self, container):
+        return self.states.get(container, "missing")
+
+    def start_stop(self, container, grace):
+        self.calls.append(("stop", container, grace))
+        self.states[container] = "stopping"
+        return FakeStop(self, container, grace)
+
+    def finish_stop(self, container, code):
+        self.states[container] = "exited"
+        self.exit_codes[container] = code
+
+    def exit_code(self, container):
+        return self.exit_codes.get(container)
+
+    def up(self, service, timeout):
+        self.calls.append(("up", service))
+        down = [s for s, c in self.containers.items()
+                if s.startswith("backend-") and self.states.get(c) != "healthy"]  # fmt: skip
+        self.down_during_up = down
+        new = f"{service}-new"
+        self.containers[service] = new
+        self.states[new] = self.after_up
+        self.labels[new] = self.hashes[service]
+
+    def orphans(self, services):
+        return list(self.extra)
+
+    def remove_orphans(self, timeout):
+        self.calls.append(("remove_orphans",))
+
+    def open_connections(self, port):
+        return 2
+
+
+def answered(url):
+    return 200, None
+
+
+@pytest.fixture
+def world():
+    clock = FakeClock()
+    docker = FakeDocker(clock)
+    lines = []
+
+    def make(**kw):
+        # nginx answers from whichever replica was just recreated.
+        def probe(url):
+            recreated = [s for s, c in docker.containers.items() if c.endswith("-new")]
+            return 200, (recreated[-1] if recreated else None)
+
+        options = {"probe_fn": probe, "clock": clock, "say": lines.append, "timeout": 180,
+                   "route_timeout": 30, "stop_timeout": 310, **kw}  # fmt: skip
+        return roll.Roll(docker, "http://127.0.0.1/healthz", **options)
+
+    return clock, docker, lines, make
+
+
+def test_only_changed_replicas_are_drained_and_recreated_one_at_a_time(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-2"] = "h2"
+    assert make().run() == 0
+    assert [c for c in docker.calls if c[0] != "remove_orphans"] == [
+        ("stop", "backend-2-old", 310), ("up", "backend-2")]  # fmt: skip
+    assert "backend-1: unchanged" in lines and "frontend: unchanged" in lines
+
+
+def test_the_roll_waits_for_requests_in_flight_before_it_recreates(world):
+    clock, docker, lines, make = world
+    docker.hashes = {s: "h2" for s in docker.hashes}
+    docker.busy_for["backend-1-old"] = 42.0
+    started = clock.now
+    make().run()
+    assert docker.calls[:2] == [("stop", "backend-1-old", 310), ("up", "backend-1")]
+    drained = next(line for line in lines if line.startswith("backend-1: drained"))
+    assert drained == "backend-1: drained in 42.0s (2 connection(s) in flight)"
+    assert clock.now - started >= 42
+    # Never two backends down at once: the other was healthy during each recreate.
+    assert docker.down_during_up == []
+
+
+def test_a_healthy_replica_is_not_stopped_when_no_other_replica_is_healthy(world):
+    clock, docker, lines, make = world
+    docker.hashes = {s: "h2" for s in docker.hashes}
+    docker.states["backend-2-old"] = "unhealthy"
+    with pytest.raises(SystemExit, match="not restarting backend-1: no other replica is healthy"):
+        make().run()
+    assert docker.calls == []
+
+
+def test_a_replica_still_busy_after_the_grace_period_is_started_again_then_fails_the_roll(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    docker.busy_for["backend-1-old"] = 10_000
+    with pytest.raises(SystemExit, match="backend-1 was still serving requests after 310s"):
+        make().run()
+    assert docker.calls == [("stop", "backend-1-old", 310), ("up", "backend-1")]
+    assert docker.states[docker.containers["backend-1"]] == "healthy"
+
+
+def test_a_docker_stop_that_never_returns_is_given_up_on(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    docker.busy_for["backend-1-old"] = 10_000
+    docker.hung["backend-1-old"] = True
+    started = clock.now
+    with pytest.raises(SystemExit, match="did not return within 340s"):
+        make().run()
+    assert 340 <= clock.now - started <= 341
+    assert ("up", "backend-1") not in docker.calls
+
+
+def test_waiting_for_health_is_bounded(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    docker.after_up = "starting"
+    started = clock.now
+    with pytest.raises(SystemExit, match="backend-1 not healthy within 180s"):
+        make().run()
+    assert clock.now - started <= 181
+    assert ("up", "backend-2") not in docker.calls  # the rest stay on the old configuration
+
+
+def test_an_unhealthy_replica_stops_the_roll_at_once(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    docker.after_up = "unhealthy"
+    with pytest.raises(SystemExit, match="backend-1 is unhealthy after the restart"):
+        make().run()
+
+
+def test_waiting_for_nginx_to_route_is_bounded(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    started = clock.now
+    with pytest.raises(SystemExit, match="nginx did not route to backend-1 within 30s"):
+        make(probe_fn=lambda url: (502, None)).run()
+    assert clock.now - started <= 31
+
+
+def test_an_app_that_does_not_name_its_replica_gets_settle_seconds_of_200s(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    make(probe_fn=answered, settle=6.0).run()
+    assert any("routed by nginx (6s of 200s)" in line for line in lines)
+
+
+def test_orphans_are_drained_with_the_grace_period_before_removal(world):
+    clock, docker, lines, make = world
+    docker.extra = [("backend-3", "backend-3-old")]
+    docker.states["backend-3-old"] = "healthy"
+    docker.busy_for["backend-3-old"] = 7.0
+    make().run()
+    assert docker.calls == [("stop", "backend-3-old", 310), ("remove_orphans",)]
+    assert any(line.startswith("backend-3: removed from the compose file, drained in 7.")
+               for line in lines)  # fmt: skip
+
+
+def test_backend_ports_follow_the_base_port(world):
+    *_, make = world
+    r = make(base_port=9001)
+    assert (r.port("backend-1"), r.port("backend-12"), r.port("frontend")) == (9001, 9012, None)
