@@ -6,7 +6,8 @@
 #
 # --for local: what `make local` needs (Docker engine running, debootstrap, python3-venv,
 #              git, openssl, ...); --for test (default): that plus what the whole suite
-#              needs (packer, postgresql, redis-server, iproute2).
+#              needs (packer, postgresql, redis-server, iproute2, haproxy for the
+#              release rehearsal).
 # --check:     only report, one line per need, and the command that would fix it;
 #              exit 0 when nothing is missing, 1 otherwise. Changes nothing.
 # Otherwise:   as root, installs the missing packages with apt-get and starts dockerd
@@ -37,6 +38,7 @@ NEEDS_LOCAL=(
 )
 NEEDS_TEST=(
   "packer:packer" "ip:iproute2" "pg_ctlcluster:postgresql" "redis-server:redis-server"
+  "haproxy:haproxy"
 )
 DOCKERD_LOG=/var/log/golden-dockerd.log
 DOCKERD_WAIT=60
