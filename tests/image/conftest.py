@@ -14,7 +14,9 @@ image boots no service of its own to wait for, so from this machine it is tested
 as a container someone booted (GOLDEN_TEST_CONTAINER); its bake tests it in place.
 
 Tests marked `image_leftovers` check what the image carries after clean-up; from this
-machine they run against a container of the image that is not booted."""
+machine they run against a container of the image that is not booted. Tests marked
+`build_only` need what only a build has (apt's package lists, removed by the clean-up):
+they run inside builds and are deselected from this machine."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "chroma_role: only for the chroma role")
     config.addinivalue_line("markers", "base_role: only for the base role")
     config.addinivalue_line("markers", "finished_image: only checkable once the build ended")
+    config.addinivalue_line("markers", "build_only: only checkable inside a build")
     if ROLE not in ROLES:
         raise pytest.UsageError(f"GOLDEN_ROLE={ROLE!r}: expected one of {', '.join(ROLES)}")
     if ROLE == "base" and not _inside_build(config) and not BOOTED:
@@ -58,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
         if ROLE != "chroma" and "chroma_role" in item.keywords:
             return False
         if ROLE != "base" and "base_role" in item.keywords:
+            return False
+        if not _inside_build(config) and "build_only" in item.keywords:
             return False
         return not (_inside_build(config) and "finished_image" in item.keywords)
 
