@@ -132,7 +132,8 @@ run_tests() {
   step "image tests: $label"
   [ -x "$venv/bin/pytest" ] || {
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra
+    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra \
+      ssh-audit
   }
   report="$SRC/test-report-$label.xml"
   set +e

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -142,6 +143,30 @@ def image_host(request):
             IMAGE, "600")
     yield testinfra.get_host(f"docker://{name}")
     _docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def ssh_audit(request, host):
+    """ssh-audit's JSON report (PyPI ssh-audit, -j) of this host's sshd, run on the host
+    itself against 127.0.0.1:22: inside a build from the test venv; from this machine the
+    package is copied into the twin for the run and removed after it (the twin's sshd is
+    not published)."""
+    if _inside_build(request.config):
+        result = host.run(f"{sys.executable} -m ssh_audit -j -t 20 127.0.0.1")
+    else:
+        import ssh_audit as package
+
+        name = request.getfixturevalue("twin")["name"]
+        work = f"/var/tmp/golden-ssh-audit-{uuid.uuid4().hex[:6]}"
+        host.run_test(f"mkdir -p {work}")
+        try:
+            _docker("cp", os.path.dirname(package.__file__), f"{name}:{work}/ssh_audit")
+            result = host.run(f"cd {work} && python3 -m ssh_audit -j -t 20 127.0.0.1")
+        finally:
+            host.run(f"rm -rf {work}")
+    # Exit codes 0-2 say good, warnings, failures; anything else is no report.
+    assert result.rc in (0, 1, 2), f"ssh-audit did not run: {result.stdout}{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[0])
 
 
 @pytest.fixture(scope="session")
