@@ -93,4 +93,4 @@ clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
 .PHONY: help setup lint docs base-image image local local-down emulator release ami \
-	bake-local hotfix drift test bench bench-image clean
+	bake-local hotfix drift audit test bench bench-image clean

@@ -1,4 +1,8 @@
+import uuid
+
 import pytest
+
+from .conftest import ROLE, wait_for
 
 
 def sshd_settings(host) -> dict[str, list[str]]:
@@ -86,3 +90,50 @@ def test_unattended_upgrades_dry_run_allows_security_origins_only(host):
     assert lines, f"no origins in the dry run (exit {result.rc}):\n{result.stdout[-2000:]}"
     origins = lines[0].split("Allowed origins are:", 1)[1].strip().split(", ")
     assert origins and all("security" in origin.lower() for origin in origins), origins
+
+
+def test_audit_rules_in_place_and_auditd_as_the_platform_allows(host, pillar):
+    rules = host.file("/etc/audit/rules.d/50-golden.rules").content_string
+    for rule in ("-w /etc/shadow -p wa -k identity", "-w /etc/sudoers -p wa -k sudoers",
+                 "-w /etc/docker -p wa -k docker", "-w /srv -p wa -k golden-state"):
+        assert rule in rules, rule
+    if pillar.get("hardening", {}).get("auditd_running", True):
+        assert host.service("auditd").is_running
+        assert "-w /etc/shadow -p wa -k identity" in host.check_output("auditctl -l")
+    else:
+        # The twin: this machine's kernel must keep its own audit rules.
+        assert host.file("/etc/systemd/system/auditd.service").linked_to == "/dev/null"
+        assert not host.service("auditd").is_running
+
+
+def test_auth_events_reach_the_auth_log(host):
+    marker = f"golden-auth-test-{uuid.uuid4().hex[:8]}"
+    host.run_test(f"logger -p authpriv.notice {marker}")
+    assert wait_for(lambda: marker in host.run(f"grep -F {marker} /var/log/auth.log").stdout,
+                    timeout=15), "rsyslog did not write the message to /var/log/auth.log"
+
+
+GOLDEN_UNITS = {
+    "app": ["golden-ssh-host-keys", "golden-boot", "app"],
+    "chroma": ["golden-ssh-host-keys", "golden-boot", "chroma", "golden-chroma-proxy-auth"],
+    "base": ["golden-ssh-host-keys"],
+}
+
+
+@pytest.mark.parametrize("unit", GOLDEN_UNITS[ROLE])
+def test_golden_units_run_sandboxed(host, unit):
+    shown = host.check_output(f"systemctl show {unit}.service -p NoNewPrivileges -p PrivateTmp "
+                              "-p ProtectKernelModules -p RestrictSUIDSGID -p LockPersonality")
+    settings = dict(line.split("=", 1) for line in shown.splitlines())
+    assert settings == {"NoNewPrivileges": "yes", "PrivateTmp": "yes",
+                        "ProtectKernelModules": "yes", "RestrictSUIDSGID": "yes",
+                        "LockPersonality": "yes"}, settings
+
+
+def test_host_settings_from_the_benchmarks(host):
+    defs = host.file("/etc/login.defs").content_string.splitlines()
+    assert "UMASK 027" in defs and "SHA_CRYPT_MIN_ROUNDS 5000" in defs
+    assert "unauthorized" in host.file("/etc/issue.net").content_string.lower()
+    # Resolved from modprobe's configuration only: nothing is loaded.
+    for module in ("usb-storage", "dccp", "sctp"):
+        assert "install /bin/false" in host.check_output(f"modprobe -n -v {module} 2>&1 || true")
