@@ -3,7 +3,10 @@ carries, from the package record the bake downloads from /etc/golden/packages.js
 
 from pathlib import Path
 
+import pytest
 from golden.bake.record import packages_entry
+from golden.bake.request import parse_var_overrides
+from golden.core.errors import ConfigError
 
 RECORD = {
     "os": "Ubuntu 22.04.5 LTS",
@@ -34,3 +37,8 @@ def test_the_record_names_every_package_with_version_and_origin():
 
 def test_no_package_record_gives_none():
     assert packages_entry(None, Path("x")) is None
+
+
+def test_where_the_record_is_downloaded_to_is_the_wrappers_choice():
+    with pytest.raises(ConfigError, match="--var packages_path: set by golden bake"):
+        parse_var_overrides(["packages_path=/tmp/elsewhere.json"])
