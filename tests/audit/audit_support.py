@@ -8,6 +8,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from pathlib import Path
+
+import yaml
+
+# The artifacts bucket of the emulated environment (conftest.py).
+BUCKET = "golden-audit-test-artifacts"
 
 LYNIS_GOOD = """\
 lynis_version=3.0.8
@@ -127,3 +133,18 @@ def stdout(*, lynis=LYNIS_GOOD, ssh=None, headers=HEADERS_GOOD, nginx=NGINX_DUMP
         parts.append(section("nginx", nginx))
     parts.append(section("headers", headers))
     return "".join(parts) + ("==golden-audit:end==\n" if end else "")
+
+
+def write_settings(path: Path, url: str, *, bucket: str | None = BUCKET) -> Path:
+    from autoscaling.settings import ENV_DIR
+
+    data = yaml.safe_load((ENV_DIR / "local.yaml").read_text())
+    data["aws"]["endpoint_url"] = url
+    data["instance"]["aws_endpoint_url"] = url
+    if bucket:
+        data["artifacts_bucket"] = bucket
+    else:
+        data.pop("artifacts_bucket", None)
+    data["roles"]["app"]["capacity"] = {"min": 1, "max": 4, "desired": 2}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

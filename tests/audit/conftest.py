@@ -14,11 +14,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
+from audit_support import BUCKET, write_settings
 from botocore.config import Config
 from click.testing import CliRunner
-
-BUCKET = "golden-audit-test-artifacts"
 
 
 @dataclass
@@ -40,21 +38,6 @@ class World:
             AutoScalingGroupNames=["golden-local-app"])["AutoScalingGroups"][0]
         return sorted(i["InstanceId"] for i in group["Instances"]
                       if i["LifecycleState"] == "InService")
-
-
-def write_settings(path: Path, url: str, *, bucket: str | None = BUCKET) -> Path:
-    from autoscaling.settings import ENV_DIR
-
-    data = yaml.safe_load((ENV_DIR / "local.yaml").read_text())
-    data["aws"]["endpoint_url"] = url
-    data["instance"]["aws_endpoint_url"] = url
-    if bucket:
-        data["artifacts_bucket"] = bucket
-    else:
-        data.pop("artifacts_bucket", None)
-    data["roles"]["app"]["capacity"] = {"min": 1, "max": 4, "desired": 2}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from audit_support import LYNIS_BAD, ssh_audit_report, stdout
-from conftest import BUCKET, write_settings
+from audit_support import BUCKET, LYNIS_BAD, ssh_audit_report, stdout, write_settings
 
 
 def answer(world, text: str, instance: str | None = None) -> None:
