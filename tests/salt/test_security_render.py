@@ -327,6 +327,17 @@ def test_every_container_drops_all_capabilities_and_has_limits(highstates, tmp_p
         "golden-app-runtime.py")
 
 
+def test_the_chroma_container_gets_limits_from_the_instance_size(highstates):
+    highstate = highstates("chroma", "aws", "Debian")
+    unit = render("chroma/files/chroma.service.j2",
+                  args(highstate, "chroma-server-unit-managed")["context"])
+    start = unit.split("ExecStart=")[1].split("ExecStop=")[0]
+    assert "--memory ${CHROMA_MEMORY} --pids-limit ${CHROMA_PIDS}" in start
+    assert "--cap-drop ALL" in start and "--read-only" in start
+    assert "ExecStartPre=/usr/local/sbin/golden-chroma-limits" in unit
+    assert "EnvironmentFile=-/run/chroma/limits.env" in unit
+
+
 @pytest.mark.parametrize("role, sid, template", [
     ("app", "golden-boot-unit-managed", "golden/files/golden-boot.service.j2"),
     ("app", "app-service-unit-managed", "app/files/app.service.j2"),
