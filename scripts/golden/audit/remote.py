@@ -26,7 +26,9 @@ TEMPLATE = """\
 set -u
 work={work}
 mkdir -p -m 0700 "$work" || exit 3
-trap 'cd / && rm -rf "$work"' EXIT INT TERM
+# lynis keeps its PID in /run/lynis.pid while it runs: ours goes too, another's stays.
+pid_before=$(test -e /run/lynis.pid && echo yes)
+trap 'cd / && rm -rf "$work"; test -n "$pid_before" || rm -f /run/lynis.pid' EXIT INT TERM
 cd "$work" || exit 3
 {fetch}echo "{sha256}  bundle.tgz" | sha256sum -c --quiet - || {{ echo "golden-audit: the tool bundle does not match its sha256" >&2; exit 3; }}
 tar -xzf bundle.tgz || exit 3

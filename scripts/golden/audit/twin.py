@@ -42,8 +42,9 @@ def audit(name: str, bundle: Bundle, *, ssh_port: int = 22, timeout: float = 900
 
 def leftovers(name: str) -> list[str]:
     """Anything of the audit still in the twin (it must be nothing)."""
+    # The root file system and the tmpfs mounts (/run, /tmp) alike.
     proc = containers.exec_in(name, ["sh", "-c", "ls -d /var/tmp/golden-audit-* 2>/dev/null; "
-                                     "find / -xdev -name '*lynis*' 2>/dev/null"],
+                                     "find / /run /tmp -xdev -name '*lynis*' 2>/dev/null"],
                               check=False, timeout=120)
     return [line for line in proc.stdout.decode().splitlines() if line.strip()]
 
