@@ -8,6 +8,7 @@ ROLE ?= app
 ENV ?= local
 SUITE ?= bookworm
 MIRROR ?=
+SECURITY_MIRROR ?=
 PORT ?= 8080
 PYTEST_ARGS ?=
 # What scripts/bootstrap.sh sets up: local (make local) or test (make test, CI).
@@ -46,8 +47,8 @@ lint: setup ## ruff (style, complexity), import contracts, module size, packer f
 docs: setup ## Build the manual (docs/, MkDocs) into build/site; --strict: a broken link fails
 	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
-base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE, MIRROR)
-	$(GOLDEN) base-image --suite $(SUITE) $(if $(MIRROR),--mirror $(MIRROR))
+base-image: setup ## Build the twin's systemd base image with debootstrap (SUITE, MIRROR, SECURITY_MIRROR)
+	$(GOLDEN) base-image --suite $(SUITE) $(if $(MIRROR),--mirror $(MIRROR)) $(if $(SECURITY_MIRROR),--security-mirror $(SECURITY_MIRROR))
 
 image: setup ## Build the twin image for ROLE through the one provisioning path
 	$(GOLDEN) twin build --role $(ROLE)
@@ -102,4 +103,4 @@ clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
 .PHONY: help setup bootstrap lint docs base-image image local local-down emulator release ami \
-	bake-local rehearsal hotfix drift test bench bench-image clean
+	bake-local rehearsal hotfix drift audit test bench bench-image clean

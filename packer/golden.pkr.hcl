@@ -226,6 +226,14 @@ build {
     ]
   }
 
+  # The package set the image carries (name, version, origin; pending updates), written by
+  # provision.sh; `golden bake` puts it in the build record.
+  provisioner "file" {
+    direction   = "download"
+    source      = "/etc/golden/packages.json"
+    destination = var.packages_path
+  }
+
   post-processor "manifest" {
     output     = var.manifest_path
     strip_path = true

@@ -113,6 +113,12 @@ variable "manifest_path" {
   default     = "build/packer-manifest.json"
 }
 
+variable "packages_path" {
+  type        = string
+  description = "Where the image's package record (/etc/golden/packages.json: every package with its version and origin, pending updates) is downloaded to; `golden bake` gives every bake its own file under build/bakes/ and copies it into the build record."
+  default     = "build/packages.json"
+}
+
 # ---------------------------------------------------------------- amazon-ebs source
 
 variable "aws_region" {

@@ -5,6 +5,12 @@ base:
   clock_hands_off: true
   # fs.*, vm.* and net.core.netdev_max_backlog are host-wide: rendered, not applied.
   apply_host_wide_sysctls: false
+  # rsyslog never reads the kernel's ring buffer (/proc/kmsg): it is this machine's.
+  kernel_log: false
+
+hardening:
+  # The audit subsystem is not namespaced: rules rendered, auditd masked, nothing loaded.
+  auditd_running: false
 
 docker:
   # Overlay on the twin's own overlay root is impossible and vfs copies every image per

@@ -7,7 +7,7 @@
 # --for local: what `make local` needs (Docker engine running, debootstrap, python3-venv,
 #              git, openssl, ...); --for test (default): that plus what the whole suite
 #              needs (packer, postgresql, redis-server, iproute2, haproxy for the
-#              release rehearsal).
+#              release rehearsal, lynis for `golden audit`).
 # --check:     only report, one line per need, and the command that would fix it;
 #              exit 0 when nothing is missing, 1 otherwise. Changes nothing.
 # Otherwise:   as root, installs the missing packages with apt-get and starts dockerd
@@ -38,7 +38,7 @@ NEEDS_LOCAL=(
 )
 NEEDS_TEST=(
   "packer:packer" "ip:iproute2" "pg_ctlcluster:postgresql" "redis-server:redis-server"
-  "haproxy:haproxy"
+  "haproxy:haproxy" "lynis:lynis"
 )
 DOCKERD_LOG=/var/log/golden-dockerd.log
 DOCKERD_WAIT=60

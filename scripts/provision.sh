@@ -7,8 +7,9 @@
 # images/ (the role's image archive; none for base), certs/ and provenance.json. Role
 # base is OS + Docker + Salt + CloudWatch agent; a role bake may start from it and runs
 # the role's full highstate on top (the base states are then no-ops).
-# Steps: install Salt into /opt/salt, place the trees at /srv, set the role grain,
-# highstate, run the image tests, clean the image. Any failure exits non-zero.
+# Steps: apply every pending package update, install Salt into /opt/salt, place the trees
+# at /srv, set the role grain, highstate, record the package set, run the image tests,
+# clean the image. Any failure exits non-zero.
 set -euo pipefail
 
 ROLE="" PLATFORM="aws" SRC="/var/tmp/golden" INSTALL="wheelhouse" TESTS=1 CLEANUP=1
@@ -16,7 +17,7 @@ PASSED=0 FAILED=0 SKIPPED=0
 SALT_VENV=/opt/salt
 SALT_ONEDIR_VERSION="${SALT_ONEDIR_VERSION:-3008.4}"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "golden-provision: error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -41,6 +42,22 @@ done
 started=$(date +%s)
 step() { echo "==> golden-provision [$(( $(date +%s) - started ))s] $*"; }
 export DEBIAN_FRONTEND=noninteractive
+
+# Options every apt run of the build shares: no prompts about changed conffiles (keep
+# ours), wait for a lock cloud-init or unattended-upgrades may hold, retry downloads.
+APT_OPTS=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
+          -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+
+update_packages() {
+  # The source image (a cloud image, the twin's base) is as old as its build: without
+  # this, an image carries its source's packages until unattended-upgrades first runs,
+  # up to a day after launch. Everything pending is applied, not only security updates,
+  # before any state runs; phased updates too (Ubuntu would hold some back otherwise).
+  step "applying pending package updates"
+  apt-get "${APT_OPTS[@]}" update -q
+  apt-get "${APT_OPTS[@]}" -o APT::Get::Always-Include-Phased-Updates=true -y -q \
+    upgrade --with-new-pkgs
+}
 
 install_salt() {
   step "installing Salt into $SALT_VENV ($INSTALL)"
@@ -104,12 +121,20 @@ highstate() {
   "$SALT_VENV/bin/salt-call" --local state.highstate --retcode-passthrough --state-verbose=False
 }
 
+record_packages() {
+  # Name, version and origin of every package, and what is still pending, while apt's
+  # lists are here (the clean-up removes them). The bake copies it into its record.
+  step "recording the package set in /etc/golden/packages.json"
+  "$SALT_VENV/bin/golden" instance packages --output /etc/golden/packages.json
+}
+
 run_tests() {
   local marker="$1" label="$2" venv=/var/tmp/golden-tests report
   step "image tests: $label"
   [ -x "$venv/bin/pytest" ] || {
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra
+    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra \
+      ssh-audit
   }
   report="$SRC/test-report-$label.xml"
   set +e
@@ -154,9 +179,11 @@ cleanup() {
   "$SALT_VENV/bin/salt-call" --local state.apply cleanup --retcode-passthrough --state-verbose=False
 }
 
+update_packages
 install_salt
 place_trees
 highstate
+record_packages
 if [ "$TESTS" = 1 ]; then
   [ -d "$SRC/tests/image" ] || die "--src: $SRC/tests/image is missing (or pass --skip-tests)"
   run_tests "not image_leftovers" built

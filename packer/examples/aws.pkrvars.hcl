@@ -10,6 +10,7 @@ state_tree_revision    = "0000000000000000000000000000000000000000"
 app_images             = "chroma@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 packer_version         = "1.6.6"
 manifest_path          = "../build/packer-manifest.json"
+packages_path          = "../build/packages.json"
 aws_region             = "eu-west-1"
 ami_regions            = ["eu-central-1"]
 arch                   = "amd64"

@@ -40,12 +40,16 @@ app-runtime-settings-managed:
     - name: /etc/app/runtime.conf
     - mode: '0644'
     - contents: |
-        # Managed by Salt: inputs of the boot-time worker decision (golden-app-runtime).
+        # Managed by Salt: inputs of the decisions golden-app-runtime makes at each start
+        # (workers per replica; the containers' memory and process limits).
         REPLICAS={{ app.backend_replicas }}
         WORKER_CAP={{ app.worker_cap }}
+        SYSTEM_RESERVE_MB={{ app.limits.system_reserve_mb }}
+        FRONTEND_MEMORY_MB={{ app.limits.frontend_memory_mb }}
+        PIDS_PER_WORKER={{ app.limits.pids_per_worker }}
 
 app-runtime-script-managed:
   file.managed:
     - name: /usr/local/sbin/golden-app-runtime
-    - source: salt://app/files/golden-app-runtime.sh
+    - source: salt://app/files/golden-app-runtime.py
     - mode: '0755'

@@ -1,6 +1,8 @@
 {%- from 'app/map.jinja' import app with context %}
-{%- set compose = '/usr/bin/docker compose --project-name ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml' %}
-{%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --probe-url http://127.0.0.1:80/healthz --stop-timeout ' ~ app.chain.stop_grace ~ ' --base-port ' ~ app.backend_base_port %}
+{#- /run/app/limits.env (golden-app-runtime, run first by both) fills the compose file's
+    memory and process limits. #}
+{%- set compose = '/usr/bin/docker compose --project-name ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env' %}
+{%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env --probe-url http://127.0.0.1:80/healthz --stop-timeout ' ~ app.chain.stop_grace ~ ' --base-port ' ~ app.backend_base_port %}
 include:
   - docker
   - golden

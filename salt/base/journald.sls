@@ -12,6 +12,8 @@ base-journald-limits-managed:
         MaxRetentionSec=14day
         RateLimitIntervalSec=30s
         RateLimitBurst=10000
+        # rsyslog (base.syslog) writes auth.log and syslog from what journald forwards.
+        ForwardToSyslog=yes
 
 base-journald-service-running:
   service.running:

@@ -1,7 +1,24 @@
 {%- from 'base/map.jinja' import base with context %}
+{%- from 'hardening/map.jinja' import hardening with context %}
 {#- Host-wide keys are applied only where the host is ours (an instance). In the twin they
     are rendered into their own file and checked, never written to /proc/sys. #}
 {%- set applied = dict(base.sysctl_namespaced) %}
+{#- Outgoing connections never take a port one of golden's listeners needs (see
+    salt/_modules/golden_ports.py), from the merged settings of the role's formulas. #}
+{%- set settings = {'hardening': hardening} %}
+{%- if grains['role'] == 'app' %}
+{%-   from 'nginx/map.jinja' import nginx with context %}
+{%-   from 'app/map.jinja' import app with context %}
+{%-   do settings.update({'nginx': nginx, 'app': app}) %}
+{%- elif grains['role'] == 'chroma' %}
+{%-   from 'chroma/map.jinja' import chroma with context %}
+{%-   do settings.update({'chroma': chroma}) %}
+{%- endif %}
+{%- set reserved = salt['golden_ports.reserved'](grains['role'], settings,
+                                                base.sysctl_namespaced['net.ipv4.ip_local_port_range']) %}
+{%- if reserved %}
+{%-   do applied.update({'net.ipv4.ip_local_reserved_ports': reserved}) %}
+{%- endif %}
 {%- if base.apply_host_wide_sysctls %}
 {%-   do applied.update(base.sysctl_host_wide) %}
 {%- endif %}
@@ -45,6 +62,17 @@ base-sysctl-namespaced-boot-unit-managed:
         Type=oneshot
         RemainAfterExit=yes
         ExecStart=/sbin/sysctl -q -p /etc/sysctl.d/60-golden.conf
+        # Sandbox: it writes the network namespace's keys under /proc/sys, nothing else
+        # (no PrivateNetwork: the keys are this namespace's).
+        ProtectSystem=strict
+        ProtectHome=yes
+        PrivateTmp=yes
+        NoNewPrivileges=yes
+        ProtectKernelModules=yes
+        ProtectControlGroups=yes
+        RestrictSUIDSGID=yes
+        LockPersonality=yes
+        SystemCallArchitectures=native
         [Install]
         WantedBy=multi-user.target
 

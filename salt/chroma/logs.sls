@@ -25,16 +25,20 @@ chroma-cloudwatch-logs-config-managed:
                 - file_path: /var/log/nginx/chroma-access.log
                   log_group_name: {{ prefix }}/chroma/proxy-access
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ cloudwatch.log_retention_days }}
                   timezone: UTC
                 - file_path: /var/log/nginx/chroma-error.log
                   log_group_name: {{ prefix }}/chroma/proxy-error
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ cloudwatch.log_retention_days }}
                 - file_path: {{ chroma.log_dir }}/server.log
                   log_group_name: {{ prefix }}/chroma/server
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ cloudwatch.log_retention_days }}
                 - file_path: {{ chroma.log_dir }}/volume.log
                   log_group_name: {{ prefix }}/chroma/volume
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ cloudwatch.log_retention_days }}
 
 {%- if cloudwatch.install %}
 {#- fetch-config (the cloudwatch formula) replaces every loaded file, so this one is

@@ -4,6 +4,12 @@ include:
   - chroma.image
   - chroma.volume
 
+chroma-limits-script-managed:
+  file.managed:
+    - name: /usr/local/sbin/golden-chroma-limits
+    - source: salt://chroma/files/golden-chroma-limits.py
+    - mode: '0755'
+
 chroma-log-rotation-managed:
   file.managed:
     - name: /etc/logrotate.d/golden-chroma
@@ -38,6 +44,7 @@ chroma-server-running:
       - service: docker-service-running
       - service: chroma-volume-mounted
       - file: chroma-log-directory-present
+      - file: chroma-limits-script-managed
 {%- if not chroma.image_ref %}
       - test: chroma-image-pinned
 {%- elif chroma.image_source == 'archive' %}

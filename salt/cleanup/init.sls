@@ -90,6 +90,18 @@ cleanup-apt-lists-directory-present:
     - require:
       - file: cleanup-apt-lists-absent
 
+{#- apt's caches: downloaded packages and the binary caches built from the lists
+    (pkgcache.bin, srcpkgcache.bin: tens of MB). apt rebuilds them at its next update. #}
+cleanup-apt-caches-emptied:
+  cmd.run:
+    - name: apt-get clean
+
+{#- Packages removed during the build (an upgrade's old kernel) keep their conffiles in
+    state "rc" until purged. #}
+cleanup-removed-packages-purged:
+  cmd.run:
+    - name: dpkg-query -W -f '${db:Status-Abbrev} ${binary:Package}\n' | awk '$1 == "rc" {print $2}' | xargs -r dpkg --purge
+
 cleanup-build-caches-absent:
   file.absent:
     - names:

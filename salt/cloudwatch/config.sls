@@ -2,6 +2,11 @@
 {%- set prefix = cloudwatch.log_group_prefix %}
 {%- set dims = {'AutoScalingGroupName': '${aws:AutoScalingGroupName}',
                 'ImageId': '${aws:ImageId}', 'InstanceId': '${aws:InstanceId}'} %}
+{#- Every file names its log group's retention: the agent creates the group with it, or
+    the group never expires (entries of one group must agree). auth.log and audit.log,
+    the login and change records, are kept longer; syslog is the rest of the journal. #}
+{%- set days = cloudwatch.log_retention_days %}
+{%- set security_days = cloudwatch.security_log_retention_days %}
 
 cloudwatch-agent-config-managed:
   file.serialize:
@@ -37,15 +42,32 @@ cloudwatch-agent-config-managed:
                   log_group_name: {{ prefix }}/nginx/access
                   log_stream_name: "{instance_id}"
                   timezone: UTC
+                  retention_in_days: {{ days }}
                 - file_path: /var/log/nginx/error.log
                   log_group_name: {{ prefix }}/nginx/error
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ days }}
                 - file_path: /var/lib/docker/containers/*/*-json.log
                   log_group_name: {{ prefix }}/app/containers
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ days }}
                 - file_path: /var/log/cloud-init-output.log
                   log_group_name: {{ prefix }}/boot
                   log_stream_name: "{instance_id}"
+                  retention_in_days: {{ days }}
                 - file_path: /var/log/golden-boot.log
                   log_group_name: {{ prefix }}/boot
                   log_stream_name: "{instance_id}-golden"
+                  retention_in_days: {{ days }}
+                - file_path: /var/log/syslog
+                  log_group_name: {{ prefix }}/syslog
+                  log_stream_name: "{instance_id}"
+                  retention_in_days: {{ days }}
+                - file_path: /var/log/auth.log
+                  log_group_name: {{ prefix }}/auth
+                  log_stream_name: "{instance_id}"
+                  retention_in_days: {{ security_days }}
+                - file_path: /var/log/audit/audit.log
+                  log_group_name: {{ prefix }}/audit
+                  log_stream_name: "{instance_id}"
+                  retention_in_days: {{ security_days }}

@@ -2,3 +2,5 @@ include:
   - hardening.ssh
   - hardening.upgrades
   - hardening.firewall
+  - hardening.audit
+  - hardening.system

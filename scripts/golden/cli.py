@@ -35,6 +35,7 @@ def _register() -> None:
     # Each job registers its own commands; the twin job first, since it makes the `local`
     # group that the bake job adds `local ami` to.
     from autoscaling import commands as release_commands
+    from golden.audit import commands as audit_commands
     from golden.bake import commands as bake_commands
     from golden.bench import commands as bench_commands
     from golden.hotfix import commands as hotfix_commands
@@ -44,7 +45,7 @@ def _register() -> None:
 
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
-        hotfix_commands, rehearsal_commands,
+        hotfix_commands, rehearsal_commands, audit_commands,
     ):  # fmt: skip
         module.register(main)
 

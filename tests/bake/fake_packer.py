@@ -24,6 +24,17 @@ from pathlib import Path
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
 SIGINT_WAIT = 20.0
+# What `golden instance packages` writes in the image (two packages, nothing pending).
+PACKAGE_RECORD = {
+    "schema": 1, "os": "Debian GNU/Linux 12 (bookworm)", "recorded_at": "2026-01-31T12:00:00Z",
+    "count": 2,
+    "packages": [
+        {"name": "openssl", "version": "3.0.15-1~deb12u1", "arch": "amd64",
+         "origin": "Debian/bookworm-security"},
+        {"name": "docker-compose", "version": "2.26.1-4", "arch": "amd64", "origin": "local"},
+    ],
+    "pending_updates": [], "pending_security": [],
+}  # fmt: skip
 
 
 def _log_call(argv: list[str]) -> None:
@@ -88,6 +99,11 @@ def replay(name: str, argv: list[str]) -> int:
             custom.update({k: v for k, v in variables.items() if k in custom})
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(json.dumps(manifest, indent=2))
+    packages = variables.get("packages_path")
+    if packages and int(meta["exit"]) == 0:
+        # As the file provisioner's download of /etc/golden/packages.json would.
+        Path(packages).parent.mkdir(parents=True, exist_ok=True)
+        Path(packages).write_text(json.dumps(PACKAGE_RECORD))
     return int(meta["exit"])
 
 

@@ -93,6 +93,12 @@ def test_successful_bake_records_provenance_and_marks_the_image_tested(
     assert record["provenance"]["golden:app-images"] == f"backend@sha256:{DIGEST}"
     assert record["provenance"]["golden:version"] == "0.1.0"
     assert record["provenance"]["golden:build-time"] == "2026-01-31T12:00:00Z"
+    # The image's package set, downloaded from /etc/golden/packages.json.
+    assert record["packages"]["count"] == 2
+    assert record["packages"]["origins"] == {"Debian/bookworm-security": 1, "local": 1}
+    assert record["packages"]["pending_security"] == []
+    assert {"name": "openssl", "version": "3.0.15-1~deb12u1", "arch": "amd64",
+            "origin": "Debian/bookworm-security"} in record["packages"]["installed"]
     saved = json.loads((repo / "build" / "bakes" / "app-20260131T120000Z.json").read_text())
     assert saved == record
     assert _label(f"{local_repository}:0.1.0", "golden:tested") == "true"

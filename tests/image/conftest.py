@@ -14,13 +14,16 @@ image boots no service of its own to wait for, so from this machine it is tested
 as a container someone booted (GOLDEN_TEST_CONTAINER); its bake tests it in place.
 
 Tests marked `image_leftovers` check what the image carries after clean-up; from this
-machine they run against a container of the image that is not booted."""
+machine they run against a container of the image that is not booted. Tests marked
+`build_only` need what only a build has (apt's package lists, removed by the clean-up):
+they run inside builds and are deselected from this machine."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -41,6 +44,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "chroma_role: only for the chroma role")
     config.addinivalue_line("markers", "base_role: only for the base role")
     config.addinivalue_line("markers", "finished_image: only checkable once the build ended")
+    config.addinivalue_line("markers", "build_only: only checkable inside a build")
     if ROLE not in ROLES:
         raise pytest.UsageError(f"GOLDEN_ROLE={ROLE!r}: expected one of {', '.join(ROLES)}")
     if ROLE == "base" and not _inside_build(config) and not BOOTED:
@@ -58,6 +62,8 @@ def pytest_collection_modifyitems(config, items):
         if ROLE != "chroma" and "chroma_role" in item.keywords:
             return False
         if ROLE != "base" and "base_role" in item.keywords:
+            return False
+        if not _inside_build(config) and "build_only" in item.keywords:
             return False
         return not (_inside_build(config) and "finished_image" in item.keywords)
 
@@ -137,6 +143,30 @@ def image_host(request):
             IMAGE, "600")
     yield testinfra.get_host(f"docker://{name}")
     _docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def ssh_audit(request, host):
+    """ssh-audit's JSON report (PyPI ssh-audit, -j) of this host's sshd, run on the host
+    itself against 127.0.0.1:22: inside a build from the test venv; from this machine the
+    package is copied into the twin for the run and removed after it (the twin's sshd is
+    not published)."""
+    if _inside_build(request.config):
+        result = host.run(f"{sys.executable} -m ssh_audit -j -t 20 127.0.0.1")
+    else:
+        import ssh_audit as package
+
+        name = request.getfixturevalue("twin")["name"]
+        work = f"/var/tmp/golden-ssh-audit-{uuid.uuid4().hex[:6]}"
+        host.run_test(f"mkdir -p {work}")
+        try:
+            _docker("cp", os.path.dirname(package.__file__), f"{name}:{work}/ssh_audit")
+            result = host.run(f"cd {work} && python3 -m ssh_audit -j -t 20 127.0.0.1")
+        finally:
+            host.run(f"rm -rf {work}")
+    # Exit codes 0-2 say good, warnings, failures; anything else is no report.
+    assert result.rc in (0, 1, 2), f"ssh-audit did not run: {result.stdout}{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[0])
 
 
 @pytest.fixture(scope="session")

@@ -48,3 +48,31 @@ def test_killed_backend_is_replaced_without_5xx(host, replicas):
     assert wait_for(lambda: int(host.check_output(
         "docker inspect -f '{{.RestartCount}}' app-backend-1-1")) > restarts, timeout=60)
     assert wait_for(lambda: http(host, "/healthz") == 200, timeout=30)
+
+
+def _size_bytes(value: str) -> int:
+    """docker's "700m" / "1g" -> bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    return int(value[:-1]) * units[value[-1].lower()] if value[-1].isalpha() else int(value)
+
+
+def test_containers_run_without_capabilities_and_within_limits(host, replicas):
+    limits = dict(line.split("=", 1) for line in
+                  host.file("/run/app/limits.env").content_string.splitlines() if "=" in line)
+    names = [f"app-backend-{i + 1}-1" for i in range(replicas)] + ["app-frontend-1"]
+    for name in names:
+        config = json.loads(host.check_output(f"docker inspect {name}"))[0]["HostConfig"]
+        kind = "FRONTEND" if "frontend" in name else "BACKEND"
+        assert config["CapDrop"] == ["ALL"] and not config["CapAdd"], name
+        assert "no-new-privileges:true" in config["SecurityOpt"], name
+        assert config["ReadonlyRootfs"] is True, name
+        assert config["Memory"] == _size_bytes(limits[f"{kind}_MEMORY"]), name
+        assert config["PidsLimit"] == int(limits[f"{kind}_PIDS"]), name
+        # What the app's process itself holds.
+        status = dict(line.split(":", 1) for line in host.check_output(
+            f"docker exec {name} cat /proc/1/status").splitlines() if ":" in line)
+        assert int(status["CapEff"].strip(), 16) == 0, name
+        assert int(status["CapPrm"].strip(), 16) == 0, name
+        assert status["NoNewPrivs"].strip() == "1", name
+    assert host.run("docker exec app-backend-1-1 touch /usr/local/x").rc != 0
+    assert host.run("docker exec app-backend-1-1 touch /tmp/x").rc == 0

@@ -236,6 +236,11 @@ def test_container_is_pinned_unprivileged_and_read_only(host):
     assert inspect["HostConfig"]["ReadonlyRootfs"] is True
     assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
     assert inspect["HostConfig"]["NetworkMode"] == "host"
+    # Memory and processes bounded by what golden-chroma-limits decided at this start.
+    limits = dict(line.split("=", 1) for line in
+                  host.file("/run/chroma/limits.env").content_string.splitlines())
+    assert inspect["HostConfig"]["Memory"] == int(limits["CHROMA_MEMORY"][:-1]) << 20
+    assert inspect["HostConfig"]["PidsLimit"] == int(limits["CHROMA_PIDS"])
 
 
 def test_killed_chroma_comes_back(host):

@@ -34,6 +34,21 @@ def test_no_apt_lists(image_host):
     assert lists == ""
 
 
+def test_no_apt_caches(image_host):
+    # Downloaded packages and the binary caches apt builds from its lists (tens of MB).
+    found = image_host.run(
+        r"find /var/cache/apt -type f \( -name '*.deb' -o -name '*.bin' \)").stdout.strip()
+    assert found == ""
+    kib = image_host.check_output(
+        "du -sk /var/cache/apt /var/lib/apt/lists | awk '{s+=$1} END {print s}'")
+    assert int(kib) < 1024, f"{kib} KiB of apt caches and lists"
+
+
+def test_no_packages_left_half_removed(image_host):
+    states = image_host.check_output(r"dpkg-query -W -f '${db:Status-Abbrev} ${binary:Package}\n'")
+    assert [line for line in states.splitlines() if line.startswith("rc")] == []
+
+
 def test_cloud_init_is_clean(image_host):
     assert not image_host.file("/var/lib/cloud/instance").exists
 

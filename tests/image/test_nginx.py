@@ -1,8 +1,10 @@
+import re
 import time
 
 import pytest
 
 from .conftest import body, http, wait_for
+from .csp import allows_url, blocked, parse_policy, sources_for
 
 pytestmark = pytest.mark.app_role
 
@@ -30,11 +32,52 @@ def test_frontend_is_served_at_root(host):
     assert http(host, "/") == 200
 
 
-def test_security_headers_are_sent(host):
-    headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1/").lower()
-    for header in ("x-content-type-options: nosniff", "x-frame-options: sameorigin",
-                   "referrer-policy:", "strict-transport-security:"):
-        assert header in headers
+SECURITY_HEADERS = (
+    "x-content-type-options: nosniff", "x-frame-options: sameorigin", "referrer-policy:",
+    "permissions-policy:", "strict-transport-security:", "content-security-policy:",
+    "cross-origin-opener-policy: same-origin", "cross-origin-resource-policy: same-origin",
+)  # fmt: skip
+
+
+def response_headers(host, path) -> str:
+    return host.check_output(f"curl -s -D - -o /dev/null http://127.0.0.1{path}").lower()
+
+
+# Pages, the API, nginx's own answers (health, a 404 from the frontend).
+@pytest.mark.parametrize("path", ["/", "/chat/", "/api/whoami", "/healthz", "/no-such-page"])
+def test_security_headers_are_sent(host, path):
+    headers = response_headers(host, path)
+    missing = [header for header in SECURITY_HEADERS if header not in headers]
+    assert missing == [], f"{path}: missing {missing}"
+
+
+def test_content_security_policy_comes_from_pillar(host, pillar):
+    policy = pillar["nginx"].get("content_security_policy")
+    conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
+    if policy:
+        assert f'add_header Content-Security-Policy "{policy}" always;' in conf
+    assert conf.count("add_header Content-Security-Policy") == 1
+
+
+def test_the_frontend_works_under_its_content_security_policy(host):
+    headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1/")
+    policy = next(line.split(":", 1)[1].strip() for line in headers.splitlines()
+                  if line.lower().startswith("content-security-policy:"))
+    origin = "http://127.0.0.1"
+    scripts = set()
+    for page in ("/", "/chat/", "/about/"):
+        html = body(host, page)
+        assert "<html" in html, page
+        assert blocked(html, origin + page, policy) == [], page
+        scripts |= set(re.findall(r'<script[^>]+src="([^"]+)"', html))
+    # What the scripts request (fetch, EventSource): this origin only, which connect-src
+    # must admit.
+    assert scripts
+    for script in scripts:
+        code = body(host, script)
+        assert not re.search(r"(fetch|EventSource|WebSocket)\(\s*[\"'](https?:|wss?:)?//", code)
+    connect = sources_for(parse_policy(policy), "connect-src")
+    assert allows_url(connect, origin + "/api/chat/stream?q=x", origin)
 
 
 def test_plain_http_behind_lb_is_redirected_to_https(host):

@@ -32,6 +32,10 @@ class Minion:
             "file_roots": {"base": [str(REPO / "salt")]},
             "pillar_roots": {"base": [str(pillar_root)]},
             "cachedir": str(root / "cache"),
+            # Salt's default is the machine's /var/cache/salt/minion/extmods whatever the
+            # cachedir: every test minion (and every checkout on this machine) would sync
+            # its salt/_modules into, and clean them out of, one shared folder.
+            "extension_modules": str(root / "extmods"),
             "pki_dir": str(root / "pki"),
             "sock_dir": str(root / "sock"),
             "log_file": str(root / "minion.log"),

@@ -66,9 +66,13 @@ class Clock:
 class Docker:
     """Compose and Docker calls for one project (the adapter `Roll` is given)."""
 
-    def __init__(self, project, file):
+    def __init__(self, project, file, env_file=None):
         self.project = project
         self.base = ["docker", "compose", "--project-name", project, "--file", file]
+        # The same interpolation values as app.service's own runs, or every replica
+        # would look changed (its limits would differ) and be recreated.
+        if env_file:
+            self.base += ["--env-file", env_file]
 
     def services(self):
         return run(self.base + ["config", "--services"]).stdout.split()
@@ -315,12 +319,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", required=True)
     parser.add_argument("--file", required=True)
+    parser.add_argument("--env-file", default=None, help="compose's interpolation values")
     parser.add_argument("--probe-url", required=True, help="nginx's /healthz on this host")
     parser.add_argument("--unit", default="app.service")
     parser.add_argument(
         "--runtime",
         default="/usr/local/sbin/golden-app-runtime",
-        help="rewrites /run/app/runtime.env before the roll",
+        help="rewrites /run/app/runtime.env and limits.env before the roll",
     )
     parser.add_argument(
         "--timeout", type=int, default=180, help="seconds per replica to become healthy"
@@ -339,7 +344,7 @@ def main(argv=None):
         return 0
     if args.runtime:
         run([args.runtime])
-    roll = Roll(Docker(args.project, args.file), args.probe_url, timeout=args.timeout,
+    roll = Roll(Docker(args.project, args.file, args.env_file), args.probe_url, timeout=args.timeout,
                 route_timeout=args.route_timeout, settle=args.settle,
                 stop_timeout=args.stop_timeout, base_port=args.base_port)  # fmt: skip
     return roll.run()

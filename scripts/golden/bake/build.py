@@ -33,6 +33,7 @@ from golden.bake.record import (
     dry_run_record,
     failure_summary,
     finish_record,
+    packages_entry,
     record_artifacts,
     running_record,
     validate_text,
@@ -100,6 +101,7 @@ def bake(
         _validate(plan, template_dir, args, record, progress)
         summary, stream_ids = _packer_build(plan, template_dir, args, record, progress)
         found, custom = _collect_artifacts(plan, stream_ids, record)
+        record["packages"] = packages_entry(_read_json(plan.packages_path), plan.packages_path)
         _mark_tested(plan, summary, found, custom, record, progress)
         return record
     except KeyboardInterrupt:

@@ -55,6 +55,11 @@ class Plan:
         return self.workdir / "packer.log"
 
     @property
+    def packages_path(self) -> Path:
+        """The image's package record, downloaded by the template's file provisioner."""
+        return self.workdir / "packages.json"
+
+    @property
     def manifest_path(self) -> Path:
         return self.workdir / "manifest.json"
 
@@ -101,6 +106,7 @@ def plan_bake(request: BakeRequest, paths: Paths, checked: Preflight, started_at
         "packer_version": version_text,
         "app_images": app_images,
         "manifest_path": str(manifest_path),
+        "packages_path": str(workdir / "packages.json"),
     }
     return Plan(
         request=request,

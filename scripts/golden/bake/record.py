@@ -103,6 +103,31 @@ def record_artifacts(record: dict, found: dict, custom: dict) -> None:
     )
 
 
+def packages_entry(packages: dict | None, path: Path) -> dict | None:
+    """The build record's `packages`: what the image carries, from its package record
+    (/etc/golden/packages.json, downloaded to ``path``; None when there is none): count,
+    packages per origin, pending updates and the names of pending security updates, the
+    full list (name, version, arch, origin) and where the downloaded file is."""
+    if not packages:
+        return None
+    origins: dict[str, int] = {}
+    for package in packages.get("packages", []):
+        origins[package.get("origin", "?")] = origins.get(package.get("origin", "?"), 0) + 1
+    return {
+        "file": str(path),
+        "os": packages.get("os"),
+        "recorded_at": packages.get("recorded_at"),
+        "count": len(packages.get("packages", [])),
+        "origins": dict(sorted(origins.items())),
+        "pending_updates": len(packages.get("pending_updates", [])),
+        "pending_security": list(packages.get("pending_security", [])),
+        "installed": [
+            {k: p.get(k) for k in ("name", "version", "arch", "origin")}
+            for p in packages.get("packages", [])
+        ],
+    }
+
+
 def finish_record(record: dict, finished_at: datetime, elapsed_seconds: float) -> None:
     """The end of a bake, whatever ended it: a bake still "running" here has failed."""
     record["finished_at"] = finished_at.isoformat()

@@ -32,6 +32,7 @@ WRAPPER_VARS = (
     "role",
     "staging_dir",
     "manifest_path",
+    "packages_path",
     "git_revision",
     "state_tree_revision",
     "packer_version",

@@ -82,6 +82,10 @@ def copy_into(name: str, src: str, dest: str) -> None:
     run(["docker", "cp", src, f"{name}:{dest}"], what=f"docker cp {src} -> {name}:{dest}")
 
 
+def copy_from(name: str, src: str, dest: str) -> None:
+    run(["docker", "cp", f"{name}:{src}", dest], what=f"docker cp {name}:{src} -> {dest}")
+
+
 def import_rootfs(tar_stream_cmd: list[str], changes: list[str], ref: str) -> str:
     """Pipe a rootfs tarball into `docker import`; returns the image id."""
     argv = ["docker", "import"]

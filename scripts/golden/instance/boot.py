@@ -176,7 +176,9 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
 # What depends on the runtime grain, per role. Only config states: the services are
 # ordered after this unit and start with the new files.
 # chroma.logs: the Chroma host's own agent config names log groups by the prefix too.
-RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch", "chroma": "cloudwatch,chroma.logs"}
+# base.sysctl: the ports reserved for the backend replicas follow their number.
+RERENDER_BY_ROLE = {"app": "app.config,nginx.config,cloudwatch,base.sysctl",
+                    "chroma": "cloudwatch,chroma.logs"}
 
 
 def apply_runtime(grain: dict, role: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -144,3 +145,33 @@ def instance_drift(timeout, as_json):
     record = hotfix_instance.drift(timeout=timeout)
     _print_record(record, as_json)
     _fail_unless_success(record)
+
+
+@instance_group.command("packages")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="/etc/golden/packages.json",
+    show_default=True,
+    help="Where the record goes.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+def instance_packages(output, as_json):
+    """Record this machine's package set (name, version, architecture, origin) and the
+    updates still pending, security ones apart, in OUTPUT. The bake runs it after the
+    highstate, while apt's package lists are still there."""
+    from golden.instance import packages
+
+    record = packages.collect()
+    packages.write(record, output)
+    if as_json:
+        emit(record, as_json=True)
+        return
+    security = record["pending_security"]
+    shown = ", ".join(security[:10]) + (f" ... ({len(security)} in all)" if security[10:] else "")
+    emit(
+        {"record": str(output), "packages": record["count"],
+         "pending updates": len(record["pending_updates"]),
+         "pending security updates": shown or "none"},
+        as_json=False, title="package set",
+    )  # fmt: skip

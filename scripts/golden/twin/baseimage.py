@@ -3,7 +3,9 @@
 No registry is needed. Debian 12 is the default because its mirror is reachable here; the
 suite and mirror are parameters so Ubuntu 22.04 (jammy, same os_family) builds the same
 way. The result stands in for the cloud image an AMI bake starts from: systemd, cloud-init,
-sshd and python3, nothing of ours yet."""
+sshd and python3, nothing of ours yet. Like a cloud image its apt sources list the
+release, its updates suite and its security suite (debootstrap itself knows only the
+release), and it is upgraded from them when it is made."""
 
 from __future__ import annotations
 
@@ -54,7 +56,10 @@ cloud_final_modules: [scripts_per_once, scripts_per_boot, scripts_per_instance,
 CONFIGURE_SCRIPT = """\
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+cat > /etc/apt/sources.list <<'SOURCES'
+{sources}SOURCES
 apt-get update -qq
+apt-get upgrade -y -q --with-new-pkgs
 apt-get install -y -q --no-install-recommends {packages}
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
@@ -70,10 +75,13 @@ done
 rm -f /etc/ssh/ssh_host_*
 """
 
+# The security suite lives in an archive of its own on both distributions.
 SUITE_DEFAULTS = {
-    "bookworm": {"mirror": "http://deb.debian.org/debian", "components": "main"},
-    "jammy": {"mirror": "http://archive.ubuntu.com/ubuntu", "components": "main,universe"},
-}
+    "bookworm": {"mirror": "http://deb.debian.org/debian", "components": "main",
+                 "security_mirror": "http://deb.debian.org/debian-security"},
+    "jammy": {"mirror": "http://archive.ubuntu.com/ubuntu", "components": "main,universe",
+              "security_mirror": "http://security.ubuntu.com/ubuntu"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,26 +89,40 @@ class BaseImageSpec:
     suite: str = "bookworm"
     mirror: str | None = None
     components: str | None = None
+    security_mirror: str | None = None
     packages: tuple[str, ...] = field(default=DEFAULT_PACKAGES)
     core_packages: tuple[str, ...] = field(default=CORE_PACKAGES)
     name: str | None = None
 
     def resolved(self) -> BaseImageSpec:
         defaults = SUITE_DEFAULTS.get(self.suite)
-        if defaults is None and not (self.mirror and self.components):
+        if defaults is None and not (self.mirror and self.components and self.security_mirror):
             raise ConfigError(
-                f"suite {self.suite!r}: unknown; give --mirror and --components "
-                f"(known suites: {', '.join(SUITE_DEFAULTS)})"
+                f"suite {self.suite!r}: unknown; give --mirror, --components and "
+                f"--security-mirror (known suites: {', '.join(SUITE_DEFAULTS)})"
             )
         defaults = defaults or {}
         return BaseImageSpec(
             suite=self.suite,
             mirror=self.mirror or defaults["mirror"],
             components=self.components or defaults["components"],
+            security_mirror=self.security_mirror or defaults["security_mirror"],
             packages=self.packages,
             core_packages=self.core_packages,
             name=self.name or f"golden/base:{self.suite}",
         )
+
+
+def sources_list(spec: BaseImageSpec) -> str:
+    """/etc/apt/sources.list of a resolved spec: the release and its -updates suite from
+    the mirror, the -security suite from the security mirror, each with the spec's
+    components (what a Debian or Ubuntu cloud image lists)."""
+    components = " ".join(c for c in (spec.components or "").split(",") if c)
+    return (
+        f"deb {spec.mirror} {spec.suite} {components}\n"
+        f"deb {spec.mirror} {spec.suite}-updates {components}\n"
+        f"deb {spec.security_mirror} {spec.suite}-security {components}\n"
+    )
 
 
 def inputs_hash(spec: BaseImageSpec) -> str:
@@ -131,7 +153,8 @@ def import_changes(spec: BaseImageSpec) -> list[str]:
 
 
 def configure_script(spec: BaseImageSpec) -> str:
-    return CONFIGURE_SCRIPT.format(packages=" ".join(spec.packages), cloud_cfg=TWIN_CLOUD_CFG)
+    return CONFIGURE_SCRIPT.format(packages=" ".join(spec.packages), cloud_cfg=TWIN_CLOUD_CFG,
+                                   sources=sources_list(spec))
 
 
 def build(spec: BaseImageSpec, *, force: bool = False, workdir: str = "build") -> dict:

@@ -7,6 +7,7 @@ machine. Everything a user touches is published on 127.0.0.1."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golden.bake import staging
+from golden.bake.record import packages_entry
 from golden.core import containers, provenance
 from golden.core.errors import ConfigError, OperationFailed
 from golden.core.shell import eprint, run, stream, wait_until
@@ -184,6 +186,7 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
             log_path=str(log),
             what=f"provisioning {role}",
         )
+        packages = _copy_package_record(builder, role)
         run(["docker", "stop", "--time", "30", builder], what="docker stop (build container)")
         labels = {**provenance.collect(role), "inputs": wanted}
         argv = ["docker", "commit", "-c", 'CMD ["/sbin/init"]', "-c", "ENV container=docker"]
@@ -200,9 +203,22 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
         "id": image_id.decode().strip(),
         "role": role,
         "tests": tests,
+        "packages": packages,
         "seconds": round(seconds, 1),
         "log": str(log),
     }
+
+
+def _copy_package_record(builder: str, role: str) -> dict | None:
+    """The image's package record (/etc/golden/packages.json) beside the build log, and
+    its summary for the build's result (the full list stays in the file)."""
+    dest = REPO / "build" / f"twin-packages-{role}.json"
+    dest.unlink(missing_ok=True)
+    containers.copy_from(builder, "/etc/golden/packages.json", str(dest))
+    entry = packages_entry(json.loads(dest.read_text()), dest)
+    if entry:
+        entry.pop("installed")
+    return entry
 
 
 def healthz(port: int, path: str = "/healthz", timeout: float = 2.0) -> int | None:

@@ -27,12 +27,19 @@ def register(main: click.Group) -> None:
 )
 @click.option("--mirror", default=None, help="Package mirror URL (default: the suite's own).")
 @click.option("--components", default=None, help="Archive components, comma separated.")
+@click.option(
+    "--security-mirror",
+    default=None,
+    help="Archive of the SUITE-security suite (default: the suite's own).",
+)
 @click.option("--name", default=None, help="Image name (default golden/base:SUITE).")
 @click.option("--force", is_flag=True, help="Rebuild even when the inputs are unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def base_image(suite, mirror, components, name, force, as_json):
-    """Build the twin's systemd base image with debootstrap (no registry needed)."""
-    spec = baseimage.BaseImageSpec(suite=suite, mirror=mirror, components=components, name=name)
+def base_image(suite, mirror, components, security_mirror, name, force, as_json):
+    """Build the twin's systemd base image with debootstrap (no registry needed); its apt
+    sources list the suite, SUITE-updates and SUITE-security, and it is upgraded from them."""
+    spec = baseimage.BaseImageSpec(suite=suite, mirror=mirror, components=components,
+                                   security_mirror=security_mirror, name=name)
     emit(baseimage.build(spec, force=force), as_json=as_json, title="base image")
 
 
