@@ -20,7 +20,8 @@ BASH = shutil.which("bash")
 # Plain tools the script itself uses; everything else on PATH is a stand-in.
 REAL_TOOLS = ("grep", "id", "sed", "cat")
 LOCAL_PACKAGES = ["docker.io", "debootstrap", "git", "openssl", "curl", "python3-venv"]
-TEST_PACKAGES = LOCAL_PACKAGES + ["packer", "iproute2", "postgresql", "redis-server", "haproxy", "lynis"]
+TEST_PACKAGES = LOCAL_PACKAGES + [
+    "packer", "iproute2", "postgresql", "redis-server", "haproxy", "lynis"]
 NO_DAEMON = (
     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
     "Is the docker daemon running?"

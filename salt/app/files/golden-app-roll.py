@@ -344,7 +344,8 @@ def main(argv=None):
         return 0
     if args.runtime:
         run([args.runtime])
-    roll = Roll(Docker(args.project, args.file, args.env_file), args.probe_url, timeout=args.timeout,
+    docker = Docker(args.project, args.file, args.env_file)
+    roll = Roll(docker, args.probe_url, timeout=args.timeout,
                 route_timeout=args.route_timeout, settle=args.settle,
                 stop_timeout=args.stop_timeout, base_port=args.base_port)  # fmt: skip
     return roll.run()
