@@ -4,6 +4,7 @@ launch-template version (what scale-out, instance refresh and rollback share).""
 from __future__ import annotations
 
 import random
+import time
 
 from moto.autoscaling import models as asg_models
 from moto.ec2.utils import parse_user_data
@@ -57,6 +58,7 @@ def launch_instances(group, count: int, template, version_number: int) -> list[s
                 instance, protected_from_scale_in=group.new_instances_protected_from_scale_in
             )
             state.golden_launch_version = version.number
+            state.golden_launched_at = time.monotonic()
             if health.verdict(instance.id, instance.image_id) == health.UNHEALTHY:
                 state.health_status = "Unhealthy"
             group.instance_states.append(state)

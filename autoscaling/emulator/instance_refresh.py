@@ -391,7 +391,7 @@ def _checks_failed(backend, group, refresh: Refresh) -> bool:
     if firing:
         _fail(backend, refresh, f"Alarm(s) {', '.join(firing)} in ALARM state.")
         return True
-    sick = [i for i in refresh.last_batch if _unhealthy(backend, i)]
+    sick = [i for i in refresh.last_batch if _health(backend, group, i) == health.UNHEALTHY]
     if not sick:
         return False
     for state in group.instance_states:
@@ -426,8 +426,7 @@ def _warm_up(backend, group, refresh: Refresh, now: float) -> None:
     were kept until then are terminated, it counts as done, and checkpoints are reached."""
     from autoscaling.emulator.group_instances import terminate_group_instances
 
-    if now < refresh.warm_until:
-        refresh.status_reason = "Waiting for the new instances to warm up."
+    if not _batch_ready(backend, group, refresh, now):
         return
     terminate_group_instances(backend, group, refresh.retire)
     before = refresh.done
@@ -485,10 +484,30 @@ def _replace_batch(backend, group, refresh: Refresh, now: float) -> None:
     refresh.status_reason = None
 
 
-def _unhealthy(backend, instance_id: str) -> bool:
-    instance = backend.ec2_backend.get_instance_by_id(instance_id)
-    image = instance.image_id if instance else None
-    return health.verdict(instance_id, image) == health.UNHEALTHY
+def _health(backend, group, instance_id: str) -> str:
+    """healthy | pending | unhealthy (emulator.health.instance_health); an instance that
+    left the group (a scale-in took it) is nothing to wait for: healthy."""
+    state = next((s for s in group.instance_states if s.instance.id == instance_id), None)
+    if state is None:
+        return health.HEALTHY_NOW
+    return health.instance_health(backend, group, state)
+
+
+def _batch_ready(backend, group, refresh: Refresh, now: float) -> bool:
+    """The batch in flight counts once every new instance passed its health checks and
+    the warm-up has run (AWS waits for both before the next replacement; while health is
+    unknown it says so, in its own words)."""
+    waiting = [i for i in refresh.last_batch if _health(backend, group, i) != health.HEALTHY_NOW]
+    if waiting:
+        refresh.status_reason = (
+            f"Waiting for remaining instances to be available. For example: {waiting[0]} has "
+            f"insufficient data to evaluate its health with Elastic Load Balancing."
+        )
+        return False
+    if now < (refresh.warm_until or now):
+        refresh.status_reason = "Waiting for the new instances to warm up."
+        return False
+    return True
 
 
 def _firing_alarms(backend, refresh: Refresh) -> list[str]:
@@ -536,14 +555,33 @@ def _drop_surplus(backend, group, refresh: Refresh) -> None:
 
 
 def _rollback_step(backend, group, refresh: Refresh) -> None:
+    """A rollback replaces the new instances in batches as a refresh does (launch-first
+    when the maximum allows, waiting for the replacements' health and warm-up); a
+    replacement failing its checks ends the rollback RollbackFailed."""
     from autoscaling.emulator.group_instances import launch_instances, terminate_group_instances
 
+    now = time.monotonic()
+    if refresh.warm_until is not None:
+        sick = [i for i in refresh.last_batch if _health(backend, group, i) == health.UNHEALTHY]
+        if sick:
+            _finish(refresh, "RollbackFailed",
+                    f"{refresh.rollback['RollbackReason']} The rollback failed: "
+                    f"{', '.join(sick)} failed their health checks.")  # fmt: skip
+            return
+        if not _batch_ready(backend, group, refresh, now):
+            return
+        terminate_group_instances(backend, group, refresh.retire)
+        refresh.retire, refresh.warm_until, refresh.last_batch = [], None, []
+        return
     if refresh.rollback_left:
-        size = _next_batch(group, refresh, len(refresh.rollback_left), []).size
-        batch, refresh.rollback_left = refresh.rollback_left[:size], refresh.rollback_left[size:]
+        batch = _next_batch(group, refresh, len(refresh.rollback_left), [])
+        old = refresh.rollback_left[: batch.size]
+        refresh.rollback_left = refresh.rollback_left[batch.size :]
         template = backend.ec2_backend.get_launch_template(refresh.original_template_id)
-        terminate_group_instances(backend, group, batch)
-        launch_instances(group, len(batch), template, refresh.original_version)
+        terminate_group_instances(backend, group, old[: batch.terminate_first])
+        refresh.retire = old[batch.terminate_first :]
+        refresh.last_batch = launch_instances(group, len(old), template, refresh.original_version)
+        refresh.warm_until = now + _warmup_seconds(group, refresh)
         return
     _finish(
         refresh,

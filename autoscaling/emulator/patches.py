@@ -280,9 +280,11 @@ def _put_scaling_policy(self) -> ActionResult:
 
 
 def _sync_health(backend) -> None:
+    # An instance Auto Scaling found unhealthy stays so (it would replace it; the emulator
+    # does not model that replacement).
     for group in backend.autoscaling_groups.values():
         for state in group.instance_states:
-            if health.verdict(state.instance.id, state.instance.image_id) == health.UNHEALTHY:
+            if health.instance_health(backend, group, state) == health.UNHEALTHY:
                 state.health_status = "Unhealthy"
 
 

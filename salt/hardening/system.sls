@@ -18,8 +18,10 @@ hardening-system-packages-installed:
 hardening-login-defs-{{ key | lower }}-set:
   file.replace:
     - name: /etc/login.defs
-    # The setting, commented or not; not the comment lines that explain it.
-    - pattern: ^\s*#?\s*{{ key }}\s+\S+\s*$
+    # The setting, commented or not; not the comment lines that explain it. Blanks are
+    # [ \t], never \s: \s also matches the line's newline, and the file would lose it
+    # on every run (no second highstate would be a no-op).
+    - pattern: ^[ \t]*#?[ \t]*{{ key }}[ \t]+\S+[ \t]*$
     - repl: {{ key }} {{ value }}
     - append_if_not_found: True
     - backup: False

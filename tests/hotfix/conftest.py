@@ -83,6 +83,7 @@ def salt_world(tmp_path) -> SaltWorld:
         salt_call=SALT_CALL,
         salt_config_dir=str(etc_salt),
         salt_cachedir=root / "saltroot" / "var" / "cache" / "salt" / "minion",
+        nginx_access_log=root / "log" / "nginx-access.log",  # none: no nginx here
     )
     world = SaltWorld(layout, out, tmp_path)
     # The "bake": the baked tree applied once.

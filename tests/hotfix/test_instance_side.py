@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from golden.core.errors import ConfigError, OperationFailed
 from golden.instance import hotfix as inst
+from golden.instance import serving
 
 
 def quiet(*_args):
@@ -136,7 +137,8 @@ def _layout(tmp_path):
     for tree in ("salt", "pillar"):
         (srv / tree).mkdir(parents=True)
         (srv / tree / "top.sls").write_text("base: {}\n")
-    return inst.Layout(srv=srv, store=srv / "golden-hotfix", etc=tmp_path / "etc")
+    return inst.Layout(srv=srv, store=srv / "golden-hotfix", etc=tmp_path / "etc",
+                       nginx_access_log=tmp_path / "no-nginx.log")
 
 
 def test_the_baked_schemas_become_a_third_link_through_current(tmp_path):
@@ -242,15 +244,28 @@ def test_drift_waits_for_units_still_starting_and_never_reports_them(tmp_path):
                     "echo '17 app.service start running'\nexit 0\n")  # fmt: skip
     fake.chmod(0o755)
     slept = []
-    layout = inst.Layout(systemctl=str(fake), settle_seconds=60)
-    assert inst.wait_settled(layout, progress=lambda _: None, sleep=slept.append) == []
+    assert serving.wait_settled(str(fake), 60, progress=lambda _: None, sleep=slept.append) == []
     assert len(slept) == 2  # two polls saw the job, the third found none
     calls.unlink()
     stuck = tmp_path / "stuck"
     stuck.write_text("#!/bin/sh\necho '17 app.service start running'\n")
     stuck.chmod(0o755)
     clock = iter(range(0, 1000, 30))
-    layout = inst.Layout(systemctl=str(stuck), settle_seconds=60)
-    left = inst.wait_settled(layout, progress=lambda _: None, sleep=lambda _: None,
-                             clock=lambda: next(clock))  # fmt: skip
+    left = serving.wait_settled(str(stuck), 60, progress=lambda _: None, sleep=lambda _: None,
+                                clock=lambda: next(clock))  # fmt: skip
     assert left == ["app.service"]
+
+
+def test_requests_nginx_failed_during_a_highstate_are_counted(tmp_path):
+    """A hotfix that dropped requests must not report Success: nginx's own log of the
+    window says how many requests no replica served."""
+    log = tmp_path / "access.log"
+    log.write_text('{"status":502}\n')  # before the highstate: not counted
+    offset = serving.log_size(log)
+    with log.open("a") as handle:
+        handle.write('{"status":200}\n{"status":502}\n{"status":502}\n{"status":504}\n'
+                     '{"status":429}\nnot json\n{"status":500}\n')  # fmt: skip
+    counts = serving.failed_requests_since(log, offset, flush_seconds=0)
+    assert counts == {502: 2, 504: 1}
+    assert "3 request(s) failed" in serving.dropped_message(counts)
+    assert serving.failed_requests_since(tmp_path / "none.log", None, flush_seconds=0) == {}

@@ -3,6 +3,7 @@ secrets from the SSM emulator and reaches real PostgreSQL (TLS, verify-full), Re
 Chroma and S3 stand-ins."""
 
 import re
+import time
 import uuid
 
 import pytest
@@ -164,3 +165,48 @@ def test_a_clean_boot_logs_no_error_from_goldens_units(stack_twin):
     bad = [line for line in journal.splitlines()
            if re.search(r"\[ERROR|\bERROR\b|Traceback|\bCRITICAL\b", line)]  # fmt: skip
     assert bad == [], "\n".join(bad)
+
+
+def _backend_ids(name: str) -> dict[str, str]:
+    out = docker("exec", name, "docker", "ps", "--filter", "label=com.docker.compose.project=app",
+                 "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}').stdout  # fmt: skip
+    return {svc: cid for cid, svc in (line.split() for line in out.splitlines())}
+
+
+def test_starting_the_app_on_a_serving_instance_takes_no_replica_down(stack_twin):
+    """What a highstate or hotfix does when app.service is not active but Docker kept the
+    replicas serving: a start that changes nothing keeps every container, and requests go
+    on being answered throughout."""
+    name, port = stack_twin["name"], stack_twin["port"]
+    before = _backend_ids(name)
+    unit_start = docker("exec", name, "systemctl", "show", "app", "-p", "ExecStart",
+                        "--value").stdout  # fmt: skip
+    argv = re.search(r"argv\[\]=([^;]+);", unit_start).group(1).split()
+    assert "--start" in argv
+    import subprocess
+    import threading
+
+    codes = []
+    stop = threading.Event()
+
+    def load():
+        # /healthz: through nginx to the replicas, and not rate-limited (/api/ is, per
+        # client, and every request here comes from one address).
+        for _ in range(3000):
+            if stop.is_set():
+                return
+            codes.append(get(port, "/healthz", timeout=10)[0])
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        started = subprocess.run(["docker", "exec", name, *argv], capture_output=True,
+                                 text=True, timeout=600)  # fmt: skip
+    finally:
+        stop.set()
+        worker.join(60)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "already serving" in started.stdout
+    assert _backend_ids(name) == before  # nothing changed: nothing recreated
+    assert codes and all(code == 200 for code in codes), sorted(set(codes))

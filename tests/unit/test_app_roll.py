@@ -242,3 +242,76 @@ def test_backend_ports_follow_the_base_port(world):
     *_, make = world
     r = make(base_port=9001)
     assert (r.port("backend-1"), r.port("backend-12"), r.port("frontend")) == (9001, 9012, None)
+
+
+# -- app.service's start (--start) ------------------------------------------------------------
+def _up_all(docker):
+    def up_all(*, recreate, timeout):
+        docker.calls.append(("up_all", recreate))
+        for service in docker.service_list:
+            current = docker.containers.get(service)
+            stopped = docker.states.get(current) in (None, "exited", "missing")
+            if recreate or stopped:
+                new = f"{service}-fresh"
+                docker.containers[service] = new
+                docker.states[new] = docker.after_up
+                docker.labels[new] = docker.hashes[service]
+        return docker.up_all_code
+
+    docker.up_all_code = 0
+    docker.up_all = up_all
+
+
+def test_a_start_on_an_instance_serving_nothing_starts_everything_at_once(world):
+    _, docker, _, make = world
+    _up_all(docker)
+    for container in list(docker.states):
+        docker.states[container] = "exited"
+    assert make().start() == 0
+    assert ("up_all", True) in docker.calls
+
+
+def test_a_start_on_a_serving_instance_never_recreates_every_replica_at_once(world):
+    """The outage of issue 21 item 8: app.service failed during its start while Docker
+    kept the replicas serving; the next hotfix's service.running started the unit, whose
+    `--force-recreate` recreated every replica at once."""
+    _, docker, lines, make = world
+    _up_all(docker)
+    docker.hashes["backend-1"] = docker.hashes["backend-2"] = "h2"  # this boot's new env
+    down_at_each_up = []
+    original_up = docker.up
+
+    def up(service, timeout):
+        original_up(service, timeout)
+        down_at_each_up.append(sorted(docker.down_during_up))
+
+    docker.up = up
+    assert make().start() == 0
+    assert ("up_all", True) not in docker.calls  # no recreate of everything
+    ups = [c for c in docker.calls if c[0] == "up"]
+    assert ups == [("up", "backend-1"), ("up", "backend-2")]  # one at a time
+    # While one replica was recreated the other served.
+    assert down_at_each_up == [["backend-1"], ["backend-2"]]
+    assert any("already serving" in line for line in lines)
+
+
+def test_a_start_whose_compose_wait_failed_succeeds_once_every_service_is_healthy(world):
+    """A replica that crashed during the start and that Docker restarted: compose's
+    --wait failed, but the app serves, and the unit says so."""
+    _, docker, lines, make = world
+    _up_all(docker)
+    for container in list(docker.states):
+        docker.states[container] = "exited"
+    docker.up_all_code = 1
+    assert make().start() == 0
+    assert any("checking every service again" in line for line in lines)
+
+
+def test_a_start_that_leaves_a_service_unhealthy_fails(world):
+    _, docker, _, make = world
+    _up_all(docker)
+    for container in list(docker.states):
+        docker.states[container] = "exited"
+    docker.after_up = "unhealthy"
+    with pytest.raises(roll.RollError, match="unhealthy"):
+        make().start()

@@ -20,6 +20,15 @@ Other services (the frontend) follow the same way; a single-replica service has 
 gap. Orphans (replicas removed from the compose file) are drained last, after nginx has
 stopped routing to them, then removed.
 
+With --start it is app.service's start (ExecStart): on an instance that serves nothing,
+every container starts at once (`up --force-recreate --wait`, this boot's env files);
+on one that already serves (a start after the unit failed while Docker kept or restarted
+the containers, a highstate or hotfix starting the unit), the changed replicas roll one at
+a time as above and only stopped ones start: no path takes every replica down at once.
+Either way the start succeeds only once every service is healthy, so the unit's state
+says whether the app serves (a replica Docker restarted during the start counts once it
+is healthy again).
+
 Every wait is bounded; a replica that does not come back stops the roll with exit 1,
 leaving the remaining replicas untouched on their old configuration, and so does a
 replica that Docker had to kill with requests still in flight (it is started again
@@ -139,6 +148,14 @@ class Docker:
             if service and service not in services:
                 found.append((service, container))
         return found
+
+    def up_all(self, *, recreate, timeout):
+        """`compose up --wait` of the whole project: RECREATE every container (a fresh
+        start) or only start what is stopped. Returns compose's exit code: it fails when
+        a container was unhealthy at some moment, which the caller checks again."""
+        how = "--force-recreate" if recreate else "--no-recreate"
+        return run(self.base + ["up", "--detach", "--remove-orphans", how, "--wait"],
+                   timeout=timeout, check=False).returncode  # fmt: skip
 
     def remove_orphans(self, timeout):
         run(self.base + ["up", "--detach", "--no-recreate", "--remove-orphans"], timeout=timeout)
@@ -298,6 +315,33 @@ class Roll:
                             "and was killed: a request outlasted the timeout chain")  # fmt: skip
         return True
 
+    def serving(self, services):
+        """The services whose container runs and is not unhealthy."""
+        out = []
+        for service in services:
+            container = self.docker.container(service)
+            if container and self.docker.health(container) in ("healthy", "running", "starting"):
+                out.append(service)
+        return out
+
+    def start(self):
+        """app.service's start (see the module docstring): 0 once every service is healthy."""
+        services = self.docker.services()
+        serving = self.serving(backend_order(services))
+        if serving:
+            self.say(f"already serving ({', '.join(serving)}): rolling changed replicas one "
+                     "at a time, starting what is stopped")  # fmt: skip
+            self.run()
+            code = self.docker.up_all(recreate=False, timeout=self.timeout * len(services))
+        else:
+            code = self.docker.up_all(recreate=True, timeout=self.timeout * len(services))
+        if code != 0:
+            self.say(f"compose up --wait exited {code}: checking every service again")
+        for service in services:
+            self.wait_healthy(service)
+        self.say(f"every service healthy: {', '.join(services)}")
+        return 0
+
     def run(self):
         started = self.clock.monotonic()
         services = self.docker.services()
@@ -337,9 +381,14 @@ def main(argv=None):
                         "(the compose file's stop_grace_period)")  # fmt: skip
     parser.add_argument("--base-port", type=int, default=8001,
                         help="port of backend-1 (backend-N listens on base + N - 1)")  # fmt: skip
+    parser.add_argument("--start", action="store_true",
+                        help="app.service's start: roll when already serving, else start "
+                        "everything; succeed only when every service is healthy")  # fmt: skip
     args = parser.parse_args(argv)
 
-    if subprocess.run(["systemctl", "is-active", "--quiet", args.unit]).returncode != 0:
+    if not args.start and subprocess.run(
+        ["systemctl", "is-active", "--quiet", args.unit]
+    ).returncode != 0:
         log(f"{args.unit} is not active: nothing to roll (its next start uses the new files)")
         return 0
     if args.runtime:
@@ -348,7 +397,7 @@ def main(argv=None):
     roll = Roll(docker, args.probe_url, timeout=args.timeout,
                 route_timeout=args.route_timeout, settle=args.settle,
                 stop_timeout=args.stop_timeout, base_port=args.base_port)  # fmt: skip
-    return roll.run()
+    return roll.start() if args.start else roll.run()
 
 
 if __name__ == "__main__":

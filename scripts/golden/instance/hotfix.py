@@ -39,6 +39,7 @@ from golden.core.errors import ConfigError, OperationFailed
 from golden.core.shell import eprint
 from golden.hotfix import bundle as hotfix_bundle
 from golden.hotfix import results as hotfix_result
+from golden.instance import serving
 
 SCHEMA = 1
 KEEP_LOGS = 20
@@ -62,6 +63,10 @@ class Layout:
     # (app.service in its `compose up --wait`) is not drift. None: no systemd (tests).
     systemctl: str | None = "systemctl"
     settle_seconds: float = 180.0
+    # nginx's JSON access log: requests it answered 502/503/504 while a highstate ran
+    # mean a change took the app down (flushed every 2 s: nginx.conf.j2).
+    nginx_access_log: Path = Path("/var/log/nginx/access.log")
+    log_flush_seconds: float = 3.0
 
     @property
     def trees(self) -> Path:
@@ -444,7 +449,14 @@ def _run_and_record(
 ) -> dict:
     _clear_fileserver_cache(layout)
     _sync(layout, timeout=timeout)
+    offset = serving.log_size(layout.nginx_access_log)
     summary, output = _highstate(layout, test=False, timeout=timeout)
+    # A highstate that took the app down is not a success, even if every state was.
+    dropped = serving.failed_requests_since(layout.nginx_access_log, offset,
+                                            flush_seconds=layout.log_flush_seconds)  # fmt: skip
+    if dropped:
+        summary["errors"] = [*summary.get("errors", []), serving.dropped_message(dropped)]
+        summary["result"] = "failed"
     log = _keep_log(layout, mode, output)
     record = _record(
         mode,
@@ -478,41 +490,13 @@ def revert(*, layout: Layout | None = None, timeout: float = 1800, progress=epri
         )
 
 
-def pending_jobs(systemctl: str) -> list[str]:
-    """The units systemd is still starting or stopping (`systemctl list-jobs`); an empty
-    list when none, or when systemd cannot be asked (then there is nothing to wait for)."""
-    try:
-        proc = subprocess.run([systemctl, "list-jobs", "--no-legend", "--plain"],
-                              capture_output=True, text=True, timeout=30)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if proc.returncode != 0:
-        return []
-    return [line.split()[1] for line in proc.stdout.splitlines() if len(line.split()) > 1]
-
-
-def wait_settled(layout: Layout, progress=eprint, sleep=time.sleep, clock=time.monotonic) -> list:
-    """Wait until systemd has no job queued, at most layout.settle_seconds; returns the
-    jobs still queued then (drift reports them as starting, never as drift)."""
-    if layout.systemctl is None:
-        return []
-    deadline = clock() + layout.settle_seconds
-    jobs = pending_jobs(layout.systemctl)
-    if jobs:
-        progress(f"golden drift: waiting for systemd to finish starting {', '.join(jobs)}")
-    while jobs and clock() < deadline:
-        sleep(1.0)
-        jobs = pending_jobs(layout.systemctl)
-    return jobs
-
-
 def drift(*, layout: Layout | None = None, timeout: float = 1800, progress=eprint) -> dict:
     """highstate test=True against the tree in place: what differs from it. Units that
     are still starting are waited for (bounded) first; if some still are, drift says so
     and does not run (a unit caught starting is not drift)."""
     layout = layout or Layout()
     started, started_at = time.monotonic(), _now()
-    starting = wait_settled(layout, progress)
+    starting = serving.wait_settled(layout.systemctl, layout.settle_seconds, progress)
     if starting:
         raise OperationFailed(
             f"golden drift: systemd is still starting {', '.join(starting)} after "
