@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
@@ -50,6 +48,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 
 from autoscaling.emulator import config, health
 from autoscaling.emulator import refresh_batches as batches
+from autoscaling.emulator.refresh_model import Refresh, now_utc
 
 ACTIVE = ("Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress")
 _lock = threading.RLock()
@@ -65,10 +64,6 @@ class ActiveInstanceRefreshNotFound(AutoscalingClientError):
 
 class IrreversibleInstanceRefresh(AutoscalingClientError):
     code = "IrreversibleInstanceRefresh"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _store(backend) -> dict[str, list[Refresh]]:
@@ -95,88 +90,6 @@ def resolve_template(ec2_backend, spec: dict):
 
 def instance_version(state) -> int | None:
     return getattr(state, "golden_launch_version", None)
-
-
-class Refresh:
-    def __init__(self, group, preferences: dict, desired: dict | None, strategy: str):
-        self.id = str(uuid.uuid4())
-        self.group_name = group.name
-        self.status = "Pending"
-        self.status_reason = "Waiting for the instance refresh to start."
-        self.start_time = _now()
-        self.end_time: datetime | None = None
-        self.preferences = preferences
-        self.desired_spec = desired
-        self.strategy = strategy
-        template = group.ec2_launch_template
-        self.original_template_id = template.id if template else None
-        self.original_version = (
-            template.get_version(group.launch_template_version).number if template else None
-        )
-        self.desired_template_id: str | None = None
-        self.desired_version: int | None = None
-        self.to_replace: list[str] = []  # old instances not replaced yet
-        self.total = 0
-        self.done = 0  # instances replaced and warmed up
-        self.last_batch: list[str] = []  # the new instances of the latest batch
-        self.retire: list[str] = []  # old instances to terminate once that batch warmed up
-        self.warm_until: float | None = None
-        self.checkpoint_until: float | None = None
-        self.checkpoints_done: set[int] = set()
-        self.bake_started: float | None = None
-        self.rollback: dict | None = None
-        self.rollback_total = 0
-        self.rollback_left: list[str] = []
-        self.last_step = 0.0
-
-    # -- serialisation with AWS's field names ---------------------------------------------
-    def percentage(self) -> int:
-        if self.status == "Successful":
-            return 100
-        if not self.total:
-            return 0 if self.status == "Pending" else 100
-        return int(100 * self.done / self.total)
-
-    def left(self) -> int:
-        return 0 if self.status == "Successful" else max(0, self.total - self.done)
-
-    def describe(self) -> dict:
-        out: dict[str, Any] = {
-            "InstanceRefreshId": self.id,
-            "AutoScalingGroupName": self.group_name,
-            "Status": self.status,
-            "StatusReason": self.status_reason,
-            "StartTime": self.start_time,
-            "PercentageComplete": self.percentage(),
-            "InstancesToUpdate": self.left(),
-            "ProgressDetails": {
-                "LivePoolProgress": {
-                    "PercentageComplete": self.percentage(),
-                    "InstancesToUpdate": self.left(),
-                }
-            },
-            "Preferences": self.preferences,
-            "Strategy": self.strategy,
-        }
-        if self.end_time:
-            out["EndTime"] = self.end_time
-        if self.desired_spec:
-            out["DesiredConfiguration"] = self.desired_spec
-        if self.rollback:
-            done = self.rollback_total - len(self.rollback_left)
-            pct = int(100 * done / self.rollback_total) if self.rollback_total else 100
-            out["RollbackDetails"] = {
-                **self.rollback,
-                "PercentageCompleteOnRollback": pct,
-                "InstancesToUpdateOnRollback": len(self.rollback_left),
-                "ProgressDetailsOnRollback": {
-                    "LivePoolProgress": {
-                        "PercentageComplete": pct,
-                        "InstancesToUpdate": len(self.rollback_left),
-                    }
-                },
-            }
-        return out
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -334,7 +247,7 @@ def _scaled(seconds: Any) -> float:
 def _finish(refresh: Refresh, status: str, reason: str | None) -> None:
     refresh.status = status
     refresh.status_reason = reason
-    refresh.end_time = _now()
+    refresh.end_time = now_utc()
 
 
 def _step(backend, refresh: Refresh, now: float) -> None:
@@ -539,7 +452,7 @@ def _begin_rollback(backend, refresh: Refresh, reason: str) -> None:
         if not _matches(s, refresh.original_template_id, refresh.original_version)
     ]
     refresh.rollback_total = len(refresh.rollback_left)
-    refresh.rollback = {"RollbackReason": reason, "RollbackStartTime": _now()}
+    refresh.rollback = {"RollbackReason": reason, "RollbackStartTime": now_utc()}
 
 
 def _drop_surplus(backend, group, refresh: Refresh) -> None:

@@ -79,9 +79,14 @@ cleanup-chroma-build-volume-absent:
       - service: cleanup-chroma-build-volume-released
 {%- endif %}
 
+{#- Last of the apt steps: `apt-get clean` and dpkg below take apt's lock in the lists
+    folder, which would be left behind. #}
 cleanup-apt-lists-absent:
   file.absent:
     - name: /var/lib/apt/lists
+    - require:
+      - cmd: cleanup-apt-caches-emptied
+      - cmd: cleanup-removed-packages-purged
 
 cleanup-apt-lists-directory-present:
   file.directory:

@@ -82,19 +82,20 @@ hardening-idle-shell-timeout-managed:
         export TMOUT
 
 {#- cron's tables and folders readable by root only (where cron is installed). #}
-{%- if salt['file.file_exists']('/etc/crontab') %}
+{#- Checked when the state runs, not when the tree renders: packages this very highstate
+    installs create some of these, and a render-time check would leave them to the next
+    run (no second highstate would be a no-op). #}
 hardening-crontab-private:
   file.managed:
     - name: /etc/crontab
     - replace: False
+    - create: False
     - mode: '0600'
-{%- endif %}
 
 {%- for folder in ['cron.d', 'cron.daily', 'cron.hourly', 'cron.weekly', 'cron.monthly'] %}
-{%-   if salt['file.directory_exists']('/etc/' ~ folder) %}
 hardening-{{ folder | replace('.', '-') }}-private:
   file.directory:
     - name: /etc/{{ folder }}
     - mode: '0700'
-{%-   endif %}
+    - onlyif: test -d /etc/{{ folder }}
 {%- endfor %}

@@ -41,4 +41,4 @@ def test_second_highstate_changes_nothing(host):
     assert result.rc == 0, result.stderr[-2000:]
     states = json.loads(result.stdout)["local"]
     changed = [sid for sid, state in states.items() if state.get("changes")]
-    assert changed == []
+    assert changed == [], changed

@@ -279,11 +279,13 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
         state = run(
             ["docker", "exec", spec.name, "systemctl", "--failed", "--no-legend"], check=False
         ).stdout.decode()
-        raise OperationFailed(
-            f"{spec.name}: not up after {wait:.0f}s (/healthz {healthz(spec.port)}, still "
-            f"starting: {_systemd_jobs(spec.name) or 'nothing'}); failed units:\n"
-            f"{state or '(none)'}"
-        ) from None
+        status = healthz(spec.port)
+        what = (
+            f"/healthz not 200 after {wait:.0f}s (it answered {status})"
+            if status != 200
+            else f"still starting {', '.join(_systemd_jobs(spec.name))} after {wait:.0f}s"
+        )
+        raise OperationFailed(f"{spec.name}: {what}; failed units:\n{state or '(none)'}") from None
     return {
         "name": spec.name,
         "image": image,
