@@ -47,6 +47,14 @@ def target_url(target: Target) -> str:
             f"{target.db_name}?sslmode={mode}")
 
 
+def check_password(creds: Credentials) -> None:
+    """pgloader 3.6's SCRAM login fails on a non-ASCII password (seen against PostgreSQL
+    15 with scram-sha-256); RDS allows printable ASCII only anyway. Raises ConfigError."""
+    if not creds.db_password.isascii():
+        raise ConfigError("SSM parameter db_password: pgloader 3.6 cannot log in with a "
+                          "non-ASCII password; set an ASCII one (as RDS requires)")
+
+
 def environment(target: Target, creds: Credentials) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["PGPASSWORD"] = creds.db_password

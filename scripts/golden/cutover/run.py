@@ -130,6 +130,7 @@ def read_world(layout: decide.Layout, target: Target, creds: Credentials | None 
             world.problems.append(str(exc))
     if "database" in layout.parts and not world.problems:
         pgload.program()
+        pgload.check_password(world.creds)
     if world.problems:
         raise PreflightError("cutover checks failed, nothing was written:\n  - "
                              + "\n  - ".join(world.problems))

@@ -19,12 +19,14 @@ from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
 BATCH = 500
 SAMPLE_QUERIES = 20
-# Each sample query asks for NEIGHBOURS and compares the first COMPARED: HNSW search is
-# approximate, and two indexes built from the same vectors in another order may differ
-# at the tail of a result list; near the top they agree unless distances tie, and a tie
-# (equal distances, other ids) counts as agreeing.
+# HNSW search is approximate and two indexes built from the same vectors differ a little:
+# on 3,000 random 128-dimensional vectors each side missed about 1 in 100 of the exact
+# 5 nearest (400 queries, measured here), so exact equality of result lists fails by
+# chance. A sample query agrees when the nearest hit is the same id (or an equally near
+# one) and at least MIN_OVERLAP of the NEIGHBOURS ids are on both lists; a wrong metric,
+# changed or missing vectors move far more than that.
 NEIGHBOURS = 10
-COMPARED = 5
+MIN_OVERLAP = 0.8
 TIE = 1e-5
 FLOAT32_RTOL = 2.4e-7  # two units in the last place of a float32 (2 * 2**-23)
 FLOAT32_ATOL = 1e-9
@@ -213,13 +215,15 @@ def verify_collection(src_client, dst_client, info: CollectionInfo) -> dict:
             "problems": problems}
 
 
-def neighbours_agree(ids_a, dist_a, ids_b, dist_b, compared: int = COMPARED) -> bool:
-    """Pure: the first ``compared`` neighbours are the same ids, or differ only where the
-    distances tie."""
-    k = min(compared, len(ids_a), len(ids_b))
-    if set(ids_a[:k]) == set(ids_b[:k]):
-        return True
-    return all(abs(x - y) <= TIE * max(1.0, abs(x)) for x, y in zip(dist_a[:k], dist_b[:k]))
+def neighbours_agree(ids_a, dist_a, ids_b, dist_b, min_overlap: float = MIN_OVERLAP
+                     ) -> bool:
+    """Pure: the same nearest id (or an equally near one), and at least ``min_overlap`` of
+    the listed ids on both lists."""
+    k = min(len(ids_a), len(ids_b))
+    if k == 0:
+        return len(ids_a) == len(ids_b)
+    first = ids_a[0] == ids_b[0] or abs(dist_a[0] - dist_b[0]) <= TIE * max(1.0, dist_a[0])
+    return first and len(set(ids_a[:k]) & set(ids_b[:k])) >= min_overlap * k
 
 
 def _content_differences(src, dst, count: int, batch: int = BATCH) -> int:
