@@ -17,9 +17,9 @@ PARTS = ("database", "uploads", "vectors")
 # Rates for the estimate, measured by `golden bench cutover` on the 2-core build machine
 # against loopback services (docs/cutover.md, "Throughput"); a real network is slower
 # for uploads, so the estimate is a lower bound there.
-ROWS_PER_S = 40_000
-MB_PER_S = 60.0
-VECTORS_PER_S = 2_000
+ROWS_PER_S = 35_000
+MB_PER_S = 100.0
+VECTORS_PER_S = 1_200
 FIXED_SECONDS = 15  # connections, pgloader's start, the swap, verification set-up
 
 

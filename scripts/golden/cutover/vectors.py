@@ -139,13 +139,15 @@ def _same(src: dict, dst: dict, i: int, j: int) -> bool:
 
 
 def copy_collection(src_client, dst_client, info: CollectionInfo, *,
-                    on_vectors: Callable[[int], None], batch: int = BATCH) -> dict:
-    """Copy one collection; returns {"copied", "skipped", "deleted"} counts."""
+                    on_vectors: Callable[[int], None], batch: int = BATCH,
+                    target_name: str | None = None) -> dict:
+    """Copy one collection (into ``target_name``, default the same name); returns
+    {"copied", "skipped", "deleted"} counts."""
     src = src_client.get_collection(info.name)
     kwargs = {"metadata": info.metadata or None, "embedding_function": None}
     if info.space:
         kwargs["configuration"] = {"hnsw": {"space": info.space}}
-    dst = dst_client.get_or_create_collection(info.name, **kwargs)
+    dst = dst_client.get_or_create_collection(target_name or info.name, **kwargs)
     copied = skipped = 0
     seen: set[str] = set()
     for offset in range(0, info.count, batch):
