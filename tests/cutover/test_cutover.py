@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from golden.cli import main
+
 from tests.cutover.conftest import PASSWORD, REGION, seed_aws, write_env
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,9 @@ S3 bucket (boto3's managed transfer) and its Chroma host (chromadb's HttpClient)
 verifies each: rows per table with a content checksum, objects by size and SHA-256,
 vectors by count and nearest-neighbour queries.
 
-Modules: ``layout`` (where things are in ``--from``), ``schema`` and ``checksum`` (pure
-decisions about tables), ``plan`` (pure: what moves, how long), ``target`` (where the
-environment's services are and the credentials from SSM), ``sqlite``, ``postgres``,
-``pgload``, ``uploads``, ``vectors`` (adapters), ``run`` (the orchestration), ``commands``.
+Modules: ``schema`` and ``checksum`` (pure decisions about tables), ``plan`` (pure:
+where things are in ``--from``, what the database step does, what moves and how long),
+``target`` (where the environment's services are, and the credentials from SSM),
+``sqlite``, ``postgres``, ``pgload``, ``uploads`` and ``vectors`` (adapters, with their
+small pure parts), ``run`` (the orchestration) and ``commands`` (the CLI).
 """
