@@ -138,7 +138,7 @@ def test_plan_changes_nothing_then_run_moves_everything_and_verify_agrees(world,
     assert written["verify"]["ok"] is True
     assert PASSWORD not in report.read_text() and PASSWORD not in ran.output
 
-    _assert_database_content(world)
+    _assert_database_content(world, root / "app.db")
     objects = world.objects()
     assert len(objects) == len(made["uploads"])
     assert objects["uploads/videos/große Präsentation.mp4"] == 100 << 20
@@ -157,12 +157,12 @@ def test_plan_changes_nothing_then_run_moves_everything_and_verify_agrees(world,
     assert moved["vectors"]["copied"] == 0
 
 
-def _assert_database_content(world: World) -> None:
+def _assert_database_content(world: World, source_db: Path) -> None:
     with world.pg() as conn:
         name, admin, created, seen, avatar = conn.execute(
             "SELECT name, is_admin, created_at, last_seen, avatar FROM users WHERE id = 50"
         ).fetchone()
-        src = sqlite3.connect(world.source_db)
+        src = sqlite3.connect(source_db)
         s_name, s_admin, s_created, s_seen, s_avatar = src.execute(
             "SELECT name, is_admin, created_at, last_seen, avatar FROM users WHERE id = 50"
         ).fetchone()
@@ -200,11 +200,6 @@ def _assert_database_content(world: World) -> None:
         conn.execute("DELETE FROM documents WHERE id = %s", (doc,))
         conn.execute("SELECT setval(pg_get_serial_sequence('messages', 'id'), %s)", (top,))
         conn.execute("SELECT setval(pg_get_serial_sequence('documents', 'id'), 2000)")
-
-
-@pytest.fixture(autouse=True)
-def _source_db(request, source_dir):
-    World.source_db = str(source_dir[0] / "app.db")
 
 
 # -- interrupted runs resume ---------------------------------------------------------------

@@ -296,6 +296,12 @@ def test_progress_line_gives_the_eta_from_the_rate_so_far():
     assert decide.progress_line("vectors", 0, 10, 0.0, "vectors").endswith("ETA ?")
 
 
+def test_a_step_that_reports_nothing_gets_its_eta_from_the_estimate():
+    assert decide.waiting_line("database: pgloader", 4.2, 10) == \
+        "database: pgloader: 4s of about 10s, ETA 6s"
+    assert "longer than the estimated 10s" in decide.waiting_line("x", 12, 10)
+
+
 def test_the_estimate_uses_the_measured_rates():
     assert decide.estimate_seconds(decide.ROWS_PER_S, int(decide.MB_PER_S * 1e6),
                                    decide.VECTORS_PER_S) == decide.FIXED_SECONDS + 3

@@ -117,6 +117,13 @@ def summary(tables: list, db: DatabaseAction, files: list, to_upload: list,
     }
 
 
+def waiting_line(what: str, elapsed: float, expected: float) -> str:
+    """For a step that reports nothing until it ends: ``what: 4s of about 10s, ETA 6s``."""
+    if elapsed <= expected:
+        return f"{what}: {elapsed:.0f}s of about {expected:.0f}s, ETA {expected - elapsed:.0f}s"
+    return f"{what}: {elapsed:.0f}s, longer than the estimated {expected:.0f}s"
+
+
 def progress_line(what: str, done: float, total: float, elapsed: float, unit: str,
                   scale: float = 1.0) -> str:
     """``uploads: 40.0/100.0 MB (40%) 20.0 MB/s ETA 3s``; the rate so far gives the ETA."""

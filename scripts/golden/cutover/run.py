@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,32 @@ class Progress:
             print(decide.progress_line(self.what, self.done, self.total,
                                        now - self.started, self.unit, self.scale),
                   file=sys.stderr, flush=True)
+
+
+class _Ticker:
+    """A progress line every TICK seconds while a step that reports nothing runs."""
+
+    TICK = 2.0
+
+    def __init__(self, line, quiet: bool):
+        self.line, self.quiet = line, quiet
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        started = time.monotonic()
+        while not self.stop.wait(self.TICK):
+            print(self.line(time.monotonic() - started), file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if not self.quiet:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
 
 
 @dataclass
@@ -159,8 +186,11 @@ def _move_database(world: World, quiet: bool) -> dict:
         if not quiet:
             print(f"database: pgloader loading {rows} rows of {len(world.tables)} tables",
                   file=sys.stderr, flush=True)
-        pgload.load(world.layout.sqlite, world.tables, world.target, world.creds,
-                    timeout=max(600.0, rows / 2000))
+        # pgloader reports only at the end: the ETA comes from the measured rate.
+        expected = rows / decide.ROWS_PER_S
+        with _Ticker(lambda s: decide.waiting_line("database: pgloader", s, expected), quiet):
+            pgload.load(world.layout.sqlite, world.tables, world.target, world.creds,
+                        timeout=max(600.0, rows / 2000))
         postgres.apply(pg, schema.fixups(world.tables))
         staged = postgres.table_checksums(pg, schema.STAGING_SCHEMA, _spec(world.tables))
         if staged != world.source_sums:
