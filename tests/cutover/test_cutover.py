@@ -366,6 +366,17 @@ def test_a_bucket_that_does_not_exist_is_named(tmp_path, postgres, chroma_server
     _fails(world, root, "S3 bucket cutover-agent-data", "does not exist")
 
 
+def test_objects_in_the_bucket_the_cutover_did_not_write_are_named(world, source_dir):
+    root, _ = source_dir
+    world.s3().put_object(Bucket=world.bucket, Key="uploads/plain.txt", Body=b"theirs")
+    result = world.golden("run", root)
+    assert result.exit_code == 3, result.output
+    assert "S3 bucket cutover-agent-data" in result.stderr
+    assert "uploads/plain.txt" in result.stderr
+    assert world.objects() == {"uploads/plain.txt": 6}
+    assert world.tables() == [] and world.collections() == {}
+
+
 def test_a_chroma_collection_of_another_dimension_is_named(world, source_dir):
     root, _ = source_dir
     world.chroma().create_collection("notes", embedding_function=None).add(

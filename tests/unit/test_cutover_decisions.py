@@ -204,6 +204,13 @@ def test_uploads_skip_objects_of_the_same_size_and_checksum():
     assert [f.relpath for f in uploads.to_copy(files, remote)] == ["b", "c", "d"]
 
 
+def test_objects_the_cutover_did_not_write_are_not_overwritten():
+    files = [uploads.LocalFile("a", 1, "aa"), uploads.LocalFile("b", 1, "bb")]
+    remote = {"uploads/a": uploads.Remote(1, None), "uploads/b": uploads.Remote(2, "old"),
+              "uploads/c": uploads.Remote(1, None)}
+    assert uploads.foreign(files, remote) == ["uploads/a"]
+
+
 def test_file_names_that_cannot_be_keys_are_named():
     undecodable = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
     found = uploads.name_problems([undecodable, "ok ✓.txt", "x" * 1020])
@@ -224,11 +231,22 @@ def test_nearest_neighbours_agree_despite_approximation_but_not_when_they_move()
     assert vectors.neighbours_agree(a, dist, other_first, dist)  # a tie at the top
 
 
+def test_a_non_empty_collection_the_cutover_did_not_write_conflicts():
+    src = [vectors.CollectionInfo("notes", 10, 128, "l2", None)]
+    dst = [vectors.CollectionInfo("notes", 4, 128, "l2", {"owner": "app"})]
+    assert vectors.conflicts(src, dst) == [
+        "Chroma collection notes: the target already holds 4 vector(s) the cutover did "
+        "not write"]
+
+
 def test_a_collection_of_another_dimension_or_metric_conflicts():
+    mark = {vectors.MARK: "copied"}
     src = [vectors.CollectionInfo("notes", 10, 128, "l2", None),
-           vectors.CollectionInfo("docs", 5, 64, "cosine", None)]
-    dst = [vectors.CollectionInfo("notes", 1, 32, "l2", None),
-           vectors.CollectionInfo("docs", 0, None, "l2", None)]
+           vectors.CollectionInfo("docs", 5, 64, "cosine", None),
+           vectors.CollectionInfo("kept", 5, 64, "l2", None)]
+    dst = [vectors.CollectionInfo("notes", 1, 32, "l2", mark),
+           vectors.CollectionInfo("docs", 0, None, "l2", None),
+           vectors.CollectionInfo("kept", 3, 64, "l2", mark)]
     found = vectors.conflicts(src, dst)
     assert found == [
         "Chroma collection notes: the target holds 32-dimensional embeddings, the source "

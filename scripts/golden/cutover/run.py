@@ -128,6 +128,11 @@ def _read_uploads(world: World) -> None:
     uploads.check_bucket(s3, world.target.bucket)
     world.files = uploads.with_checksums(world.layout.uploads, files)
     remote = uploads.remote_objects(s3, world.target.bucket)
+    others = uploads.foreign(world.files, remote)
+    if others:
+        world.problems.append(
+            f"S3 bucket {world.target.bucket}: already holds {len(others)} object(s) the "
+            f"cutover did not write where it would write ({', '.join(others[:5])})")
     world.to_upload = uploads.to_copy(world.files, remote)
 
 

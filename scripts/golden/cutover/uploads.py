@@ -63,6 +63,14 @@ def name_problems(relpaths: list[str], prefix: str = PREFIX) -> list[str]:
     return found
 
 
+def foreign(files: list[LocalFile], remote: dict[str, Remote], prefix: str = PREFIX
+            ) -> list[str]:
+    """Keys the cutover would write that hold an object it did not write (no ``sha256``
+    metadata): someone else's data, not overwritten."""
+    return sorted(key for key in (key_for(f.relpath, prefix) for f in files)
+                  if key in remote and not remote[key].sha256)
+
+
 def to_copy(files: list[LocalFile], remote: dict[str, Remote], prefix: str = PREFIX
             ) -> list[LocalFile]:
     """The files whose object is missing, of another size, or of another checksum."""

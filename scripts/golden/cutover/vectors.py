@@ -33,6 +33,11 @@ FLOAT32_ATOL = 1e-9
 INCLUDE = ["embeddings", "metadatas", "documents"]
 
 
+# Collection metadata the cutover adds on the target: a later run (the final delta run)
+# may replace and delete vectors there; in any other non-empty collection it refuses.
+MARK = "golden_cutover"
+
+
 @dataclass(frozen=True)
 class CollectionInfo:
     name: str
@@ -115,6 +120,9 @@ def conflicts(source: list[CollectionInfo], target: list[CollectionInfo]) -> lis
         other = have.get(col.name)
         if other is None:
             continue
+        if other.count and MARK not in (other.metadata or {}):
+            found.append(f"Chroma collection {col.name}: the target already holds "
+                         f"{other.count} vector(s) the cutover did not write")
         if other.dimension and col.dimension and other.dimension != col.dimension:
             found.append(f"Chroma collection {col.name}: the target holds {other.dimension}-"
                          f"dimensional embeddings, the source {col.dimension}-dimensional")
@@ -144,7 +152,8 @@ def copy_collection(src_client, dst_client, info: CollectionInfo, *,
     """Copy one collection (into ``target_name``, default the same name); returns
     {"copied", "skipped", "deleted"} counts."""
     src = src_client.get_collection(info.name)
-    kwargs = {"metadata": info.metadata or None, "embedding_function": None}
+    kwargs = {"metadata": {**(info.metadata or {}), MARK: "copied"},
+              "embedding_function": None}
     if info.space:
         kwargs["configuration"] = {"hnsw": {"space": info.space}}
     dst = dst_client.get_or_create_collection(target_name or info.name, **kwargs)
