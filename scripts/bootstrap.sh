@@ -7,7 +7,8 @@
 # --for local: what `make local` needs (Docker engine running, debootstrap, python3-venv,
 #              git, openssl, ...); --for test (default): that plus what the whole suite
 #              needs (packer, postgresql, redis-server, iproute2, haproxy for the
-#              release rehearsal, lynis for `golden audit`).
+#              release rehearsal, lynis for `golden audit`, pgloader for
+#              `golden cutover`).
 # --check:     only report, one line per need, and the command that would fix it;
 #              exit 0 when nothing is missing, 1 otherwise. Changes nothing.
 # Otherwise:   as root, installs the missing packages with apt-get and starts dockerd
@@ -38,7 +39,7 @@ NEEDS_LOCAL=(
 )
 NEEDS_TEST=(
   "packer:packer" "ip:iproute2" "pg_ctlcluster:postgresql" "redis-server:redis-server"
-  "haproxy:haproxy" "lynis:lynis"
+  "haproxy:haproxy" "lynis:lynis" "pgloader:pgloader"
 )
 DOCKERD_LOG=/var/log/golden-dockerd.log
 DOCKERD_WAIT=60

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from golden.bench import bake as bench_bake
+from golden.bench import cutover as bench_cutover
 from golden.bench import image as bench_image
 from golden.bench import layouts, runner, workload
 from golden.bench import report as bench_report
@@ -82,6 +83,34 @@ def bake_command(roles, repository, container_prefix, keep, dry_run, as_json):  
         return
     emit(result, as_json=False, title="local bake times, one stage vs two",
          rows=result["rows"])  # fmt: skip
+
+
+@bench_group.command("cutover")
+@click.argument("env", default="local")
+@click.option("--from", "root", default=None, type=click.Path(path_type=Path),
+              help="A single server's data folder [one made under build/bench/cutover].")
+@click.option("--rows", default=200_000, show_default=True, help="Rows of the made source.")
+@click.option("--mb", default=200, show_default=True, help="Upload megabytes of the made "
+              "source.")
+@click.option("--files", default=20, show_default=True, help="Files they are split into.")
+@click.option("--vectors", "vectors_n", default=10_000, show_default=True,
+              help="Vectors of the made source (384 dimensions).")
+@click.option("--ca-bundle", default=None, help="As for golden cutover.")
+@click.option("--json", "as_json", is_flag=True)
+def cutover_command(env, root, rows, mb, files, vectors_n, ca_bundle, as_json):
+    """rows/s, MB/s and vectors/s of the cutover's movers against ENV's services (the
+    app's data is not touched: staging schema, a bench prefix, bench collections)."""
+    from golden.cutover import plan as cutover_plan
+    from golden.cutover import target as cutover_target
+
+    if root is None:
+        root = bench_cutover.make_source(
+            provenance.repo_root() / "build" / "bench" / "cutover" / "source",
+            rows=rows, mb=mb, files=files, vectors_n=vectors_n)
+    target = cutover_target.resolve(env, ca_bundle=ca_bundle)
+    result = bench_cutover.run_bench(cutover_plan.layout(root), target)
+    emit(result, as_json=as_json, title=f"cutover throughput ({target.environment})",
+         rows=result)
 
 
 @bench_group.command("load")
