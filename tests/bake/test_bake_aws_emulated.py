@@ -397,7 +397,8 @@ def _assert_provenance_tags_then_tested_after_packer_cleaned_up(
     emulator, ec2, ami: str, jammy: str
 ) -> None:
     """Provenance tags from the template on the AMI and on its snapshot; golden:tested only
-    from the wrapper, after Packer finished (and cleaned up)."""
+    from the wrapper, after Packer finished (and cleaned up), on the AMI and its snapshots
+    (so `golden prune` can tell a tested image's snapshot from an orphan)."""
     (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
     snapshots = {m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m}
     packer_keys = set(PROVENANCE_TAG_KEYS)
@@ -405,7 +406,7 @@ def _assert_provenance_tags_then_tested_after_packer_cleaned_up(
     for call in _calls(emulator, "CreateTags"):
         keys, resources = set(_tags(call["params"])), _resources(call["params"])
         if T.TESTED in keys:
-            assert resources == {ami} and keys == {T.TESTED}
+            assert resources == {ami} | snapshots and keys == {T.TESTED}
             continue
         assert packer_keys <= keys, f"provenance missing: {packer_keys - keys}"
         tagged_ami |= ami in resources

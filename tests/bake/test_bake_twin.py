@@ -27,6 +27,8 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "not root" >&2; exit 2; }
 test -f "$6/provenance.json" && test -d "$6/salt" && test -d "$6/wheelhouse"
 [ "$(cat /proc/1/comm)" = systemd ] || { echo "PID 1 is not systemd" >&2; exit 2; }
+# The template downloads the package record provision.sh writes after the highstate.
+mkdir -p /etc/golden && echo '{"packages": [], "pending_updates": []}' > /etc/golden/packages.json
 echo "golden-provision: tests passed=4 failed=0 skipped=0"
 """
 

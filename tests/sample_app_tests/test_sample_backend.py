@@ -27,6 +27,15 @@ def test_simulated_unhealthy_fault_fails_health_only_when_set(backend):
         "/health").status_code == 200  # fmt: skip
 
 
+@pytest.mark.parametrize("fault", ["unhealthy", "errors"])
+def test_simulated_faults_stay_hidden_while_the_image_is_baked(backend, fault):
+    # golden-boot gives a bake ENVIRONMENT=build: the bad image must pass its bake tests.
+    client = backend({"REPLICA_NAME": "r1", "APP_SIMULATE_FAULT": fault, "ENVIRONMENT": "build"})
+    assert client.get("/health").status_code == 200
+    codes = {client.get("/api/search", params={"q": "x"}).status_code for _ in range(3)}
+    assert 500 not in codes
+
+
 def test_simulated_errors_fault_fails_every_third_search_but_not_health(backend):
     client = backend({"REPLICA_NAME": "r1", "APP_SIMULATE_FAULT": "errors"})
     codes = [client.get("/api/search", params={"q": "x"}).status_code for _ in range(6)]

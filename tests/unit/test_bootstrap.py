@@ -141,9 +141,11 @@ def test_bad_arguments_are_refused_naming_them(machine):
 @pytest.mark.parametrize(("target", "kind"), [("local", "local"), ("test", "test")])
 def test_make_local_and_make_test_run_it_before_anything_else(tmp_path, target, kind):
     # A virtualenv that does not exist yet: make would create it, after the bootstrap.
+    # Under `make test` the parent's MAKEFLAGS would add "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(
-        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        ["make", "--no-print-directory", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     commands = [line for line in proc.stdout.splitlines() if line.strip()]

@@ -26,7 +26,19 @@ from .uploads import UploadTooLarge, receive_upload
 # APP_SIMULATE_FAULT=unhealthy every replica fails its /health check (the release's health
 # gate must catch it); with "errors" /api/search answers 500 to every third request while
 # /health stays fine (only an alarm on the 5xx rate catches it). Any other value: no fault.
+# Like a release that depends on a setting the bake never gives it, the fault shows only
+# with an instance's settings: while the image is baked (ENVIRONMENT=build, written by
+# golden-boot) the app is healthy, so the bad image passes its tests and is published.
 FAULT_SETTING = "APP_SIMULATE_FAULT"
+BUILD_ENVIRONMENT = "build"
+
+
+def simulated_fault(settings: Settings) -> str | None:
+    """The fault this replica simulates ("unhealthy", "errors") or None; always None in a
+    bake."""
+    if settings.environment == BUILD_ENVIRONMENT:
+        return None
+    return settings.app_settings.get(FAULT_SETTING) or None
 
 
 def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
@@ -73,7 +85,7 @@ def _replica_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/health")
     async def health():
         """Liveness of this replica only: no dependency is consulted."""
-        if settings.app_settings.get(FAULT_SETTING) == "unhealthy":
+        if simulated_fault(settings) == "unhealthy":
             return JSONResponse({"status": "failing", "replica": settings.replica}, 503)
         return {"status": "ok", "replica": settings.replica}
 
@@ -93,7 +105,7 @@ def _search_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/api/search")
     async def search(request: Request, q: str = Query(..., min_length=1, max_length=500)):
-        if settings.app_settings.get(FAULT_SETTING) == "errors" and next(served) % 3 == 0:
+        if simulated_fault(settings) == "errors" and next(served) % 3 == 0:
             return JSONResponse({"error": "simulated fault", "replica": settings.replica}, 500)
         try:
             answer = await request.app.state.retriever.search(q)
