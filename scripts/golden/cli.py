@@ -38,6 +38,7 @@ def _register() -> None:
     from golden.audit import commands as audit_commands
     from golden.bake import commands as bake_commands
     from golden.bench import commands as bench_commands
+    from golden.cost import commands as cost_commands
     from golden.hotfix import commands as hotfix_commands
     from golden.instance import commands as instance_commands
     from golden.rehearsal import commands as rehearsal_commands
@@ -45,7 +46,7 @@ def _register() -> None:
 
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
-        hotfix_commands, rehearsal_commands, audit_commands,
+        hotfix_commands, rehearsal_commands, audit_commands, cost_commands,
     ):  # fmt: skip
         module.register(main)
 

@@ -210,4 +210,6 @@ def test_the_schema_ships_in_the_package_beside_the_settings():
     # autoscaling/schemas is package data; in a checkout it links to schemas/.
     assert schema.schema_file(SCHEMA).resolve() == SCHEMA_FILE
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"autoscaling" = ["environments/*.yaml", "schemas/*.json"]' in pyproject
+    assert '"autoscaling" = ["environments/*.yaml", "schemas/*.json", "pricing/*.yaml"]' in (
+        pyproject
+    )
