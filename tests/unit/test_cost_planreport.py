@@ -46,6 +46,7 @@ def test_the_delta_is_the_price_of_what_the_plan_changes_and_warns_at_the_budget
     two totals the change crosses it."""
     env = costdata.environment("autoscaling/pricing/plan-option-b.yaml")
     quiet = replace(usage.defaults(), log_gb_per_instance_per_day={"app": 0, "chroma": 0},
+                    log_kb_per_request=0,
                     security_log_gb_per_instance_per_day=0,
                     other_nat_gb_per_instance_per_month=0)  # fmt: skip
     agents = {"app": AgentEmissions(0, 0, {"/p/x": 30})}

@@ -57,8 +57,16 @@ def emissions(documents: Iterable[dict]) -> AgentEmissions:
 
 
 def log_gb_per_day(role: RoleSpec, usage: Usage) -> float:
-    """What one instance of ROLE ships a day, ordinary and security logs together."""
+    """What one instance of ROLE ships a day besides request logs: host and security."""
     return usage.role_log_gb_per_day(role.name) + usage.security_log_gb_per_instance_per_day
+
+
+def request_log_gb_per_day(usage: Usage, roles: tuple[RoleSpec, ...]) -> dict[str, float]:
+    """The request logs a day (GB) of each role behind the load balancer: every request
+    leaves LOG_KB_PER_REQUEST in the group's logs however many instances share them."""
+    served = [r.name for r in roles if r.load_balanced and r.desired]
+    total = usage.requests_per_second * 86_400 * usage.log_kb_per_request / 1_000_000
+    return {name: total / len(served) for name in served}
 
 
 def _free(prices: Prices, usage: Usage, name: str) -> float:
@@ -121,11 +129,12 @@ def log_lines(
     prices: Prices, usage: Usage, roles: tuple[RoleSpec, ...],
     agents: dict[str, AgentEmissions], months: dict[str, float],
 ) -> list[Line]:  # fmt: skip
-    """Log ingestion, and storage at steady state: each group keeps RETENTION days of
-    what it receives. Ordinary logs go to the role's shortest retention, security logs
-    (auth, audit) to its longest (the agent config's log groups)."""
+    """Log ingestion, and storage at steady state: each group keeps its retention's days
+    of what it receives. Request and host logs go to the role's shortest retention,
+    security logs (auth, audit) to its longest (the agent config's log groups)."""
     days_per_month = prices.hours_per_month / 24
-    ingested = sum(months[r.name] * log_gb_per_day(r, usage) for r in roles) * days_per_month
+    requests = request_log_gb_per_day(usage, roles)
+    ingested = log_gb_per_month(prices, usage, roles, months)
     billed, free_text = _minus_free(
         ingested, _free(prices, usage, "cloudwatch/logs-ingestion"), "GB"
     )
@@ -134,16 +143,19 @@ def log_lines(
     for r in roles:
         short = agents[r.name].retention(longest=False) or 365
         long = agents[r.name].retention(longest=True) or 365
-        gb = months[r.name] * (usage.role_log_gb_per_day(r.name) * short
-                               + usage.security_log_gb_per_instance_per_day * long)  # fmt: skip
-        stored += gb
-        parts.append(
-            f"{r.name} {months[r.name]:.3f} x ({usage.role_log_gb_per_day(r.name):g} x {short} d"
-            f" + {usage.security_log_gb_per_instance_per_day:g} x {long} d)"
-        )
+        host = usage.role_log_gb_per_day(r.name)
+        security = usage.security_log_gb_per_instance_per_day
+        served = requests.get(r.name, 0.0)
+        stored += (months[r.name] * host + served) * short + months[r.name] * security * long
+        parts.append(f"{r.name} ({months[r.name]:.3f} x {host:g}" + (
+            f" + {served:g}" if served else "") + f") x {short} d + {months[r.name]:.3f} x "
+            f"{security:g} x {long} d")  # fmt: skip
+    per_day = sum(months[r.name] * log_gb_per_day(r, usage) for r in roles)
     return [
         Line("CloudWatch", "log ingestion", billed * prices.usd("cloudwatch/logs-ingestion"),
-             f"{ingested:.1f} GB{free_text} x {rate(prices.usd('cloudwatch/logs-ingestion'))}"),
+             f"({per_day:.3f} host and security + {sum(requests.values()):g} requests) GB/day x "
+             f"{days_per_month:.2f} d = {ingested:.1f} GB{free_text} x "
+             f"{rate(prices.usd('cloudwatch/logs-ingestion'))}"),
         Line("CloudWatch", "log storage", stored * prices.usd("cloudwatch/logs-storage"),
              f"({' + '.join(parts)}) = {stored:.1f} GB x "
              f"{rate(prices.usd('cloudwatch/logs-storage'))}",
@@ -153,6 +165,8 @@ def log_lines(
 
 def log_gb_per_month(prices: Prices, usage: Usage, roles: tuple[RoleSpec, ...],
                      months: dict[str, float]) -> float:  # fmt: skip
-    return sum(months[r.name] * log_gb_per_day(r, usage) for r in roles) * (
+    """Everything the agents ship in a month (GB): host, security and request logs."""
+    per_day = sum(months[r.name] * log_gb_per_day(r, usage) for r in roles)
+    return (per_day + sum(request_log_gb_per_day(usage, roles).values())) * (
         prices.hours_per_month / 24
     )

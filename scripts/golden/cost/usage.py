@@ -31,6 +31,7 @@ class Usage:
     stored_gb: float
     upload_object_mb: float
     s3_gets_per_object: float
+    log_kb_per_request: float
     log_gb_per_instance_per_day: dict
     security_log_gb_per_instance_per_day: float
     other_nat_gb_per_instance_per_month: float
