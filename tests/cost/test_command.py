@@ -5,6 +5,7 @@ in tests/unit/test_cost_estimates.py."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,23 @@ def test_bad_arguments_exit_2_with_the_reason(args, message):
     result = golden("cost", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def _stated(pattern: str) -> float:
+    text = (REPO / "docs" / "cost.md").read_text()
+    match = re.search(pattern, text)
+    assert match, f"docs/cost.md no longer says {pattern!r}"
+    return float(match.group(1).replace(",", ""))
+
+
+def test_the_manual_states_golden_s_figures_for_option_b_and_its_environments(
+    staging_and_prod,
+):
+    result = golden("cost", "autoscaling/pricing/plan-option-b.yaml", "--json")
+    option_b = json.loads(result.stdout)["total_usd"]
+    assert _stated(r"golden's figure for option B: \*\*\$([\d,.]+)\*\*") == option_b
+    assert _stated(r"\| \*\*total\*\* \| \*\*225\.00\*\* \| \*\*([\d,.]+)\*\*") == option_b
+    envs = {e["environment"]: e["total_usd"] for e in staging_and_prod["environments"]}
+    assert _stated(r"\*\*staging \$([\d,.]+)\*\*") == envs["staging"]
+    assert _stated(r"\*\*prod \$([\d,.]+)\*\*") == envs["prod"]
+    assert _stated(r"\*\*\$([\d,.]+) a month together") == staging_and_prod["total_usd"]

@@ -36,9 +36,9 @@ def _usage_file(tmp_path: Path, data) -> Path:
         ({"request_per_second": 3},
          "request_per_second: unknown key (expected one of: concurrent_users, db_daily_change_gb, "
          "db_used_gb, free_tier, instance_launch_seconds, log_gb_per_instance_per_day, "
-         "log_kb_per_request, new_connections_per_second, other_nat_gb_per_instance_per_month, releases_per_month, "
-         "request_kb, requests_per_second, response_kb, s3_gets_per_object, schema, "
-         "security_log_gb_per_instance_per_day, stored_gb, upload_object_mb, "
+         "log_kb_per_request, new_connections_per_second, other_nat_gb_per_instance_per_month, "
+         "releases_per_month, request_kb, requests_per_second, response_kb, s3_gets_per_object, "
+         "schema, security_log_gb_per_instance_per_day, stored_gb, upload_object_mb, "
          "uploads_gb_per_month)"),
         ({"releases_per_month": -1}, "releases_per_month: expected a value of at least 0, got -1"),
         ({"upload_object_mb": 0}, "upload_object_mb: expected a value more than 0, got 0"),
