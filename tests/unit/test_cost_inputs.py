@@ -262,3 +262,11 @@ def test_without_an_instance_dimension_metrics_are_per_group():
     docs = [{"metrics": {"metrics_collected": {"swap": {"measurement": ["swap_used_percent"]}}}}]
     got = monitoring.emissions(docs)
     assert (got.metrics_per_instance, got.metrics_per_group) == (0, 1)
+
+
+def test_the_shipped_usage_example_spells_out_the_defaults():
+    example = prices.PRICING_DIR / "usage-plan.yaml"
+    assert usage.load(example) == usage.defaults()
+    assert set(yaml.safe_load(example.read_text())) == set(
+        json.loads((REPO / "schemas" / "usage.schema.json").read_text())["properties"]
+    ), "every key, so the example shows them all"

@@ -1,6 +1,6 @@
 """`golden cost --refresh-prices`: the price table rebuilt from the AWS Price List API.
 
-`QUERIES` says, per table entry, which GetProducts query finds its product (service code,
+`query_for()` says, per table entry, which GetProducts query finds its product (service code,
 TERM_MATCH filters on documented product attributes, and the usage type the product must
 have: AWS prefixes it with a region code outside us-east-1, e.g. USE2-BoxUsage:t3.large).
 `price()` reads the on-demand price out of the products (pure); `fetch()` is the thin
