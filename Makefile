@@ -63,6 +63,9 @@ local-down: setup ## Stop everything `make local` started (data kept in .state/l
 emulator: setup ## The AWS emulator on 127.0.0.1:5050 for ENV=local bakes and releases (foreground)
 	$(VENV)/bin/python -m autoscaling.emulator --port 5050 --step-seconds 1 --seed local
 
+cost: setup ## What ENV costs a month, line by line, against its budget (ENV="staging prod", USAGE=, PRICING=)
+	$(GOLDEN) cost $(ENV) $(if $(USAGE),--usage $(USAGE)) $(if $(PRICING),--pricing $(PRICING))
+
 release: setup ## Roll AMI (default latest) through ENV's group for ROLE (ENV=local: the emulator)
 	$(GOLDEN) env apply $(ENV) --yes
 	$(GOLDEN) release $(ENV) --role $(ROLE) --ami $(or $(AMI),latest)
@@ -102,5 +105,5 @@ bench-bake: setup ## Local bake times, one stage vs two (base, then the role --f
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup bootstrap lint docs base-image image local local-down emulator release ami \
+.PHONY: help setup bootstrap lint docs base-image image local local-down emulator cost release ami \
 	bake-local rehearsal hotfix drift audit test bench bench-image clean

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -26,6 +27,13 @@ from autoscaling.aws import Clients
 from autoscaling.progress import Reporter
 
 ENV_HELP = "environment name (autoscaling/environments/ENV.yaml) or path to a settings file"
+
+# Reports that other jobs print under `golden env plan` and `golden env apply`'s plan, by
+# name (golden.cost registers "cost": the monthly cost delta and the budget warning).
+# Each is called with (environment, clients, plans) and returns (lines, data); its lines
+# follow the plan, its data goes under "reports" in --json. A report that fails is a note
+# on stderr: it never fails or blocks the plan.
+PLAN_REPORTS: dict[str, Callable] = {}
 
 
 def register(main: click.Group) -> None:
@@ -136,6 +144,24 @@ def _print_plan(plans, env_name: str) -> None:
             out.print(f"note: {note}", markup=False)
 
 
+def _plan_reports(environment, clients, plans, reporter: Reporter) -> dict:
+    """Run every registered plan report; returns name -> (lines, data)."""
+    out = {}
+    for name, report in PLAN_REPORTS.items():
+        try:
+            out[name] = report(environment, clients, plans)
+        except Exception as exc:  # an optional report never blocks the plan
+            kind = "" if isinstance(exc, GoldenError) else f"{type(exc).__name__}: "
+            reporter.info(f"note: {name} report not available: {kind}{exc}")
+    return out
+
+
+def _print_reports(reports: dict) -> None:
+    for lines, _ in reports.values():
+        for line in lines:
+            _out().print(line, markup=False)
+
+
 def _brief(value) -> str:
     text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else value
     if "\n" in text:
@@ -161,16 +187,19 @@ def env_plan(env, roles, as_json):
     """
     environment, clients = _load(env)
     plans = envapply.plan(environment, clients, list(roles) or None)
+    reports = _plan_reports(environment, clients, plans, Reporter())
     if as_json:
         _emit_json(
             {
                 "environment": environment.name,
                 "plans": [p.as_dict() for p in plans],
                 "changes": sum(len(p.steps) for p in plans),
+                "reports": {name: data for name, (_, data) in reports.items()},
             }
         )
     else:
         _print_plan(plans, environment.name)
+        _print_reports(reports)
 
 
 @env_group.command("apply")
@@ -196,10 +225,12 @@ def env_apply(env, roles, yes, dry_run, as_json):
     environment, clients = _load(env)
     reporter = Reporter()
     plans = envapply.plan(environment, clients, list(roles) or None)
+    reports = _plan_reports(environment, clients, plans, reporter)
     changes = sum(len(p.steps) for p in plans)
     execute = yes and not dry_run and changes > 0
     if not as_json:
         _print_plan(plans, environment.name)
+        _print_reports(reports)
     done = []
     if execute:
         done = envapply.apply(environment, clients, plans, progress=reporter.info)
@@ -214,6 +245,7 @@ def env_apply(env, roles, yes, dry_run, as_json):
                 "changes": changes,
                 "applied": done,
                 "dry_run": not execute,
+                "reports": {name: data for name, (_, data) in reports.items()},
             }
         )
 

@@ -84,7 +84,9 @@ def plan(env: Environment, clients: Clients, roles: list[str] | None = None) -> 
     for name in roles or env.roles:
         role = env.role(name)
         desired, current = read_role(env, clients, role)
-        out.append(plan_role(env, role, desired, current))
+        role_plan = plan_role(env, role, desired, current)
+        role_plan.current = current
+        out.append(role_plan)
     return out
 
 

@@ -38,6 +38,9 @@ class RolePlan:
     role: str
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What AWS had when the plan was made (envapply sets it): reports under the plan,
+    # such as the monthly cost delta, compare it with the settings.
+    current: Current | None = None
 
     def as_dict(self) -> dict:
         return {"role": self.role, "steps": [s.as_dict() for s in self.steps], "notes": self.notes}

@@ -120,7 +120,13 @@ def _value_message(error: jsonschema.ValidationError) -> str:
         return f"expected one of {', '.join(map(str, rule))}, got {value!r}"
     if kind in ("minimum", "maximum"):
         low, high = schema.get("minimum"), schema.get("maximum")
+        if low is None or high is None:
+            bound = f"at least {low}" if high is None else f"at most {high}"
+            return f"expected a value of {bound}, got {value!r}"
         return f"expected a value from {low} to {high}, got {value!r}"
+    if kind in ("exclusiveMinimum", "exclusiveMaximum"):
+        side = "more" if kind == "exclusiveMinimum" else "less"
+        return f"expected a value {side} than {rule}, got {value!r}"
     if kind == "minItems":
         return f"expected at least {rule} item{'' if rule == 1 else 's'}"
     if kind == "pattern":

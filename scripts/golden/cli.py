@@ -38,6 +38,7 @@ def _register() -> None:
     from golden.audit import commands as audit_commands
     from golden.bake import commands as bake_commands
     from golden.bench import commands as bench_commands
+    from golden.cost import commands as cost_commands
     from golden.cutover import commands as cutover_commands
     from golden.hotfix import commands as hotfix_commands
     from golden.instance import commands as instance_commands
@@ -46,7 +47,7 @@ def _register() -> None:
 
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
-        hotfix_commands, rehearsal_commands, audit_commands, cutover_commands,
+        hotfix_commands, rehearsal_commands, audit_commands, cutover_commands, cost_commands,
     ):  # fmt: skip
         module.register(main)
 

@@ -24,6 +24,7 @@ ENVIRONMENTS = sorted(p.stem for p in ENV_DIR.glob("*.yaml"))
 # always had (autoscaling/schema.py's hand-written spec before the JSON Schema).
 TOP_DEFAULTS = {
     "account_id": None,
+    "budget_usd": None,
     "aws": {"endpoint_url": None},
     "artifacts_bucket": None,
     "tags": {},
@@ -162,6 +163,13 @@ def _write(tmp_path: Path, data) -> Path:
          "roles.app.refresh.checkpoint_percentages[0]: expected a value from 1 to 100, got 0"),
         (lambda d: d["roles"]["app"].update(subnets=[]),
          "roles.app.subnets: expected at least 1 item"),
+        # A bound on one side only says that side (not "from 0 to None").
+        (lambda d: d["roles"]["app"]["capacity"].update(min=-1),
+         "roles.app.capacity.min: expected a value of at least 0, got -1"),
+        (lambda d: d.update(budget_usd=-5),
+         "budget_usd: expected a value of at least 0, got -5"),
+        (lambda d: d.update(budget_usd="500"),
+         "budget_usd: expected a number, got str '500'"),
         (lambda d: d.update(roles={"app": None}), "roles: expected at least one of app, chroma"),
     ],
 )  # fmt: skip
@@ -202,4 +210,6 @@ def test_the_schema_ships_in_the_package_beside_the_settings():
     # autoscaling/schemas is package data; in a checkout it links to schemas/.
     assert schema.schema_file(SCHEMA).resolve() == SCHEMA_FILE
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"autoscaling" = ["environments/*.yaml", "schemas/*.json"]' in pyproject
+    assert '"autoscaling" = ["environments/*.yaml", "schemas/*.json", "pricing/*.yaml"]' in (
+        pyproject
+    )
