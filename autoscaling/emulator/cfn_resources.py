@@ -36,7 +36,7 @@ changes the modelled properties of the existing resource instead of moto's behav
 (DeletionProtection, BackupRetentionPeriod, DBInstanceClass, AllocatedStorage,
 MultiAZ), TargetGroup and LoadBalancer attributes, Alarm (put again),
 ReplicationGroup (CacheNodeType, AutomaticFailoverEnabled, MultiAZEnabled,
-SnapshotRetentionLimit), BucketPolicy (put again).
+SnapshotRetentionLimit), BucketPolicy (put again), LogGroup (RetentionInDays).
 
 Bucket policies: moto applies a policy's statements ignoring their conditions, so the
 usual TLS-only Deny (Bool aws:SecureTransport "false") would refuse every request; here
@@ -507,6 +507,15 @@ def update_in_place(original, resource_type: str, props: dict, account_id: str,
     if resource_type in ("AWS::ElasticLoadBalancingV2::TargetGroup",
                          "AWS::ElasticLoadBalancingV2::LoadBalancer"):  # fmt: skip
         after_create(original, resource_type, props, account_id, region)
+        return True
+    if resource_type == "AWS::Logs::LogGroup":
+        from moto.logs.models import logs_backends
+
+        logs = logs_backends[account_id][region]
+        if props.get("RetentionInDays") is None:
+            logs.delete_retention_policy(original.name)
+        else:
+            logs.put_retention_policy(original.name, int(props["RetentionInDays"]))
         return True
     return False
 

@@ -184,9 +184,8 @@ def check_parameters(template: dict, given: dict[str, Any]) -> None:
             _check_one(name, spec, str(value))
 
 
-def deletion_order(resources: dict[str, dict], present: list[str]) -> list[str]:
-    """PRESENT's logical ids with every resource before the ones it depends on (Ref,
-    GetAtt, Sub, DependsOn), so dependents are deleted first."""
+def dependencies(resources: dict[str, dict], present: list[str]) -> dict[str, set[str]]:
+    """{logical id: the ids among PRESENT it depends on (Ref, GetAtt, Sub, DependsOn)}."""
     wanted = set(present)
     needs: dict[str, set[str]] = {}
     for lid in present:
@@ -194,6 +193,14 @@ def deletion_order(resources: dict[str, dict], present: list[str]) -> list[str]:
         depends = resources[lid].get("DependsOn") or []
         names |= set([depends] if isinstance(depends, str) else depends)
         needs[lid] = names & wanted - {lid}
+    return needs
+
+
+def deletion_order(resources: dict[str, dict], present: list[str]) -> list[str]:
+    """PRESENT's logical ids with every resource before the ones it depends on, so
+    dependents are deleted first."""
+    wanted = set(present)
+    needs = dependencies(resources, present)
     needed_by: dict[str, int] = {lid: 0 for lid in present}
     for lid in present:
         for dep in needs[lid]:

@@ -42,8 +42,10 @@ What moto 5.2 does differently, and this module changes:
   or List<...> parameter is a list (moto keeps the text). ``!GetAtt A.B.C`` is attribute B.C
   of A (moto reads attribute B).
 - A test can make one resource fail: POST /moto-api/golden/faults
-  {"action": "CreateResource", "code": CODE, "message": TEXT, "match":
-  {"LogicalResourceId": ID}} (or "ResourceType"); emulator/faults.py.
+  {"action": "CreateResource" | "DeleteResource", "code": CODE, "message": TEXT,
+  "match": {"LogicalResourceId": ID}} (or "ResourceType"); emulator/faults.py. Resources
+  do fail on AWS for reasons the emulator does not model (limits, a volume still
+  attached to an instance, capacity).
 
 Not modelled: time (every operation finishes within the call; the statuses in between are
 only seen in the events), which updates need a replacement (Replacement and Details are
@@ -177,8 +179,8 @@ def _parse_resource(resource_json: dict, resources_map) -> Any:
     return resource_class, _cleaned(cleaned, account_id, region), resource_type
 
 
-def _declared_failure(logical_id: str, resource_type: str) -> None:
-    rule = faults.take({"service": "cloudformation", "action": "CreateResource",
+def _declared_failure(logical_id: str, resource_type: str, action: str = "CreateResource") -> None:
+    rule = faults.take({"service": "cloudformation", "action": action,
                         "params": {"LogicalResourceId": logical_id,
                                    "ResourceType": resource_type}})  # fmt: skip
     if rule is not None:
@@ -539,6 +541,7 @@ def _delete_one(stack: Stack, rm, logical_id: str, *, rollback: bool,
         return None
     _event(stack, logical_id, physical, kind, "DELETE_IN_PROGRESS")
     try:
+        _declared_failure(logical_id, kind, "DeleteResource")
         _check_deletable(stack, resource)
         if policy == "Snapshot":
             _snapshot(stack, logical_id, resource)
@@ -565,28 +568,27 @@ def _forget_deleted(stack: Stack) -> None:
 
 
 def delete_resources(stack: Stack, *, rollback: bool) -> list[str]:
-    """Delete the stack's resources, dependents first; the logical ids that could not be
-    deleted (each with a DELETE_FAILED event)."""
+    """Delete the stack's resources, dependents first, each once; the logical ids that
+    failed (each with a DELETE_FAILED event). What a failed resource depends on is left
+    alone (it is still in use), as CloudFormation does."""
     rm = stack.resource_map
     present = [lid for lid, obj in rm._parsed_resources.items()
                if lid in rm._resource_json_map and hasattr(obj, "cf_resource_type")]  # fmt: skip
-    order = stack_diff.deletion_order(rm._resource_json_map, present)
-    errors: dict[str, str] = {}
-    # A second pass catches what moto refused only because of an order AWS would know.
-    for _attempt in range(2):
-        for logical_id in [lid for lid in order if lid in rm._parsed_resources]:
-            reason = _delete_one(stack, rm, logical_id, rollback=rollback)
-            if reason is None:
-                errors.pop(logical_id, None)
-            else:
-                errors[logical_id] = reason
-        if not errors:
-            break
-    for logical_id, reason in errors.items():
-        _event(stack, logical_id, "", rm._resource_json_map[logical_id]["Type"],
-               "DELETE_FAILED", reason)  # fmt: skip
+    needs = stack_diff.dependencies(rm._resource_json_map, present)
+    blocked: set[str] = set()
+    failed: list[str] = []
+    for logical_id in stack_diff.deletion_order(rm._resource_json_map, present):
+        if logical_id in blocked:
+            blocked |= needs[logical_id]
+            continue
+        reason = _delete_one(stack, rm, logical_id, rollback=rollback)
+        if reason is not None:
+            _event(stack, logical_id, "", rm._resource_json_map[logical_id]["Type"],
+                   "DELETE_FAILED", reason)  # fmt: skip
+            failed.append(logical_id)
+            blocked |= needs[logical_id]
     _forget_deleted(stack)
-    return sorted(errors)
+    return sorted(failed)
 
 
 def _delete_stack(self, name_or_stack_id: str) -> None:

@@ -39,13 +39,14 @@ def _register() -> None:
     from golden.bake import commands as bake_commands
     from golden.bench import commands as bench_commands
     from golden.hotfix import commands as hotfix_commands
+    from golden.infra import commands as infra_commands
     from golden.instance import commands as instance_commands
     from golden.rehearsal import commands as rehearsal_commands
     from golden.twin import commands as twin_commands
 
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
-        hotfix_commands, rehearsal_commands, audit_commands,
+        hotfix_commands, rehearsal_commands, audit_commands, infra_commands,
     ):  # fmt: skip
         module.register(main)
 
