@@ -118,7 +118,8 @@ def current(raw: dict, document: dict, resolved: dict[str, dict]) -> dict[Path, 
     for role, ids in resolved.items():
         settings = raw["roles"][role]
         for key in ("subnets", "security_groups", "target_groups"):
-            out[("roles", role, key)] = list(ids.get(key) or [])
+            value = ids.get(key)
+            out[("roles", role, key)] = list(value) if value is not None else None
         out[("roles", role, "instance_profile")] = profile_name(settings["instance_profile"])
         out[("roles", role, "alarms")] = list(settings.get("alarms") or [])
         out[("roles", role, "data_volume", "name_tag")] = lookup(settings,
@@ -152,8 +153,9 @@ def dotted(path: Path) -> str:
 
 def describe(problems: list[tuple], stack: str, env_name: str) -> str:
     """The message for settings that disagree with the stack, one line per key."""
-    lines = [f"{dotted(path)}: the settings say {have!r}, the foundation stack {stack} "
-             f"has {want!r}" for path, have, want in problems]  # fmt: skip
+    lines = [f"{dotted(path)}: the settings say "
+             f"{'nothing (or names that do not resolve)' if have is None else repr(have)}, "
+             f"the foundation stack {stack} has {want!r}" for path, have, want in problems]
     return (
         "the settings disagree with the foundation stack they name (foundation_stack); "
         f"write the stack's values with `golden infra outputs {env_name} --write`:\n  "

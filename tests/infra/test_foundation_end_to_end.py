@@ -28,7 +28,7 @@ def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging)
     # 2. The settings take the stack's values: shown as a diff, then written.
     written = staging.infra("outputs", "--write")
     assert written.exit_code == 0, written.stderr
-    assert "+foundation_stack: golden-staging-foundation" in written.stdout
+    assert "+  database: {host: golden-staging-database." in written.stdout
     settings = staging.settings_data()
     app, chroma = settings["roles"]["app"], settings["roles"]["chroma"]
     # The shipped settings name subnets and security groups by the names the stack gives
