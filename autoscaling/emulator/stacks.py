@@ -34,13 +34,8 @@ What moto 5.2 does differently, and this module changes:
   protection, a bucket that still holds objects: "The bucket you tried to delete is not
   empty") ends DELETE_FAILED and so does the stack, which stays (moto deletes what it
   can and drops the stack, or keeps a non-empty bucket silently).
-- Dynamic references ``{{resolve:ssm:NAME}}`` and ``{{resolve:ssm-secure:NAME}}`` are
-  resolved from the emulator's Parameter Store when a resource is created or updated
-  (ssm-secure only from a SecureString, ssm only from String or StringList); a missing
-  parameter fails the resource ("Parameters: [ssm-secure:NAME] cannot be found.").
-  ``AWS::NoValue`` inside a list removes the element. The Default of a CommaDelimitedList
-  or List<...> parameter is a list (moto keeps the text). ``!GetAtt A.B.C`` is attribute B.C
-  of A (moto reads attribute B).
+- Template reading (dynamic references, list parameters, ``!GetAtt A.B.C``):
+  emulator/cfn_parsing.py.
 - A test can make one resource fail: POST /moto-api/golden/faults
   {"action": "CreateResource" | "DeleteResource", "code": CODE, "message": TEXT,
   "match": {"LogicalResourceId": ID}} (or "ResourceType"); emulator/faults.py. Resources
@@ -56,14 +51,10 @@ import, the names AWS gives final snapshots, template size limits.
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any
 
-from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
-from moto.cloudformation import responses as cfn_responses
-from moto.cloudformation import utils as moto_utils
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.models import (
     Change,
@@ -81,9 +72,8 @@ from moto.cloudformation.utils import (
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.moto_api._internal import mock_random
-from moto.ssm import ssm_backends
 
-from autoscaling.emulator import faults, stack_diff
+from autoscaling.emulator import cfn_parsing, faults, stack_diff
 from autoscaling.emulator.cfn_resources import after_create, update_in_place
 from autoscaling.emulator.cfn_resources import delete as delete_unmodelled
 
@@ -92,7 +82,6 @@ NO_CHANGES = ("The submitted information didn't contain changes. Submit differen
 UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 _lock = threading.RLock()
 _current: dict[str, Any] = {}
-_DYNAMIC = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^}:]+)(?::(\d+))?\}\}")
 
 
 class CloudFormationClientError(ServiceException):
@@ -139,44 +128,6 @@ def reason_of(exc: BaseException) -> str:
 # -- hooks into moto's resource creation ----------------------------------------------------------
 _original_create = parsing.parse_and_create_resource
 _original_update = parsing.parse_and_update_resource
-_original_parse = parsing.parse_resource
-
-
-def _resolve_dynamic(value: str, account_id: str, region: str) -> str:
-    def one(match: re.Match) -> str:
-        kind, name, version = match.group(1), match.group(2), match.group(3)
-        current = ssm_backends[account_id][region].get_parameter(
-            f"{name}:{version}" if version else name)  # fmt: skip
-        if current is None:
-            raise ValidationError(message=f"Parameters: [{kind}:{name}] cannot be found.")
-        wanted = ("SecureString",) if kind == "ssm-secure" else ("String", "StringList")
-        if current.parameter_type not in wanted:
-            raise ValidationError(message=f"Parameters: [{kind}:{name}] is a "
-                                          f"{current.parameter_type}, expected "
-                                          f"{' or '.join(wanted)}.")  # fmt: skip
-        return current.value
-
-    return _DYNAMIC.sub(one, value)
-
-
-def _cleaned(value: Any, account_id: str, region: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _cleaned(v, account_id, region) for k, v in value.items()}
-    if isinstance(value, list):
-        # AWS::NoValue (None here) inside a list removes the element.
-        return [_cleaned(v, account_id, region) for v in value if v is not None]
-    if isinstance(value, str) and "{{resolve:" in value:
-        return _resolve_dynamic(value, account_id, region)
-    return value
-
-
-def _parse_resource(resource_json: dict, resources_map) -> Any:
-    parsed = _original_parse(resource_json, resources_map)
-    if not parsed:
-        return parsed
-    resource_class, cleaned, resource_type = parsed
-    account_id, region = resources_map._account_id, resources_map._region_name
-    return resource_class, _cleaned(cleaned, account_id, region), resource_type
 
 
 def _declared_failure(logical_id: str, resource_type: str, action: str = "CreateResource") -> None:
@@ -617,29 +568,6 @@ def _delete_stack(self, name_or_stack_id: str) -> None:
         _stack_event(stack, "DELETE_COMPLETE")
 
 
-_original_load_parameters = parsing.ResourceMap.load_parameters
-
-
-def _load_parameters(self) -> None:
-    """moto splits list parameters given by the caller but not their Defaults; CloudFormation
-    splits both (CommaDelimitedList, List<...>)."""
-    _original_load_parameters(self)
-    for name, spec in (self._template.get("Parameters") or {}).items():
-        kind = spec.get("Type", "String")
-        value = self.resolved_parameters.get(name)
-        if isinstance(value, str) and (kind == "CommaDelimitedList" or kind.startswith("List<")):
-            self.resolved_parameters[name] = value.split(",")
-            self._parsed_resources[name] = self.resolved_parameters[name]
-
-
-def _yaml_tag_constructor(loader, tag: str, node):
-    """YAML short forms as CloudFormation reads them; ``!GetAtt A.B.C`` is A's attribute
-    B.C (split at the first dot; moto splits at every dot)."""
-    if tag == "!GetAtt" and isinstance(node.value, str):
-        return {"Fn::GetAtt": node.value.split(".", 1)}
-    return moto_utils.yaml_tag_constructor(loader, tag, node)
-
-
 _installed = False
 
 
@@ -648,12 +576,9 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    cfn_models.yaml_tag_constructor = _yaml_tag_constructor
-    cfn_responses.yaml_tag_constructor = _yaml_tag_constructor
-    parsing.ResourceMap.load_parameters = _load_parameters
+    cfn_parsing.install()
     parsing.parse_and_create_resource = _create_resource
     parsing.parse_and_update_resource = _update_resource
-    parsing.parse_resource = _parse_resource
     CloudFormationResponse.create_change_set = _create_change_set_response
     CloudFormationBackend.execute_change_set = _execute_change_set
     CloudFormationBackend.delete_stack = _delete_stack
