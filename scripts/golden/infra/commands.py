@@ -154,7 +154,7 @@ def infra_outputs(env, write, as_json):
     environment = env_settings.load(env)
     clients = Clients.for_env(environment)
     name = run.stack_name(environment)
-    outputs = run.outputs_of(clients.cloudformation, name)
+    outputs = run.outputs_of(clients.cloudformation, name, environment.name)
     problems = outputs_ops.compare(environment, clients, outputs)
     changes = [(path, want) for path, _have, want in problems]
     diff = ""

@@ -163,9 +163,9 @@ def _event_line(event: dict) -> str:
             f"{event.get('ResourceStatus')}" + (f": {reason}" if reason else ""))  # fmt: skip
 
 
-def outputs_of(cfn, name: str) -> dict[str, str]:
+def outputs_of(cfn, name: str, env_name: str = "ENV") -> dict[str, str]:
     described = stack.describe(cfn, name)
     if described is None:
-        raise PreflightError(f"no stack {name} (create it: golden infra apply ENV --yes)")
+        raise PreflightError(f"no stack {name} (create it: golden infra apply {env_name} --yes)")
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs") or []}
 
