@@ -61,3 +61,15 @@ class Clients:
     @property
     def cloudwatch(self):
         return self._client("cloudwatch")
+
+    @property
+    def cloudformation(self):
+        return self._client("cloudformation")
+
+    @property
+    def ssm(self):
+        return self._client("ssm")
+
+    @property
+    def s3(self):
+        return self._client("s3")

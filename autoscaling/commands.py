@@ -41,7 +41,7 @@ def register(main: click.Group) -> None:
         main.add_command(command)
 
 
-def _aws_errors(func):
+def aws_errors(func):
     """botocore failures become one readable line and exit code 4 (via GoldenError)."""
 
     @functools.wraps(func)
@@ -179,7 +179,7 @@ def _brief(value) -> str:
     help="Only this role (repeatable; default: every role in the settings).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@_aws_errors
+@aws_errors
 def env_plan(env, roles, as_json):
     """Show what `golden env apply ENV` would change (read-only).
 
@@ -214,7 +214,7 @@ def env_plan(env, roles, as_json):
 @click.option("--yes", is_flag=True, help="Apply the plan (without it: show it only).")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print plan and result as JSON.")
-@_aws_errors
+@aws_errors
 def env_apply(env, roles, yes, dry_run, as_json):
     """Create or update the launch template, group and scaling policy of each role.
 
@@ -265,7 +265,7 @@ def env_apply(env, roles, yes, dry_run, as_json):
 @click.option("--dry-run", is_flag=True, help="Run the pre-flight and show the plan only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_wait_options
-@_aws_errors
+@aws_errors
 def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
     """Roll an AMI through ENV's Auto Scaling group for ROLE, with health gates and
     automatic rollback.
@@ -358,7 +358,7 @@ def _print_result(result: dict, as_json: bool, title: str) -> None:
     help="Only this role (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@_aws_errors
+@aws_errors
 def status(env, roles, as_json):
     """Per role: the group, its launch-template version, the refresh in flight, and each
     instance's AMI, launch-template version and health (read-only)."""
@@ -410,7 +410,7 @@ def status(env, roles, as_json):
 @click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_wait_options
-@_aws_errors
+@aws_errors
 def rollback(
     env, role, to_version, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes
 ):
@@ -460,7 +460,7 @@ _region_option = click.option("--region", default=None, help="AWS region (overri
 @_env_option
 @_region_option
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
-@_aws_errors
+@aws_errors
 def amis_list(role, env, region, as_json):
     """AMIs of ROLE owned by this account, newest first, with provenance and in-use flag."""
     rows = amis_ops.list_images(_ami_clients(env, region), role)
@@ -487,7 +487,7 @@ def amis_list(role, env, region, as_json):
 @click.option("--yes", is_flag=True, help="Really deregister (without it: dry run).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_aws_errors
+@aws_errors
 def amis_prune(role, keep, env, region, yes, dry_run, as_json):
     """Deregister ROLE's AMIs beyond the newest N and delete their snapshots, and delete
     ROLE's orphaned snapshots (tagged by the bake, used by no registered AMI). Never

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from golden.core import retry
 from golden.core.errors import OperationFailed, PreflightError
 
-from autoscaling import awsstate, images, templates, timeouts
+from autoscaling import awsstate, foundation, images, templates, timeouts
 from autoscaling.aws import Clients
 from autoscaling.envplan import NEW_VERSION, Current, Desired, RolePlan, Step, plan_role
 from autoscaling.settings import Environment, Role
@@ -80,8 +80,12 @@ def _bootstrap_ami(env: Environment, clients: Clients, role: Role) -> str:
 
 
 def plan(env: Environment, clients: Clients, roles: list[str] | None = None) -> list[RolePlan]:
+    """The steps per role. When the settings name a foundation stack they must agree with
+    its outputs first (autoscaling.foundation.check); nothing is planned otherwise."""
+    names = list(roles or env.roles)
+    foundation.check(env, clients, names)
     out = []
-    for name in roles or env.roles:
+    for name in names:
         role = env.role(name)
         desired, current = read_role(env, clients, role)
         role_plan = plan_role(env, role, desired, current)

@@ -40,6 +40,17 @@ Fixed
   and CancelCommand; GetCommandInvocation and ListCommands report Pending, InProgress,
   Success, Failed, TimedOut, Cancelled with AWS's StatusDetails (Undeliverable, Delivery
   Timed Out, Execution Timed Out, Incomplete) and output limits (24,000 / 2,500 chars).
+- CloudFormation (emulator/stacks.py, cfn_parsing.py, cfn_models.py, cfn_resources.py):
+  change sets as the API reference describes them (no changes: Status FAILED with AWS's
+  reason; parameters and IAM capabilities checked; Add/Modify/Remove with parameters and
+  conditions followed), one event per resource, a failed creation rolled back to
+  ROLLBACK_COMPLETE and a failed update to UPDATE_ROLLBACK_COMPLETE, DeletionPolicy
+  (Retain, RetainExceptOnCreate, Snapshot, RDS's default Snapshot) and DELETE_FAILED,
+  ssm/ssm-secure dynamic references, the resource types moto lacks (CloudWatch alarms,
+  ElastiCache subnet and replication groups, bucket policies), and the properties,
+  attributes, updates and deletions moto's own types skip. Not modelled: time (each
+  operation ends within its call), Replacement and change details, drift, stack
+  policies, nested stacks, resource import.
 Test controls (HTTP, JSON)
 - POST /moto-api/golden/health {"image_id"|"instance_id": ..., "state": "unhealthy"}:
   instances from that image (or that instance) fail their health checks.
@@ -49,7 +60,9 @@ Test controls (HTTP, JSON)
   eventual consistency (InvalidAMIID.NotFound right after CreateImage/CopyImage,
   InvalidSnapshot.InUse from DeleteSnapshot right after DeregisterImage,
   InvalidLaunchTemplateId.VersionNotFound right after CreateLaunchTemplateVersion),
-  ResourceContention. GET .../faults lists what is left, POST .../faults/clear forgets
+  ResourceContention; and for CloudFormation "CreateResource" / "DeleteResource" with
+  "match": {"LogicalResourceId": ...}: that resource of the next stack operation fails
+  with the code and message. GET .../faults lists what is left, POST .../faults/clear forgets
   them (emulator/faults.py).
 - GET /moto-api/golden/requests, POST /moto-api/golden/requests/clear: every AWS request
   received (service, action, region, the access key id that signed it, as CloudTrail's

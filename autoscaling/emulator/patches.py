@@ -21,10 +21,12 @@ from moto.elbv2 import models as elbv2_models
 
 from autoscaling.emulator import (
     canonical_images,
+    cfn_resources,
     health,
     instance_refresh,
     lifecycle,
     ssm_api,
+    stacks,
 )
 from autoscaling.emulator.group_instances import (
     launch_instances,
@@ -333,6 +335,10 @@ def install() -> None:
     AutoScalingResponse.describe_auto_scaling_instances = _describe_auto_scaling_instances
     # SSM Run Command: targets, rate control, per-instance outcomes (emulator/run_command.py).
     ssm_api.install()
+    # CloudFormation: change sets, events, rollback, deletion policies (emulator/stacks.py)
+    # and the resource types moto lacks (emulator/cfn_resources.py).
+    cfn_resources.install()
+    stacks.install()
     _installed = True
 
 

@@ -41,6 +41,7 @@ def _register() -> None:
     from golden.cost import commands as cost_commands
     from golden.cutover import commands as cutover_commands
     from golden.hotfix import commands as hotfix_commands
+    from golden.infra import commands as infra_commands
     from golden.instance import commands as instance_commands
     from golden.rehearsal import commands as rehearsal_commands
     from golden.twin import commands as twin_commands
@@ -48,6 +49,7 @@ def _register() -> None:
     for module in (
         twin_commands, bench_commands, bake_commands, instance_commands, release_commands,
         hotfix_commands, rehearsal_commands, audit_commands, cutover_commands, cost_commands,
+        infra_commands,
     ):  # fmt: skip
         module.register(main)
 

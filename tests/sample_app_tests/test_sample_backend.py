@@ -89,10 +89,34 @@ def test_config_shows_settings_but_never_a_secret(backend):
         assert secret not in response.text
 
 
+def test_redis_with_tls_and_auth_reaches_the_client_and_the_token_is_never_shown(backend):
+    """ElastiCache with in-transit encryption and AUTH (golden's boot step writes
+    REDIS_TLS and REDIS_PASSWORD from the instance document and SSM)."""
+    from redis.asyncio.connection import SSLConnection
+    from sample_backend.clients import Clients
+    from sample_backend.settings import load_settings
+
+    env = {"REDIS_HOST": "cache.internal", "REDIS_TLS": "true",
+           "REDIS_PASSWORD": "redis-very-secret-5"}  # fmt: skip
+    pool = Clients(load_settings(env)).redis().connection_pool
+    assert pool.connection_class is SSLConnection
+    assert pool.connection_kwargs["password"] == "redis-very-secret-5"
+    plain = Clients(load_settings({"REDIS_HOST": "cache.internal"})).redis().connection_pool
+    assert plain.connection_class is not SSLConnection
+    assert plain.connection_kwargs["password"] is None
+    response = backend(env).get("/api/config")
+    body = response.json()
+    assert body["dependencies"]["redis"]["tls"] is True
+    assert body["dependencies"]["redis"]["auth"] is True
+    assert body["redacted"] == ["REDIS_PASSWORD"]
+    assert "redis-very-secret-5" not in response.text
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
         ("REDIS_PORT", "six", "REDIS_PORT must be an integer"),
+        ("REDIS_TLS", "maybe", "REDIS_TLS must be true or false"),
         ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be between 1"),
         ("DATABASE_URL", "mysql://u:p@h/db", "DATABASE_URL must use the postgresql scheme"),
         ("CHROMA_SERVER_SSL_ENABLED", "maybe", "CHROMA_SERVER_SSL_ENABLED must be true or false"),

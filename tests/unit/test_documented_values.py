@@ -18,6 +18,7 @@ import yaml
 from golden.core import errors
 from golden.hotfix import plan as hotfix_plan
 from golden.hotfix import results as hotfix_results
+from golden.infra import template as infra_template
 from golden.instance import boot
 from golden.twin import build as twin_build
 from golden.twin import localstack
@@ -64,6 +65,7 @@ def _chroma_unit_restart() -> str:
 
 
 APP, NGINX, CHROMA = _defaults("app"), _defaults("nginx"), _defaults("chroma")
+FOUNDATION = infra_template.load().parameters
 CHAIN = timeouts.chain(timeouts.load_inputs())
 ROLL = _roll_defaults()
 STANDIN_PORTS = {s.name: s.host_port for s in localstack.STANDINS}
@@ -138,6 +140,21 @@ CLAIMS = [
      CHAIN["stop_grace"]),
     ("docs/hotfix.md", r"(\d+) s healthy, \d+ s routed", ROLL["timeout"]),
     ("docs/hotfix.md", r"\d+ s healthy, (\d+) s routed", ROLL["route_timeout"]),
+    # the foundation stack (docs/foundation.md) against the template and the state tree
+    ("docs/foundation.md", r"architecture\.md#the-timeout-chain\) \((\d+) s each",
+     CHAIN["lb_idle"]),
+    ("docs/foundation.md", r"\(pillar `chroma:proxy_port`, (\d+)\)", CHROMA["proxy_port"]),
+    ("docs/foundation.md", r"\*\*RDS PostgreSQL (\d+)\*\*", localstack.POSTGRES_MAJOR),
+    ("docs/foundation.md", r"`DbBackupRetentionDays` \((\d+)\)",
+     FOUNDATION["DbBackupRetentionDays"]["Default"]),
+    ("docs/foundation.md", r"`UploadsGlacierAfterDays` \((\d+)\)",
+     FOUNDATION["UploadsGlacierAfterDays"]["Default"]),
+    ("docs/foundation.md", r"`LogRetentionDays` \((\d+)\)",
+     _defaults("cloudwatch")["log_retention_days"]),
+    ("docs/foundation.md", r"`SecurityLogRetentionDays` \((\d+)\)",
+     _defaults("cloudwatch")["security_log_retention_days"]),
+    ("docs/foundation.md", r"`AppP95LatencySeconds`, (\d+) s,",
+     FOUNDATION["AppP95LatencySeconds"]["Default"]),
     # paths
     ("docs/boot.md", r"settings document\*\* at\s+`([^`]+)`", str(boot.INSTANCE_JSON)),
     ("docs/boot.md", r"3\. write `([^`]+)` atomically", str(boot.APP_ENV)),

@@ -35,6 +35,17 @@ def test_env_has_the_plans_variable_names():
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_ENDPOINT_URL" not in env
 
 
+def test_redis_with_tls_and_auth_gets_the_token_from_ssm_and_tls_on():
+    doc = instance_doc.validate({**DOC, "redis": {**DOC["redis"], "tls": True, "auth": True}})
+    assert boot.ssm_parameter_names(doc)["redis_auth_token"] == "/golden/staging/redis_auth_token"
+    env = boot.app_environment(doc, {**SECRETS, "redis_auth_token": "t0ken"})
+    assert env["REDIS_TLS"] == "true" and env["REDIS_PASSWORD"] == "t0ken"
+    plain = instance_doc.validate(DOC)
+    assert "redis_auth_token" not in boot.ssm_parameter_names(plain)
+    assert "REDIS_PASSWORD" not in boot.app_environment(plain, SECRETS)
+    assert "REDIS_TLS" not in boot.app_environment(plain, SECRETS)
+
+
 def test_database_url_is_postgresql_with_verify_full_and_escaped_password():
     url = boot.database_url(DOC, SECRETS["db_password"])
     assert url.startswith("postgresql://agent_app:p%40ss%20w%2Frd%231@db.internal:5432/agent?")

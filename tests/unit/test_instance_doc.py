@@ -55,6 +55,16 @@ def test_valid_document_gets_defaults_filled_in():
     assert d.validate(minimal)["aws"] == {"endpoint_url": None}
 
 
+def test_redis_tls_and_auth_are_written_only_when_on():
+    """ElastiCache with in-transit encryption and AUTH (the foundation stack's) needs both;
+    a document without them keeps its exact bytes (no new keys for existing environments)."""
+    assert d.validate(DOC)["redis"] == {"host": "redis.internal", "port": 6379, "db": 0}
+    assert d.to_json(d.validate(_with("redis.tls", False))) == d.to_json(d.validate(DOC))
+    on = d.validate(_with("redis", {**DOC["redis"], "tls": True, "auth": True}))
+    assert on["redis"] == {"host": "redis.internal", "port": 6379, "db": 0, "tls": True,
+                           "auth": True}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "path,value,message",
     [
@@ -69,6 +79,8 @@ def test_valid_document_gets_defaults_filled_in():
         ("aws.endpoint_url", "ftp://x", "aws.endpoint_url: expected null or an http(s) URL"),
         ("s3.bucket", "Not_A_Bucket", "s3.bucket: expected an S3 bucket name"),
         ("region", "useast1", "region: expected an AWS region"),
+        ("redis.tls", "yes", "redis.tls: expected true or false, got str"),
+        ("redis.auth", 1, "redis.auth: expected true or false, got int"),
     ],
 )
 def test_wrong_values_name_the_field_and_what_was_expected(path, value, message):

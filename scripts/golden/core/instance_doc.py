@@ -12,7 +12,9 @@ Schema version 1::
     {"schema": 1, "environment": "staging", "role": "app" | "chroma", "region": "us-east-1",
      "database": {"host": str, "port": int, "name": str, "user": str,
                   "sslmode": "verify-full" (default) | "require" | "disable"},
-     "redis": {"host": str, "port": int, "db": int},
+     "redis": {"host": str, "port": int, "db": int,
+               "tls": bool?, "auth": bool?},   # ElastiCache in-transit encryption / AUTH
+                                               # (token: SSM redis_auth_token); absent = off
      "chroma": {"host": str, "port": int},
      "s3": {"bucket": str, "region": str},
      "ssm": {"path": "/golden/staging/"},
@@ -86,6 +88,11 @@ class _Checker:
     def integer(self, field: str, value: Any, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.fail(field, f"an integer from {low} to {high}", value)
+        return value
+
+    def boolean(self, field: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            self.fail(field, "true or false", value)
         return value
 
     def choice(self, field: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -164,12 +171,16 @@ def validate(doc: dict, source: str = "instance.json") -> dict:
         "user": c.string("database.user", db["user"]),
         "sslmode": c.choice("database.sslmode", db.get("sslmode", "verify-full"), SSLMODES),
     }
-    redis = c.section("redis", top["redis"], ("host", "port", "db"))
+    redis = c.section("redis", top["redis"], ("host", "port", "db"), ("tls", "auth"))
     out["redis"] = {
         "host": c.string("redis.host", redis["host"]),
         "port": c.integer("redis.port", redis["port"], 1, 65535),
         "db": c.integer("redis.db", redis["db"], 0, 15),
     }
+    # Written only when on, so documents of environments without them keep their bytes.
+    for key in ("tls", "auth"):
+        if c.boolean(f"redis.{key}", redis.get(key, False)):
+            out["redis"][key] = True
     chroma = c.section("chroma", top["chroma"], ("host", "port"))
     out["chroma"] = {
         "host": c.string("chroma.host", chroma["host"]),

@@ -265,6 +265,6 @@ def drift_command(
 
 def _aws(func, req):
     """botocore failures as one readable line (exit 4), like the release commands."""
-    from autoscaling.commands import _aws_errors
+    from autoscaling.commands import aws_errors
 
-    return _aws_errors(func)(req)
+    return aws_errors(func)(req)

@@ -46,9 +46,16 @@ SECRETS_BY_ROLE = {"app": instance_doc.SECRET_NAMES, "chroma": ("chroma_token",)
 CHROMA_TOKEN = Path("/etc/chroma/token")
 
 
+# ElastiCache with AUTH (instance.redis.auth): the token the foundation stack set on it.
+REDIS_AUTH_TOKEN = "redis_auth_token"
+
+
 def ssm_parameter_names(doc: dict) -> dict[str, str]:
     path = doc["ssm"]["path"].rstrip("/")
-    return {name: f"{path}/{name}" for name in SECRETS_BY_ROLE[doc["role"]]}
+    names = list(SECRETS_BY_ROLE[doc["role"]])
+    if doc["role"] == "app" and doc["redis"].get("auth"):
+        names.append(REDIS_AUTH_TOKEN)
+    return {name: f"{path}/{name}" for name in names}
 
 
 def database_url(doc: dict, password: str) -> str:
@@ -81,6 +88,10 @@ def app_environment(doc: dict, secrets: dict[str, str]) -> dict[str, str]:
         "LOG_LEVEL": overrides.get("log_level", "INFO"),
         "APP_SECRET_KEY": secrets["app_secret_key"],
     }
+    if doc["redis"].get("tls"):
+        env["REDIS_TLS"] = "true"
+    if doc["redis"].get("auth"):
+        env["REDIS_PASSWORD"] = secrets[REDIS_AUTH_TOKEN]
     endpoint = (doc.get("aws") or {}).get("endpoint_url")
     if endpoint:
         env.update({"AWS_ENDPOINT_URL": endpoint, **EMULATOR_CREDENTIALS})

@@ -35,6 +35,8 @@ class Clients:
                 host=s.redis_host,
                 port=s.redis_port,
                 db=s.redis_db,
+                password=s.redis_password,
+                ssl=s.redis_tls,
                 socket_connect_timeout=s.dependency_timeout,
                 socket_timeout=s.dependency_timeout,
                 # One immediate retry covers a pooled connection that went stale (Redis

@@ -102,6 +102,10 @@ class Settings:
     redis_host: str | None
     redis_port: int
     redis_db: int
+    # ElastiCache with in-transit encryption and AUTH (golden's boot step writes these from
+    # instance.redis.tls / .auth and the SSM redis_auth_token).
+    redis_tls: bool
+    redis_password: str | None = field(repr=False)
     chroma_host: str | None
     chroma_port: int
     chroma_ssl: bool
@@ -124,7 +128,8 @@ class Settings:
         deps: dict[str, object] = {
             "postgres": describe_database_url(self.database_url) if self.database_url else None,
             "redis": (
-                {"host": self.redis_host, "port": self.redis_port, "db": self.redis_db}
+                {"host": self.redis_host, "port": self.redis_port, "db": self.redis_db,
+                 "tls": self.redis_tls, "auth": self.redis_password is not None}
                 if self.redis_host
                 else None
             ),
@@ -165,7 +170,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Named, never shown: shows a secret reached the app without printing it.
     redacted = tuple(
         sorted(
-            k for k in env if is_secret_name(k) and (k.startswith("APP_") or k == "CHROMA_TOKEN")
+            k
+            for k in env
+            if is_secret_name(k)
+            and (k.startswith("APP_") or k in ("CHROMA_TOKEN", "REDIS_PASSWORD"))
         )
     )
     return Settings(
@@ -179,6 +187,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_host=_optional(env, "REDIS_HOST"),
         redis_port=_int(env, "REDIS_PORT", 6379, 1, 65535),
         redis_db=_int(env, "REDIS_DB", 0, 0, 1024),
+        redis_tls=_bool(env, "REDIS_TLS", False),
+        redis_password=_optional(env, "REDIS_PASSWORD"),
         chroma_host=_optional(env, "CHROMA_SERVER_HOST"),
         chroma_port=_int(env, "CHROMA_SERVER_PORT", 8000, 1, 65535),
         chroma_ssl=_bool(env, "CHROMA_SERVER_SSL_ENABLED", False),
