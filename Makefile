@@ -25,19 +25,31 @@ help: ## List the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo; echo "Variables: ROLE=$(ROLE) ENV=$(ENV) SUITE=$(SUITE) MIRROR=$(MIRROR) PORT=$(PORT)"
 
-$(VENV)/.installed: pyproject.toml
+# The dev environment comes from its lock (hash-checked); golden itself is this checkout.
+$(VENV)/.installed: pyproject.toml scripts/dev-requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes -r scripts/dev-requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 
+# Each lock beside its input (.in -> .txt); the dev lock from pyproject.toml's dev extra.
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --generate-hashes --universal --no-header
+IMAGE_LOCKS = scripts/wheelhouse-requirements scripts/chroma-requirements \
+	tests/sample_app/backend/requirements tests/sample_app/frontend/requirements
+lock: setup ## Re-resolve every lock file (images' and dev) with hashes: uv pip compile
+	@for lock in $(IMAGE_LOCKS); do echo "lock $$lock.txt"; \
+	  $(UV_COMPILE) --python-version 3.11 $$lock.in -o $$lock.txt || exit 1; done
+	$(UV_COMPILE) --python-version 3.11 --extra dev pyproject.toml -o scripts/dev-requirements.txt
+
 bootstrap: ## Install and start what make FOR=local|test needs (root), else print the command
 	scripts/bootstrap.sh --for $(FOR)
 
-lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, strict docs build
+lint: setup ## ruff (style, complexity), import contracts, module size, packer fmt, actionlint, strict docs build
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/actionlint -shellcheck= .github/workflows/*.yml
 	$(VENV)/bin/lint-imports
 	@echo "pylint (no module over 600 lines) on $(words $(PY_FILES)) files"
 	@$(VENV)/bin/pylint --rcfile pyproject.toml --score=n $(PY_FILES)
@@ -102,5 +114,5 @@ bench-bake: setup ## Local bake times, one stage vs two (base, then the role --f
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup bootstrap lint docs base-image image local local-down emulator release ami \
+.PHONY: help setup lock bootstrap lint docs base-image image local local-down emulator release ami \
 	bake-local rehearsal hotfix drift audit test bench bench-image clean

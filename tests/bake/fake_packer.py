@@ -35,6 +35,22 @@ PACKAGE_RECORD = {
     ],
     "pending_updates": [], "pending_security": [],
 }  # fmt: skip
+# What `golden instance sbom` writes in the image: CycloneDX 1.5 with the same two packages.
+SBOM = {
+    "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+    "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+    "metadata": {"timestamp": "2026-01-31T12:00:00Z",
+                 "component": {"type": "operating-system", "name": "golden-app",
+                               "version": "dev", "bom-ref": "golden-app@dev"}},
+    "components": [
+        {"type": "library", "name": "openssl", "version": "3.0.15-1~deb12u1",
+         "bom-ref": "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=bookworm",
+         "purl": "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=bookworm"},
+        {"type": "library", "name": "docker-compose", "version": "2.26.1-4",
+         "bom-ref": "pkg:deb/debian/docker-compose@2.26.1-4?arch=amd64&distro=bookworm",
+         "purl": "pkg:deb/debian/docker-compose@2.26.1-4?arch=amd64&distro=bookworm"},
+    ],
+}  # fmt: skip
 
 
 def _log_call(argv: list[str]) -> None:
@@ -104,6 +120,11 @@ def replay(name: str, argv: list[str]) -> int:
         # As the file provisioner's download of /etc/golden/packages.json would.
         Path(packages).parent.mkdir(parents=True, exist_ok=True)
         Path(packages).write_text(json.dumps(PACKAGE_RECORD))
+    sbom = variables.get("sbom_path")
+    if sbom and int(meta["exit"]) == 0:
+        # As the file provisioner's download of /etc/golden/sbom.cdx.json would.
+        Path(sbom).parent.mkdir(parents=True, exist_ok=True)
+        Path(sbom).write_text(json.dumps(SBOM))
     return int(meta["exit"])
 
 

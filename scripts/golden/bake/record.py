@@ -77,6 +77,9 @@ def running_record(plan: Plan) -> dict:
             "app_image_refs": sorted(set(plan.refs)),
             "base": plan.base,
         },
+        # What the image was built from: the lock files' digests and the wheelhouse
+        # (its lock digest, the wheels built here, the golden wheel's sha256).
+        "inputs": plan.inputs,
         "log": str(plan.log_path),
         "manifest": str(plan.manifest_path),
         "record_path": str(plan.record_path),

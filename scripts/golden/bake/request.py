@@ -33,6 +33,7 @@ WRAPPER_VARS = (
     "staging_dir",
     "manifest_path",
     "packages_path",
+    "sbom_path",
     "git_revision",
     "state_tree_revision",
     "packer_version",

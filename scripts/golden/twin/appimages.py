@@ -23,13 +23,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from golden.core import containers
+from golden.core import containers, locks
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import eprint, run, stream, which_or_fail
 
 DEFAULT_BASE = "golden/base:bookworm"
 DEFAULT_OUT = "build/images"
 DEFAULT_WHEELHOUSE = "build/wheelhouse-sample"
+# Written into each wheelhouse: the lock for the target, with the hashes of wheels built here.
+INSTALL_REQUIREMENTS = "install-requirements.txt"
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / "tests" / "sample_app"
 ARCHIVE_NAME = "sample-app.tar"
 MANIFEST_NAME = "sample-app.json"
@@ -81,8 +83,8 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 fi
 python3 -m venv {venv}
-{venv}/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheels \\
-    --disable-pip-version-check -q -r /app/requirements.txt
+{venv}/bin/pip install --require-hashes --no-index --no-cache-dir --find-links /tmp/wheels \\
+    --disable-pip-version-check -q -r /tmp/wheels/install-requirements.txt
 {venv}/bin/pip check
 {venv}/bin/pip uninstall -y -q pip setuptools 2>/dev/null || true
 {venv}/bin/python -m compileall -q /app
@@ -212,15 +214,26 @@ def archive_is_current(existing: dict | None, images: dict[str, dict[str, str]],
     return size == tar.stat().st_size
 
 
-def wheelhouse_requirements(lock: str) -> str:
-    """The lock without environment markers: the wheelhouse holds every pin, since markers
-    such as python_full_version must be judged by the image's Python, not the host's."""
-    lines = []
-    for line in lock.splitlines():
-        requirement = line.split("#", 1)[0].split(";", 1)[0].strip()
-        if requirement:
-            lines.append(requirement)
-    return "\n".join(lines) + "\n"
+def wheelhouse_requirements(lock: str, python: str, machine: str, source: str = "lock") -> str:
+    """The lock's pins a CPython ``python`` on ``machine`` may need, each with its hashes
+    and without its marker: the wheelhouse holds every pin such a target may install,
+    since markers such as python_full_version must be judged by the image's Python, not
+    the host's (golden.core.locks.for_target). Raises ConfigError for a lock entry that
+    is not an exact pin with hashes."""
+    pins = locks.for_target(locks.parse(lock, source), python, machine)
+    return locks.render([locks.Pin(p.name, p.version, None, p.hashes) for p in pins])
+
+
+def install_requirements(lock: str, python: str, machine: str, wheels: dict[str, str],
+                         source: str = "lock") -> str:  # fmt: skip
+    """What the build container installs with --require-hashes: the target's pins with
+    their markers and the lock's hashes, plus the sha256 of each wheel pip built on the
+    host from a locked sdist (``wheels``: {file name: sha256 hex} of the wheelhouse)."""
+    from golden.twin.wheelhouse import classify_wheels
+
+    pins = locks.for_target(locks.parse(lock, source), python, machine)
+    extra, _built = classify_wheels(pins, wheels, source)
+    return locks.render(pins, extra, f"from {source}, for Python {python} {machine}")
 
 
 def wheel_command(
@@ -230,9 +243,11 @@ def wheel_command(
     otherwise downloaded as binary wheels for the target's tags (nothing is compiled)."""
     pip = [python, "-m", "pip"]
     if host_py == target_py:
-        return [*pip, "wheel", "--no-deps", "-q", "-w", str(out), "-r", str(requirements)]
+        return [*pip, "wheel", "--no-deps", "--require-hashes", "-q", "-w", str(out),
+                "-r", str(requirements)]  # fmt: skip
     nodot = target_py.replace(".", "")
-    argv = [*pip, "download", "--no-deps", "-q", "-d", str(out), "--only-binary=:all:"]
+    argv = [*pip, "download", "--no-deps", "--require-hashes", "-q", "-d", str(out),
+            "--only-binary=:all:"]  # fmt: skip
     argv += ["--implementation", "cp", "--python-version", target_py]
     argv += ["--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
     for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "linux"):
@@ -292,7 +307,8 @@ def _wheelhouse(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     unmarked = tmp / "requirements-unmarked.txt"
-    unmarked.write_text(wheelhouse_requirements(requirements.read_text()))
+    lock_text = requirements.read_text()
+    unmarked.write_text(wheelhouse_requirements(lock_text, target_py, machine, str(requirements)))
     how = "building" if host_py == target_py else f"downloading (host {host_py}) wheels"
     clock.say(f"{component.name}: {how} wheels for Python {target_py} {machine} into {out}")
     stream(
@@ -303,6 +319,10 @@ def _wheelhouse(
         what=f"pip wheel for the sample {component.name}",
     )
     unmarked.unlink()
+    wheels = {w.name: locks.file_digest(w).split(":", 1)[1] for w in sorted(tmp.glob("*.whl"))}
+    (tmp / INSTALL_REQUIREMENTS).write_text(
+        install_requirements(lock_text, target_py, machine, wheels, str(requirements))
+    )
     (tmp / ".inputs").write_text(stamp_text + "\n")
     # Swapped in whole, so an interrupted run never leaves a half-filled wheelhouse behind.
     shutil.rmtree(out, ignore_errors=True)
