@@ -139,6 +139,8 @@ def repo(tmp_path) -> Path:
     )
     (root / "scripts").mkdir(exist_ok=True)
     (root / "scripts" / "provision.sh").write_text("#!/bin/bash\nexit 0\n")
+    (root / "security").mkdir()
+    shutil.copy2(REPO / "security" / "supply-chain.yaml", root / "security")
     (root / "tests" / "image").mkdir(parents=True)
     (root / "tests" / "image" / "test_image.py").write_text("")
     wheelhouse = root / "build" / "wheelhouse"

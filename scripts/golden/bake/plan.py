@@ -46,6 +46,12 @@ class Plan:
     stage_provenance: dict
     variables: dict[str, str]
     inputs: dict  # locks' digests and the wheelhouse manifest (preflight.check_wheelhouse)
+    checked: Preflight  # what preflight found (the supply-chain policy, the build region)
+
+    @property
+    def scan_path(self) -> Path:
+        """ScanSbom's report, beside the SBOM."""
+        return self.workdir / "scan.json"
 
     @property
     def stage_dir(self) -> Path:
@@ -132,4 +138,5 @@ def plan_bake(request: BakeRequest, paths: Paths, checked: Preflight, started_at
         stage_provenance=stage_provenance,
         variables=variables,
         inputs=checked.inputs,
+        checked=checked,
     )

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoscaling import supplychain
+from autoscaling.supplychain import SupplyChain
 from golden.bake import compat as packer_compat
 from golden.bake import packer as packer_cli
 from golden.bake import staging
@@ -53,12 +55,15 @@ class Preflight:
     base: dict | None
     variables_text: str
     inputs: dict  # the locks' digests and the wheelhouse's manifest (check_wheelhouse)
+    policy: SupplyChain  # security/supply-chain.yaml: the gate and the AMI lifecycle
+    region: str  # the AWS bake's build region (aws_region); the local one's default
 
 
 def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Preflight:
     """All checks of a checked request, in order; nothing is written. A --from-base bake
     gets its base's template variables added to ``request.variables``."""
     packer = check_packer(request)
+    policy = supplychain.load(request.supply_chain)
     entries = check_inputs(request, paths)
     inputs = check_wheelhouse(entries["wheelhouse"], paths.repo)
     base = None
@@ -70,8 +75,14 @@ def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Prefl
         check_twin_base_image(request, variables_text)
     else:
         check_architecture(request, entries, variables_text)
+    region = (
+        request.variables.get("aws_region")
+        or var_file_value(request.var_files, "aws_region")
+        or template_default(variables_text, "aws_region")
+        or "us-east-1"
+    )
     return Preflight(packer=packer, entries=entries, base=base, variables_text=variables_text,
-                     inputs=inputs)  # fmt: skip
+                     inputs=inputs, policy=policy, region=region)  # fmt: skip
 
 
 def check_packer(request: BakeRequest) -> PackerTool:
