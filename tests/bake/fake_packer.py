@@ -8,6 +8,7 @@ Environment:
   FAKE_PACKER_VALIDATE    transcript name replayed by `packer validate` (default: pass)
   FAKE_PACKER_ARTIFACT_ID replaces the recorded image id (the recorded image is long gone)
   FAKE_PACKER_CALLS       file that gets one JSON line per invocation (argv, cwd)
+  FAKE_PACKER_TRANSCRIPTS folder of the transcripts (default tests/bake/transcripts)
 
 A transcript's meta file (NAME.json) gives the exit code, the manifest Packer wrote, and
 for the interrupt scenario the line after which real Packer received SIGINT: the stand-in
@@ -70,8 +71,10 @@ def _vars(argv: list[str]) -> dict[str, str]:
 
 
 def _load(name: str) -> tuple[list[str], dict]:
-    lines = (TRANSCRIPTS / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    meta = json.loads((TRANSCRIPTS / f"{name}.json").read_text(encoding="utf-8"))
+    # A test may replay a transcript it derived from a recorded one (FAKE_PACKER_TRANSCRIPTS).
+    folder = Path(os.environ.get("FAKE_PACKER_TRANSCRIPTS") or TRANSCRIPTS)
+    lines = (folder / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
     recorded_id = None
     for line in lines:
         parts = line.split(",")
