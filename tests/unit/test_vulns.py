@@ -95,7 +95,8 @@ def test_the_shipped_settings_load():
 @pytest.mark.parametrize(
     ("vulnerabilities", "message"),
     [
-        ({"fail_on": "severe"}, "vulnerabilities.fail_on: expected one of critical, high, medium, low, got 'severe'"),
+        ({"fail_on": "severe"},
+         "vulnerabilities.fail_on: expected one of critical, high, medium, low, got 'severe'"),
         ({"exceptions": [{"id": "CVE-1", "reason": "because it is fine", "approved_by": "me"}]},
          "vulnerabilities.exceptions[0].expires: missing"),
         ({"exceptions": [{"id": "CVE-1", "reason": "because it is fine", "approved_by": "me",
