@@ -87,6 +87,7 @@ python3 -m venv {venv}
     --disable-pip-version-check -q -r /tmp/wheels/install-requirements.txt
 {venv}/bin/pip check
 {venv}/bin/pip uninstall -y -q pip setuptools 2>/dev/null || true
+{list_packages}
 {venv}/bin/python -m compileall -q /app
 getent group app >/dev/null || groupadd --system --gid {uid} app
 getent passwd app >/dev/null || useradd --no-log-init --uid {uid} --gid {uid} \\
@@ -100,7 +101,42 @@ echo "venv: $(du -sm {venv} | cut -f1) MB, app: $(du -sm /app | cut -f1) MB"
 """
 
 
+# What the image's venv holds, printed on one line by the build script and kept as a label,
+# so the image's SBOM (golden instance sbom, from the archive's manifest) names its
+# Python packages without starting it.
+PACKAGES_LABEL = "io.golden.python-packages"
+PACKAGES_PREFIX = "golden-python-packages: "
+LIST_PACKAGES = (
+    "{venv}/bin/python -c 'import importlib.metadata as m; print(\"" + PACKAGES_PREFIX
+    + "\" + \" \".join(sorted(d.metadata[\"Name\"] + \"==\" + d.version "
+    "for d in m.distributions())))'"
+)
+
+
 # -- pure decisions ---------------------------------------------------------------------------
+
+
+def packages_listed(lines: list[str]) -> str:
+    """The package list the build script printed ("name==version ..."); "" without one."""
+    for line in reversed(lines):
+        if line.startswith(PACKAGES_PREFIX):
+            return line[len(PACKAGES_PREFIX):].strip()
+    return ""
+
+
+def parse_packages(text: str | None) -> list[dict[str, str]]:
+    """[{"name", "version"}] of a "name==version ..." list (the label's value)."""
+    found = []
+    for item in (text or "").split():
+        name, sep, version = item.partition("==")
+        if sep and name and version:
+            found.append({"name": name, "version": version})
+    return found
+
+
+def packages_label(listing: str) -> str:
+    """The `docker commit -c` change that keeps the package list on the image."""
+    return f"LABEL {PACKAGES_LABEL}={json.dumps(listing)}"
 
 _CHANGES_TEMPLATE = (
     f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -188,9 +224,12 @@ def manifest(images: dict[str, dict[str, str]], archive: dict | None = None) -> 
     Raises ConfigError when the images disagree on their architecture."""
     doc: dict = {
         "images": {
-            name: {"ref": info["ref"], "id": info["id"]} for name, info in sorted(images.items())
+            name: {"ref": info["ref"], "id": info["id"],
+                   **({"python_packages": info["python_packages"]}
+                      if info.get("python_packages") else {})}
+            for name, info in sorted(images.items())
         }
-    }
+    }  # fmt: skip
     architectures = {info["architecture"] for info in images.values() if info.get("architecture")}
     if len(architectures) > 1:
         raise ConfigError(
@@ -363,14 +402,16 @@ def _build_one(
         containers.copy_into(builder, str(staging / "app"), "/app")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
         clock.say(f"{component.name}: installing wheels offline into {VENV}")
-        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID)
+        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID,
+                                     list_packages=LIST_PACKAGES.format(venv=VENV))  # fmt: skip
+        lines: list[str] = []
         stream(
             ["docker", "exec", builder, "/bin/sh", "-c", script],
-            on_line=lambda line: eprint(f"    {line}"),
+            on_line=lambda line: (lines.append(line), eprint(f"    {line}")),
             what=f"install into the {component.name} image",
         )
         argv = ["docker", "commit"]
-        for change in commit_changes(component, inputs):
+        for change in [*commit_changes(component, inputs), packages_label(packages_listed(lines))]:
             argv += ["-c", change]
         image_id = run(argv + [builder, component.ref], what="docker commit").stdout.decode()
         return image_id.strip()
@@ -409,6 +450,7 @@ def _current_images(base_info: dict, wanted: dict[str, str]) -> dict[str, dict]:
             "architecture": info.get("Architecture"),
             "bytes": info["Size"],
             "own_bytes": info["Size"] - base_info["Size"],
+            "python_packages": parse_packages(labels.get(PACKAGES_LABEL)),
         }
     return images
 

@@ -69,6 +69,7 @@ python3 -m venv {venv}
     --disable-pip-version-check -q -r /tmp/wheels/install-requirements.txt
 {venv}/bin/pip check
 {venv}/bin/pip uninstall -y -q pip setuptools 2>/dev/null || true
+{list_packages}
 getent group chroma >/dev/null || groupadd --system --gid {uid} chroma
 getent passwd chroma >/dev/null || useradd --no-log-init --uid {uid} --gid {uid} \\
     --home-dir {data} --no-create-home --shell /usr/sbin/nologin chroma
@@ -180,14 +181,17 @@ def _build_image(
         run([*argv, base, "sleep", "infinity"], what=f"start {builder}")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
         clock.say(f"chroma: installing chromadb {version} offline into {VENV}")
-        script = BUILD_SCRIPT.format(venv=VENV, uid=CHROMA_UID, data=DATA)
+        listing = appimages.LIST_PACKAGES.format(venv=VENV)
+        script = BUILD_SCRIPT.format(venv=VENV, uid=CHROMA_UID, data=DATA, list_packages=listing)
+        lines: list[str] = []
         stream(
             ["docker", "exec", builder, "/bin/sh", "-c", script],
-            on_line=lambda line: clock.say(f"    {line}"),
+            on_line=lambda line: (lines.append(line), clock.say(f"    {line}")),
             what="install into the chroma image",
         )
         argv = ["docker", "commit"]
-        for change in commit_changes(inputs, version):
+        label = appimages.packages_label(appimages.packages_listed(lines))
+        for change in [*commit_changes(inputs, version), label]:
             argv += ["-c", change]
         return run(argv + [builder, COMPONENT.ref], what="docker commit").stdout.decode().strip()
     finally:
@@ -213,7 +217,8 @@ def _current(wanted: str) -> dict | None:
     if info is None or labels.get(INPUTS_LABEL) != wanted:
         return None
     return {"ref": COMPONENT.ref, "id": info["Id"], "bytes": info["Size"],
-            "architecture": info.get("Architecture")}
+            "architecture": info.get("Architecture"),
+            "python_packages": appimages.parse_packages(labels.get(appimages.PACKAGES_LABEL))}
 
 
 def build(
@@ -273,7 +278,7 @@ def build(
     current = _current(wanted)
     if current is None:
         raise OperationFailed(f"{COMPONENT.ref} missing or stale after the build")
-    images = {"chroma": {k: current[k] for k in ("ref", "id", "architecture")}}
+    images = {"chroma": {k: current[k] for k in ("ref", "id", "architecture", "python_packages")}}
     existing = appimages._read_manifest(manifest_path)
     written = False
     if appimages.archive_is_current(existing, images, tar):
