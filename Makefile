@@ -35,13 +35,14 @@ $(VENV)/.installed: pyproject.toml scripts/dev-requirements.txt
 
 setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
 
-# Each lock beside its input (.in -> .txt); the dev lock from pyproject.toml's dev extra.
+# Each lock beside its input (.in -> .txt); the dev lock from pyproject.toml's dev extra. The
+# wheelhouse serves Ubuntu 22.04's Python 3.10 (onedir) and Debian 12's 3.11 (the twin).
 UV_COMPILE = $(VENV)/bin/uv pip compile -q --generate-hashes --universal --no-header
-IMAGE_LOCKS = scripts/wheelhouse-requirements scripts/chroma-requirements \
-	tests/sample_app/backend/requirements tests/sample_app/frontend/requirements
 lock: setup ## Re-resolve every lock file (images' and dev) with hashes: uv pip compile
-	@for lock in $(IMAGE_LOCKS); do echo "lock $$lock.txt"; \
-	  $(UV_COMPILE) --python-version 3.11 $$lock.in -o $$lock.txt || exit 1; done
+	$(UV_COMPILE) --python-version 3.10 scripts/wheelhouse-requirements.in -o scripts/wheelhouse-requirements.txt
+	$(UV_COMPILE) --python-version 3.11 scripts/chroma-requirements.in -o scripts/chroma-requirements.txt
+	$(UV_COMPILE) --python-version 3.11 tests/sample_app/backend/requirements.in -o tests/sample_app/backend/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 tests/sample_app/frontend/requirements.in -o tests/sample_app/frontend/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 --extra dev pyproject.toml -o scripts/dev-requirements.txt
 
 bootstrap: ## Install and start what make FOR=local|test needs (root), else print the command

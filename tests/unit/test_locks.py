@@ -30,7 +30,7 @@ def test_every_lock_pins_each_package_exactly_with_hashes(lock):
     pins = locks.read(REPO / lock)
     assert pins, f"{lock} pins nothing"
     # A universal lock may pin two versions for different Pythons; one machine gets one.
-    for python in ("3.11", "3.12"):
+    for python in ("3.10", "3.11", "3.12"):
         for env in locks.target_environments(python, "x86_64"):
             names = [p.name for p in pins if p.marker is None or Marker(p.marker).evaluate(env)]
             assert len(names) == len(set(names)), f"one version per package on {env}"
