@@ -26,6 +26,7 @@ from pathlib import Path
 from golden.core import containers, locks
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import eprint, run, stream, which_or_fail
+from golden.twin import imagepython
 
 DEFAULT_BASE = "golden/base:bookworm"
 DEFAULT_OUT = "build/images"
@@ -101,42 +102,8 @@ echo "venv: $(du -sm {venv} | cut -f1) MB, app: $(du -sm /app | cut -f1) MB"
 """
 
 
-# What the image's venv holds, printed on one line by the build script and kept as a label,
-# so the image's SBOM (golden instance sbom, from the archive's manifest) names its
-# Python packages without starting it.
-PACKAGES_LABEL = "io.golden.python-packages"
-PACKAGES_PREFIX = "golden-python-packages: "
-LIST_PACKAGES = (
-    "{venv}/bin/python -c 'import importlib.metadata as m; print(\"" + PACKAGES_PREFIX
-    + "\" + \" \".join(sorted(d.metadata[\"Name\"] + \"==\" + d.version "
-    "for d in m.distributions())))'"
-)
-
-
 # -- pure decisions ---------------------------------------------------------------------------
 
-
-def packages_listed(lines: list[str]) -> str:
-    """The package list the build script printed ("name==version ..."); "" without one."""
-    for line in reversed(lines):
-        if line.startswith(PACKAGES_PREFIX):
-            return line[len(PACKAGES_PREFIX):].strip()
-    return ""
-
-
-def parse_packages(text: str | None) -> list[dict[str, str]]:
-    """[{"name", "version"}] of a "name==version ..." list (the label's value)."""
-    found = []
-    for item in (text or "").split():
-        name, sep, version = item.partition("==")
-        if sep and name and version:
-            found.append({"name": name, "version": version})
-    return found
-
-
-def packages_label(listing: str) -> str:
-    """The `docker commit -c` change that keeps the package list on the image."""
-    return f"LABEL {PACKAGES_LABEL}={json.dumps(listing)}"
 
 _CHANGES_TEMPLATE = (
     f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -253,28 +220,6 @@ def archive_is_current(existing: dict | None, images: dict[str, dict[str, str]],
     return size == tar.stat().st_size
 
 
-def wheelhouse_requirements(lock: str, python: str, machine: str, source: str = "lock") -> str:
-    """The lock's pins a CPython ``python`` on ``machine`` may need, each with its hashes
-    and without its marker: the wheelhouse holds every pin such a target may install,
-    since markers such as python_full_version must be judged by the image's Python, not
-    the host's (golden.core.locks.for_target). Raises ConfigError for a lock entry that
-    is not an exact pin with hashes."""
-    pins = locks.for_target(locks.parse(lock, source), python, machine)
-    return locks.render([locks.Pin(p.name, p.version, None, p.hashes) for p in pins])
-
-
-def install_requirements(lock: str, python: str, machine: str, wheels: dict[str, str],
-                         source: str = "lock") -> str:  # fmt: skip
-    """What the build container installs with --require-hashes: the target's pins with
-    their markers and the lock's hashes, plus the sha256 of each wheel pip built on the
-    host from a locked sdist (``wheels``: {file name: sha256 hex} of the wheelhouse)."""
-    from golden.twin.wheelhouse import classify_wheels
-
-    pins = locks.for_target(locks.parse(lock, source), python, machine)
-    extra, _built = classify_wheels(pins, wheels, source)
-    return locks.render(pins, extra, f"from {source}, for Python {python} {machine}")
-
-
 def wheel_command(
     python: str, requirements: Path, out: Path, host_py: str, target_py: str, machine: str
 ) -> list[str]:
@@ -347,7 +292,9 @@ def _wheelhouse(
     tmp.mkdir(parents=True)
     unmarked = tmp / "requirements-unmarked.txt"
     lock_text = requirements.read_text()
-    unmarked.write_text(wheelhouse_requirements(lock_text, target_py, machine, str(requirements)))
+    unmarked.write_text(
+        imagepython.wheelhouse_requirements(lock_text, target_py, machine, str(requirements))
+    )
     how = "building" if host_py == target_py else f"downloading (host {host_py}) wheels"
     clock.say(f"{component.name}: {how} wheels for Python {target_py} {machine} into {out}")
     stream(
@@ -360,7 +307,7 @@ def _wheelhouse(
     unmarked.unlink()
     wheels = {w.name: locks.file_digest(w).split(":", 1)[1] for w in sorted(tmp.glob("*.whl"))}
     (tmp / INSTALL_REQUIREMENTS).write_text(
-        install_requirements(lock_text, target_py, machine, wheels, str(requirements))
+        imagepython.install_requirements(lock_text, target_py, machine, wheels, str(requirements))
     )
     (tmp / ".inputs").write_text(stamp_text + "\n")
     # Swapped in whole, so an interrupted run never leaves a half-filled wheelhouse behind.
@@ -402,8 +349,8 @@ def _build_one(
         containers.copy_into(builder, str(staging / "app"), "/app")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
         clock.say(f"{component.name}: installing wheels offline into {VENV}")
-        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID,
-                                     list_packages=LIST_PACKAGES.format(venv=VENV))  # fmt: skip
+        listing = imagepython.LIST_PACKAGES.format(venv=VENV)
+        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID, list_packages=listing)
         lines: list[str] = []
         stream(
             ["docker", "exec", builder, "/bin/sh", "-c", script],
@@ -411,7 +358,8 @@ def _build_one(
             what=f"install into the {component.name} image",
         )
         argv = ["docker", "commit"]
-        for change in [*commit_changes(component, inputs), packages_label(packages_listed(lines))]:
+        label = imagepython.packages_label(imagepython.packages_listed(lines))
+        for change in [*commit_changes(component, inputs), label]:
             argv += ["-c", change]
         image_id = run(argv + [builder, component.ref], what="docker commit").stdout.decode()
         return image_id.strip()
@@ -450,7 +398,9 @@ def _current_images(base_info: dict, wanted: dict[str, str]) -> dict[str, dict]:
             "architecture": info.get("Architecture"),
             "bytes": info["Size"],
             "own_bytes": info["Size"] - base_info["Size"],
-            "python_packages": parse_packages(labels.get(PACKAGES_LABEL)),
+            "python_packages": imagepython.parse_packages(
+                labels.get(imagepython.PACKAGES_LABEL)
+            ),
         }
     return images
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from golden.core import containers, locks
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import run, stream, which_or_fail
-from golden.twin import appimages
+from golden.twin import appimages, imagepython
 
 DEFAULT_BASE = appimages.DEFAULT_BASE
 DEFAULT_OUT = "build/images"
@@ -181,7 +181,7 @@ def _build_image(
         run([*argv, base, "sleep", "infinity"], what=f"start {builder}")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
         clock.say(f"chroma: installing chromadb {version} offline into {VENV}")
-        listing = appimages.LIST_PACKAGES.format(venv=VENV)
+        listing = imagepython.LIST_PACKAGES.format(venv=VENV)
         script = BUILD_SCRIPT.format(venv=VENV, uid=CHROMA_UID, data=DATA, list_packages=listing)
         lines: list[str] = []
         stream(
@@ -190,7 +190,7 @@ def _build_image(
             what="install into the chroma image",
         )
         argv = ["docker", "commit"]
-        label = appimages.packages_label(appimages.packages_listed(lines))
+        label = imagepython.packages_label(imagepython.packages_listed(lines))
         for change in [*commit_changes(inputs, version), label]:
             argv += ["-c", change]
         return run(argv + [builder, COMPONENT.ref], what="docker commit").stdout.decode().strip()
@@ -218,7 +218,7 @@ def _current(wanted: str) -> dict | None:
         return None
     return {"ref": COMPONENT.ref, "id": info["Id"], "bytes": info["Size"],
             "architecture": info.get("Architecture"),
-            "python_packages": appimages.parse_packages(labels.get(appimages.PACKAGES_LABEL))}
+            "python_packages": imagepython.parse_packages(labels.get(imagepython.PACKAGES_LABEL))}
 
 
 def build(
