@@ -64,7 +64,9 @@ def test_main_bakes_with_an_oidc_role_releases_to_staging_and_prod_waits_for_app
 
 
 def test_no_workflow_holds_or_reads_a_stored_aws_key():
-    for path in WORKFLOWS.glob("*.yml"):
+    workflows = sorted(WORKFLOWS.glob("*.yml"))
+    assert [p.name for p in workflows] == ["ci.yml", "drift.yml", "release.yml"]
+    for path in workflows:
         text = path.read_text()
         for word in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY",
                      "secrets.AWS"):  # fmt: skip
