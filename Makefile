@@ -30,10 +30,12 @@ help: ## List the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo; echo "Variables: ROLE=$(ROLE) ENV=$(ENV) SUITE=$(SUITE) MIRROR=$(MIRROR) PORT=$(PORT)"
 
-$(VENV)/.installed: pyproject.toml
+# The dev environment comes from its lock (hash-checked); golden itself is this checkout.
+$(VENV)/.installed: pyproject.toml scripts/dev-requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes -r scripts/dev-requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed ## Create the virtualenv with golden and its dev tools
@@ -44,11 +46,22 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
 	touch $@
 
+# Each lock beside its input (.in -> .txt); the dev lock from pyproject.toml's dev extra. The
+# wheelhouse serves Ubuntu 22.04's Python 3.10 (onedir) and Debian 12's 3.11 (the twin).
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --generate-hashes --universal --no-header
+lock: setup ## Re-resolve every lock file (images' and dev) with hashes: uv pip compile
+	$(UV_COMPILE) --python-version 3.10 scripts/wheelhouse-requirements.in -o scripts/wheelhouse-requirements.txt
+	$(UV_COMPILE) --python-version 3.11 scripts/chroma-requirements.in -o scripts/chroma-requirements.txt
+	$(UV_COMPILE) --python-version 3.11 tests/sample_app/backend/requirements.in -o tests/sample_app/backend/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 tests/sample_app/frontend/requirements.in -o tests/sample_app/frontend/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 --extra dev pyproject.toml -o scripts/dev-requirements.txt
+
 bootstrap: ## Install and start what make FOR=local|test needs (root), else print the command
 	scripts/bootstrap.sh --for $(FOR)
 
-lint: setup $(CHECKOV_VENV)/.installed ## ruff, import contracts, module size, cfn-lint + checkov, packer fmt, docs
+lint: setup $(CHECKOV_VENV)/.installed ## ruff, import contracts, module size, cfn-lint + checkov, packer fmt, actionlint, docs
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/actionlint -shellcheck= .github/workflows/*.yml
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/cfn-lint $(STACKS)
 	@# --skip-download and the two variables: checkov fetches nothing (no guidelines, no
@@ -121,5 +134,5 @@ bench-bake: setup ## Local bake times, one stage vs two (base, then the role --f
 clean: ## Remove build outputs (images stay in Docker)
 	rm -rf build
 
-.PHONY: help setup bootstrap lint docs base-image image local local-down emulator cost release ami \
+.PHONY: help setup lock bootstrap lint docs base-image image local local-down emulator cost release ami \
 	bake-local rehearsal hotfix drift audit test bench bench-image clean

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autoscaling import amis as amis_ops
-from autoscaling import envapply, refresh, settings
+from autoscaling import envapply, refresh, settings, supplychain
 from autoscaling import release as release_ops
 from autoscaling import rollback as rollback_ops
 from autoscaling import status as status_ops
@@ -462,16 +463,21 @@ _region_option = click.option("--region", default=None, help="AWS region (overri
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @aws_errors
 def amis_list(role, env, region, as_json):
-    """AMIs of ROLE owned by this account, newest first, with provenance and in-use flag."""
+    """AMIs of ROLE owned by this account (disabled ones too), newest first, with
+    provenance, lifecycle stage (in use, available, deprecated, disabled), deregistration
+    protection and deprecation time."""
     rows = amis_ops.list_images(_ami_clients(env, region), role)
     if as_json:
         _emit_json(rows)
         return
+    for row in rows:
+        row["protected"] = row["deregistration_protection"]
     _table(
         f"{role} AMIs",
         rows,
-        ["image_id", "name", "state", "version", "tested", "build_time", "git_revision", "in_use"],
-    )
+        ["image_id", "stage", "version", "tested", "protected", "deprecation_time",
+         "disabled_at", "build_time", "git_revision"],
+    )  # fmt: skip
 
 
 @amis_group.command("prune")
@@ -482,36 +488,51 @@ def amis_list(role, env, region, as_json):
     type=click.IntRange(min=0),
     help="Keep the newest N AMIs (AMIs in use are always kept).",
 )
+@click.option(
+    "--grace-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Deregister an AMI only once it has been disabled this long (default: "
+    "amis.disabled_grace_days in security/supply-chain.yaml; 0: disable and deregister "
+    "in one run).",
+)
 @_env_option
 @_region_option
-@click.option("--yes", is_flag=True, help="Really deregister (without it: dry run).")
-@click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
+@click.option("--yes", is_flag=True, help="Really do it (without it: dry run).")
+@click.option("--dry-run", is_flag=True, help="Show what would be done (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @aws_errors
-def amis_prune(role, keep, env, region, yes, dry_run, as_json):
-    """Deregister ROLE's AMIs beyond the newest N and delete their snapshots, and delete
-    ROLE's orphaned snapshots (tagged by the bake, used by no registered AMI). Never
-    removes an AMI referenced by any launch-template version or any instance, nor a
-    snapshot any AMI or launch-template version uses. Dry run unless --yes.
+def amis_prune(role, keep, grace_days, env, region, yes, dry_run, as_json):
+    """Retire ROLE's AMIs in stages: protect every AMI in use from deregistration,
+    disable the AMIs beyond the newest N that nothing uses, deregister those disabled for
+    the grace period and delete their snapshots, and delete ROLE's orphaned snapshots
+    (tagged by the bake, used by no registered AMI). Never disables or removes an AMI
+    referenced by any launch-template version or any instance, nor a snapshot any AMI or
+    launch-template version uses. Dry run unless --yes.
 
     A snapshot EC2 still reports in use right after its AMI was deregistered is retried
-    with bounded back-off; whatever could not be removed is listed at the end (exit 4)
-    and a later prune finds it again.
+    with bounded back-off; whatever could not be done is listed at the end (exit 4) and a
+    later prune finds it again.
     """
+    if grace_days is None:
+        grace_days = supplychain.load().disabled_grace_days
     result = amis_ops.prune(
-        _ami_clients(env, region), role, keep, execute=yes and not dry_run, reporter=Reporter()
-    )
+        _ami_clients(env, region), role, keep, execute=yes and not dry_run,
+        grace=timedelta(days=grace_days), reporter=Reporter(),
+    )  # fmt: skip
     if as_json:
         _emit_json(result)
     else:
         done = yes and not dry_run
-        rows = [{**r, "action": "keep"} for r in result["kept"]] + [
-            {**r, "action": "remove" if done else "would remove"} for r in result["removed"]
-        ]
+        rows = [{**r, "actions": "keep"} for r in result["kept"] + result["removed"]]
+        for row in rows:
+            actions = [s["action"] for s in result["steps"] if s["image_id"] == row["image_id"]]
+            if actions:
+                row["actions"] = ", ".join(actions) + ("" if done else " (dry run)")
         _table(
-            f"prune {role} (keep {keep})",
+            f"prune {role} (keep {keep}, grace {grace_days} day(s))",
             rows,
-            ["image_id", "version", "build_time", "in_use", "action"],
+            ["image_id", "version", "build_time", "stage", "disabled_at", "actions"],
         )
         if result["orphan_snapshots"]:
             _table(

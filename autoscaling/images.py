@@ -7,7 +7,7 @@ the thin adapters below them make the EC2 calls.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import ClientError
 from golden.core import tags as T
@@ -95,6 +95,80 @@ def prune_plan(images: list[dict], in_use: set[str], keep: int) -> tuple[list[di
     return kept, removed
 
 
+PROTECTION_OFF = ("", "disabled")
+
+
+def is_protected(image: dict) -> bool:
+    """Deregistration protection is on (DescribeImages' DeregistrationProtection:
+    enabled-without-cooldown or enabled-with-cooldown)."""
+    return str(image.get("DeregistrationProtection") or "") not in PROTECTION_OFF
+
+
+def disabled_at(image: dict) -> datetime | None:
+    """When `golden amis prune` disabled the image (its golden:disabled-at tag)."""
+    when = _parse_time(tag_map(image).get(T.DISABLED_AT))
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when
+
+
+def stage(image: dict, in_use: set[str], now: datetime) -> str:
+    """The image's lifecycle stage: "in use" (a launch-template version or an instance
+    uses it), "available", "deprecated" (its DeprecationTime passed: a release refuses
+    it), "disabled" (no launches, hidden from DescribeImages; prune deregisters it after
+    the grace period), or EC2's own state while it is not available (pending, failed)."""
+    state = image.get("State")
+    if state == "disabled":
+        return "disabled"
+    if state != "available":
+        return str(state or "unknown")
+    if image["ImageId"] in in_use:
+        return "in use"
+    return "deprecated" if is_deprecated(image, now) else "available"
+
+
+def lifecycle_steps(
+    images: list[dict], in_use: set[str], removed: list[dict], now: datetime, grace: timedelta
+) -> list[dict]:
+    """What prune does to each image, in order (pure): every image in use gets
+    deregistration protection ("protect"; "enable" first if it was disabled: launches
+    from it would fail); an image to remove is disabled first ("unprotect" when it is
+    protected, then "disable", which starts its grace period), and deregistered with its
+    snapshots ("deregister") only once it has been disabled for ``grace`` (at once when
+    ``grace`` is 0); until then "wait". A disabled image without golden's disabled-at tag
+    (disabled by someone else) gets the tag ("mark"): its grace period starts now.
+    Returns [{"image_id", "action", "reason"}]."""
+    steps: list[dict] = []
+
+    def add(image: dict, action: str, reason: str) -> None:
+        steps.append({"image_id": image["ImageId"], "action": action, "reason": reason})
+
+    for image in images:
+        if image["ImageId"] not in in_use:
+            continue
+        if image.get("State") == "disabled":
+            add(image, "enable", "in use: a disabled AMI cannot launch instances")
+        if not is_protected(image):
+            add(image, "protect", "in use (a launch-template version or an instance)")
+    for image in removed:
+        since = disabled_at(image)
+        if image.get("State") != "disabled":
+            if is_protected(image):
+                add(image, "unprotect", "no longer in use")
+            add(image, "disable", f"beyond the newest kept; deregistered after {grace.days} day(s)")
+            since = now
+        elif since is None:
+            add(image, "mark", "disabled without golden's disabled-at tag: grace starts now")
+            since = now
+        if since + grace <= now:
+            if is_protected(image) and image.get("State") == "disabled":
+                add(image, "unprotect", "deregistration follows")
+            add(image, "deregister", f"disabled since {since.isoformat()}")
+        else:
+            add(image, "wait", f"disabled; deregistered after {(since + grace).isoformat()}")
+    return steps
+
+
 def is_golden_snapshot(snapshot: dict, role: str) -> bool:
     """A snapshot the bake made for ``role``: Packer tags every snapshot of a baked AMI
     with the AMI's provenance (snapshot_tags = ami_tags in packer/golden.pkr.hcl), so it
@@ -140,6 +214,9 @@ def summary(image: dict, in_use: set[str] | None = None) -> dict:
         "git_revision": tags.get(T.GIT_REVISION),
         "build_time": tags.get(T.BUILD_TIME) or image.get("CreationDate"),
         "deprecation_time": image.get("DeprecationTime"),
+        "deregistration_protection": is_protected(image),
+        "disabled_at": tags.get(T.DISABLED_AT),
+        "sbom": tags.get(T.SBOM),
         "snapshots": snapshots_of(image),
         "provenance": {k: v for k, v in tags.items() if k in T.PROVENANCE},
     }
@@ -150,8 +227,10 @@ def summary(image: dict, in_use: set[str] | None = None) -> dict:
 
 # -- adapters ---------------------------------------------------------------------------------
 def describe_image(ec2, ami_id: str) -> dict | None:
+    """The image ``ami_id`` in any state (a disabled one too, so a release can say why it
+    refuses it); None when EC2 does not know it."""
     try:
-        images = ec2.describe_images(ImageIds=[ami_id]).get("Images", [])
+        images = ec2.describe_images(ImageIds=[ami_id], IncludeDisabled=True).get("Images", [])
     except ClientError as exc:
         if exc.response["Error"]["Code"] in (
             "InvalidAMIID.NotFound",
@@ -164,8 +243,10 @@ def describe_image(ec2, ami_id: str) -> dict | None:
 
 
 def role_images(ec2, role: str) -> list[dict]:
+    """This account's images tagged golden:role=ROLE, disabled ones included."""
     pages = ec2.get_paginator("describe_images").paginate(
-        Owners=["self"], Filters=[{"Name": f"tag:{T.ROLE}", "Values": [role]}]
+        Owners=["self"], Filters=[{"Name": f"tag:{T.ROLE}", "Values": [role]}],
+        IncludeDisabled=True,
     )
     return [i for page in pages for i in page.get("Images", [])]
 

@@ -390,7 +390,8 @@ def record_success(
     ami_id: str | None = None,
 ) -> dict:
     """Record a verified VERSION: first the known-good history (tag on the template), then
-    the template's default; a step already done is skipped. Both are tried; what failed
+    the template's default, then deregistration protection on its AMI (``ami_id``); a
+    step already done is skipped. Both are tried; what failed
     is reported with the command that finishes it by hand (OperationFailed)."""
     ec2 = clients.ec2
     template = awsstate.launch_template(ec2, role.template) or {}
@@ -418,6 +419,15 @@ def record_success(
                 ),
                 f"aws ec2 modify-launch-template --launch-template-id {template_id} "
                 f"--default-version {version}",
+            )
+        )
+    # A known-good AMI is what a rollback goes back to: protect it from deregistration.
+    image = images.describe_image(ec2, ami_id) if ami_id else None
+    if image is not None and not images.is_protected(image):
+        steps.append(
+            (
+                lambda: ec2.enable_image_deregistration_protection(ImageId=ami_id),
+                f"aws ec2 enable-image-deregistration-protection --image-id {ami_id}",
             )
         )
     for step, by_hand in steps:

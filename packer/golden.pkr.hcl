@@ -234,6 +234,14 @@ build {
     destination = var.packages_path
   }
 
+  # The image's SBOM (CycloneDX 1.5), written by provision.sh; `golden bake` keeps it
+  # beside the build record, scans it (AWS) and uploads it with the AMI.
+  provisioner "file" {
+    direction   = "download"
+    source      = "/etc/golden/sbom.cdx.json"
+    destination = var.sbom_path
+  }
+
   post-processor "manifest" {
     output     = var.manifest_path
     strip_path = true

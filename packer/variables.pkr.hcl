@@ -119,6 +119,12 @@ variable "packages_path" {
   default     = "build/packages.json"
 }
 
+variable "sbom_path" {
+  type        = string
+  description = "Where the image's SBOM (/etc/golden/sbom.cdx.json, CycloneDX 1.5) is downloaded to; `golden bake` gives every bake its own file under build/bakes/."
+  default     = "build/sbom.cdx.json"
+}
+
 # ---------------------------------------------------------------- amazon-ebs source
 
 variable "aws_region" {

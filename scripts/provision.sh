@@ -8,8 +8,8 @@
 # base is OS + Docker + Salt + CloudWatch agent; a role bake may start from it and runs
 # the role's full highstate on top (the base states are then no-ops).
 # Steps: apply every pending package update, install Salt into /opt/salt, place the trees
-# at /srv, set the role grain, highstate, record the package set, run the image tests,
-# clean the image. Any failure exits non-zero.
+# at /srv, set the role grain, highstate, record the package set and the SBOM, run the
+# image tests, clean the image. Any failure exits non-zero.
 set -euo pipefail
 
 ROLE="" PLATFORM="aws" SRC="/var/tmp/golden" INSTALL="wheelhouse" TESTS=1 CLEANUP=1
@@ -65,11 +65,15 @@ install_salt() {
     apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
   fi
   [ "$INSTALL" = onedir ] || [ -x "$SALT_VENV/bin/python" ] || python3 -m venv "$SALT_VENV"
+  for file in requirements.txt golden.txt onedir.txt tests.txt; do
+    [ -f "$SRC/wheelhouse/$file" ] || die "$SRC/wheelhouse/$file is missing (the wheelhouse is built from the lock by golden twin build / make image)"
+  done
   case "$INSTALL" in
     wheelhouse)
-      [ -f "$SRC/wheelhouse/requirements.txt" ] || die "--salt-install wheelhouse: $SRC/wheelhouse/requirements.txt is missing"
-      "$SALT_VENV/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" \
-        -r "$SRC/wheelhouse/requirements.txt" ;;
+      # Every distribution is checked against the lock's sha256 (golden's against the
+      # digest of the wheel built from this checkout): nothing is resolved here.
+      "$SALT_VENV/bin/pip" install -q --require-hashes --no-index --find-links "$SRC/wheelhouse" \
+        -r "$SRC/wheelhouse/requirements.txt" -r "$SRC/wheelhouse/golden.txt" ;;
     onedir)
       # Salt's own build with its bundled Python (relenv), for targets whose Python the
       # wheelhouse was not built for (Ubuntu 22.04: 3.10). The golden package and its
@@ -80,11 +84,12 @@ install_salt() {
       curl -fsSL --retry 3 "$url" | tar -xJ -C "$SALT_VENV" --strip-components=1
       mkdir -p "$SALT_VENV/bin"
       for tool in salt-call salt-pip; do ln -sf "$SALT_VENV/$tool" "$SALT_VENV/bin/$tool"; done
-      "$SALT_VENV/bin/python3" -m pip install -q --no-index --find-links "$SRC/wheelhouse" golden ;;
+      "$SALT_VENV/bin/python3" -m pip install -q --require-hashes --no-deps --no-index \
+        --find-links "$SRC/wheelhouse" -r "$SRC/wheelhouse/onedir.txt" -r "$SRC/wheelhouse/golden.txt" ;;
     pip)
       # Needs PyPI and a compiler on the target (Salt 3008 pulls timelib, built from source).
-      "$SALT_VENV/bin/pip" install -q -r "$SRC/wheelhouse/requirements.txt" \
-        --find-links "$SRC/wheelhouse" ;;
+      "$SALT_VENV/bin/pip" install -q --require-hashes -r "$SRC/wheelhouse/requirements.txt" \
+        -r "$SRC/wheelhouse/golden.txt" --find-links "$SRC/wheelhouse" ;;
     *) die "--salt-install: expected wheelhouse, onedir or pip, got '$INSTALL'" ;;
   esac
   "$SALT_VENV/bin/salt-call" --version
@@ -133,8 +138,8 @@ run_tests() {
   step "image tests: $label"
   [ -x "$venv/bin/pytest" ] || {
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --no-index --find-links "$SRC/wheelhouse" pytest pytest-testinfra \
-      ssh-audit
+    "$venv/bin/pip" install -q --require-hashes --no-index --find-links "$SRC/wheelhouse" \
+      -r "$SRC/wheelhouse/tests.txt"
   }
   report="$SRC/test-report-$label.xml"
   set +e
@@ -171,6 +176,14 @@ PY
   fi
 }
 
+record_sbom() {
+  # The image's CycloneDX SBOM: dpkg packages, Salt's Python environment, the container
+  # images by digest and their Python packages (from the staged archives' manifests).
+  # The bake downloads it beside its record, scans it (AWS) and uploads it with the AMI.
+  step "recording the SBOM in /etc/golden/sbom.cdx.json"
+  "$SALT_VENV/bin/golden" instance sbom --output /etc/golden/sbom.cdx.json --images "$SRC/images"
+}
+
 # The bake wrapper reads this line for its build record.
 summary() { echo "golden-provision: tests passed=$PASSED failed=$FAILED skipped=$SKIPPED"; }
 
@@ -184,6 +197,7 @@ install_salt
 place_trees
 highstate
 record_packages
+record_sbom
 if [ "$TESTS" = 1 ]; then
   [ -d "$SRC/tests/image" ] || die "--src: $SRC/tests/image is missing (or pass --skip-tests)"
   run_tests "not image_leftovers" built

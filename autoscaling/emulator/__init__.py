@@ -18,6 +18,14 @@ Added
   The model is written from AWS's documentation and imports nothing of golden's release
   engine (an import-linter contract), so the release tests can catch golden's mistakes.
 - EnableImageDeprecation / DisableImageDeprecation (DescribeImages shows DeprecationTime).
+- EnableImageDeregistrationProtection / DisableImageDeregistrationProtection (with the
+  24-hour cooldown), DeregistrationProtection in DescribeImages, DeregisterImage refused
+  for a protected AMI; DescribeImages leaves disabled AMIs out unless IncludeDisabled
+  (moto's DisableImage/EnableImage set the state) (emulator/image_lifecycle.py).
+- Amazon Inspector Scan's ScanSbom (emulator/inspector_scan.py), answered from a report
+  a test records: request checked as documented (CycloneDX 1.5, at most 2000
+  components), the recorded vulnerabilities that affect the SBOM's components returned
+  with Inspector's count properties. No vulnerability data of its own.
 - Canonical's Ubuntu 22.04 (jammy) server images in every region (emulator/
   canonical_images.py): amd64 (x86_64) and arm64, two builds each, owner 099720109477,
   public, ebs root, hvm, named ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-<arch>-server-
@@ -72,6 +80,8 @@ Test controls (HTTP, JSON)
   parameters as ``params`` (flat names as sent, e.g. BlockDeviceMapping.1.Ebs.VolumeType;
   names that could hold a secret masked, values cut at 2,048 characters); JSON-protocol
   and REST bodies (SSM, S3, ...) are never recorded. The newest 100,000 requests are kept.
+- POST /moto-api/golden/inspector-scan {"vulnerabilities": [...]}: the report ScanSbom
+  answers (GET shows it, POST .../inspector-scan/clear forgets it).
 - GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
 - POST /moto-api/golden/ssm/outcome {"instance_id", "status", "stdout", "stderr",
   "response_code", "steps", "match"}: what that instance answers to Run Command (to
@@ -97,6 +107,10 @@ What it does NOT model
 - A rollback restores the launch template version only (no DesiredConfiguration of
   mixed instances policies); MixedInstancesPolicy is not supported by the refresh model.
 - Alarms change state only through SetAlarmState (no metric evaluation).
+- AMI lifecycle: a disabled AMI still launches instances; a refused DeregisterImage
+  answers OperationNotPermitted (AWS does not document the code); the deregistration
+  protection cooldown lasts 24 real hours. ScanSbom knows no vulnerabilities but the
+  recorded ones and only the CYCLONE_DX_1_5 output format.
 - IAM is not enforced; any credentials are accepted; one account (123456789012).
 - Images and snapshots are records, not disks: CopyImage ignores Encrypted and KmsKeyId
   (copies are reported unencrypted) and the copy's Description; CreateImage does not
@@ -284,6 +298,10 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._call("POST", "requests/clear", {})
+
+    def scan_report(self, vulnerabilities: list[dict]) -> dict:
+        """What ScanSbom reports next (emulator/inspector_scan.py)."""
+        return self._call("POST", "inspector-scan", {"vulnerabilities": vulnerabilities})
 
     def ssm_outcome(self, instance_id: str, status: str = "Success", **fields) -> dict:
         """What ``instance_id`` answers to Run Command (see emulator/ssm_outcomes.py)."""

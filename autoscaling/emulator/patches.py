@@ -23,6 +23,7 @@ from autoscaling.emulator import (
     canonical_images,
     cfn_resources,
     health,
+    image_lifecycle,
     instance_refresh,
     lifecycle,
     ssm_api,
@@ -323,6 +324,8 @@ def install() -> None:
     AmiBackend._load_amis = _load_amis
     AmisResponse.enable_image_deprecation = _enable_image_deprecation
     AmisResponse.disable_image_deprecation = _disable_image_deprecation
+    # IncludeDisabled, deregistration protection (emulator/image_lifecycle.py).
+    image_lifecycle.install()
     elbv2_models.FakeTargetGroup.health_for = _health_for
     elbv2_models.FakeTargetGroup.register = _register_targets
     elbv2_models.FakeTargetGroup.deregister = _deregister_targets

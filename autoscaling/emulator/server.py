@@ -6,10 +6,13 @@ Wraps moto's DomainDispatcherApplication with
   parameters), kept in memory (GET /moto-api/golden/requests, POST
   /moto-api/golden/requests/clear; the newest MAX_ENTRIES) and, with --record FILE,
   appended to FILE as JSON lines;
+- Amazon Inspector Scan's ScanSbom answered from a recorded report (POST /scan/sbom of
+  the inspector-scan service; emulator/inspector_scan.py);
 - test controls under /moto-api/golden/: health rules (POST health), declared AWS errors
   (POST faults, GET faults, POST faults/clear; emulator/faults.py), run-time settings
   (GET/POST config), SSM Run Command outcomes per instance (POST ssm/outcome) and the
-  commands' timelines (GET ssm); POST /moto-api/reset also clears the log, the rules and
+  commands' timelines (GET ssm), the recorded ScanSbom report (POST/GET inspector-scan,
+  POST inspector-scan/clear); POST /moto-api/reset also clears the log, the rules and
   the settings.
 """
 
@@ -30,7 +33,15 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from autoscaling.emulator import config, faults, health, patches, ssm_api, ssm_outcomes
+from autoscaling.emulator import (
+    config,
+    faults,
+    health,
+    inspector_scan,
+    patches,
+    ssm_api,
+    ssm_outcomes,
+)
 
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Batch Get")
@@ -139,6 +150,7 @@ class EmulatorApp:
         if path == "/moto-api/reset" and method == "POST":
             health.clear()
             faults.clear()
+            inspector_scan.clear()
             ssm_outcomes.clear()
             config.reset()
             self.log.clear()
@@ -153,6 +165,11 @@ class EmulatorApp:
             self.log.add(entry)
             if rule is not None:
                 return self._fault(start_response, rule, entry, environ)
+            if entry["service"] == "inspector-scan" and entry["action"] == "POST /scan/sbom":
+                # moto has no Inspector Scan: the recorded report answers (inspector_scan.py).
+                status, headers, data = inspector_scan.respond(body)
+                start_response(status, headers)
+                return [data]
         return self.inner(environ, start_response)
 
     @staticmethod
@@ -196,6 +213,9 @@ class EmulatorApp:
                 "rules": ssm_outcomes.rules(),
                 "commands": ssm_api.all_timelines(),
             },
+            ("POST", "inspector-scan"): inspector_scan.record,
+            ("GET", "inspector-scan"): lambda _p: inspector_scan.recorded(),
+            ("POST", "inspector-scan/clear"): cleared(inspector_scan.clear),
             ("POST", "config"): config.update,
             ("GET", "config"): lambda _p: config.snapshot(),
         }

@@ -3,6 +3,8 @@ binary when present, and a stand-in `packer` put first on PATH."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -96,6 +98,31 @@ def _git(root: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+SALT_WHEEL = b"salt wheel"
+
+
+def write_wheelhouse(root: Path, wheelhouse: Path) -> dict:
+    """A wheelhouse as golden.twin.wheelhouse leaves it, for ``root``'s lock: one locked
+    wheel, a golden wheel, the requirement files and the manifest."""
+    salt_sha = hashlib.sha256(SALT_WHEEL).hexdigest()
+    lock = root / "scripts" / "wheelhouse-requirements.txt"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f"salt==3008.0 \\\n    --hash=sha256:{salt_sha}\n")
+    (wheelhouse / "salt-3008.0-py3-none-any.whl").write_bytes(SALT_WHEEL)
+    (wheelhouse / "golden-0.1.0-py3-none-any.whl").write_bytes(b"golden wheel")
+    for name in ("requirements.txt", "golden.txt", "onedir.txt", "tests.txt"):
+        (wheelhouse / name).write_text("# for the fixture\n")
+    manifest = {
+        "lock": "scripts/wheelhouse-requirements.txt",
+        "lock_digest": "sha256:" + hashlib.sha256(lock.read_bytes()).hexdigest(),
+        "python": "3.11", "machine": "x86_64", "wheels": 2, "built_here": {},
+        "golden_wheel": {"file": "golden-0.1.0-py3-none-any.whl", "version": "0.1.0",
+                         "sha256": hashlib.sha256(b"golden wheel").hexdigest()},
+    }  # fmt: skip
+    (wheelhouse / "wheelhouse.json").write_text(json.dumps(manifest))
+    return manifest
+
+
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """The smallest checkout a bake needs, committed so revisions are real."""
@@ -110,13 +137,15 @@ def repo(tmp_path) -> Path:
     (root / "pillar" / "roles" / "app.sls").write_text(
         f"app:\n  images:\n    backend: registry.example/agent/backend@sha256:{DIGEST}\n"
     )
-    (root / "scripts").mkdir()
+    (root / "scripts").mkdir(exist_ok=True)
     (root / "scripts" / "provision.sh").write_text("#!/bin/bash\nexit 0\n")
+    (root / "security").mkdir()
+    shutil.copy2(REPO / "security" / "supply-chain.yaml", root / "security")
     (root / "tests" / "image").mkdir(parents=True)
     (root / "tests" / "image" / "test_image.py").write_text("")
     wheelhouse = root / "build" / "wheelhouse"
     wheelhouse.mkdir(parents=True)
-    (wheelhouse / "salt-3008.0-py3-none-any.whl").write_bytes(b"")
+    write_wheelhouse(root, wheelhouse)
     # Each role's own image archive (the app's here; chroma tests add theirs).
     images = root / "build" / "images"
     images.mkdir()

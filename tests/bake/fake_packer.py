@@ -8,6 +8,7 @@ Environment:
   FAKE_PACKER_VALIDATE    transcript name replayed by `packer validate` (default: pass)
   FAKE_PACKER_ARTIFACT_ID replaces the recorded image id (the recorded image is long gone)
   FAKE_PACKER_CALLS       file that gets one JSON line per invocation (argv, cwd)
+  FAKE_PACKER_TRANSCRIPTS folder of the transcripts (default tests/bake/transcripts)
 
 A transcript's meta file (NAME.json) gives the exit code, the manifest Packer wrote, and
 for the interrupt scenario the line after which real Packer received SIGINT: the stand-in
@@ -35,6 +36,22 @@ PACKAGE_RECORD = {
     ],
     "pending_updates": [], "pending_security": [],
 }  # fmt: skip
+# What `golden instance sbom` writes in the image: CycloneDX 1.5 with the same two packages.
+SBOM = {
+    "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+    "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+    "metadata": {"timestamp": "2026-01-31T12:00:00Z",
+                 "component": {"type": "operating-system", "name": "golden-app",
+                               "version": "dev", "bom-ref": "golden-app@dev"}},
+    "components": [
+        {"type": "library", "name": "openssl", "version": "3.0.15-1~deb12u1",
+         "bom-ref": "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=bookworm",
+         "purl": "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=bookworm"},
+        {"type": "library", "name": "docker-compose", "version": "2.26.1-4",
+         "bom-ref": "pkg:deb/debian/docker-compose@2.26.1-4?arch=amd64&distro=bookworm",
+         "purl": "pkg:deb/debian/docker-compose@2.26.1-4?arch=amd64&distro=bookworm"},
+    ],
+}  # fmt: skip
 
 
 def _log_call(argv: list[str]) -> None:
@@ -54,8 +71,10 @@ def _vars(argv: list[str]) -> dict[str, str]:
 
 
 def _load(name: str) -> tuple[list[str], dict]:
-    lines = (TRANSCRIPTS / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    meta = json.loads((TRANSCRIPTS / f"{name}.json").read_text(encoding="utf-8"))
+    # A test may replay a transcript it derived from a recorded one (FAKE_PACKER_TRANSCRIPTS).
+    folder = Path(os.environ.get("FAKE_PACKER_TRANSCRIPTS") or TRANSCRIPTS)
+    lines = (folder / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
     recorded_id = None
     for line in lines:
         parts = line.split(",")
@@ -104,6 +123,11 @@ def replay(name: str, argv: list[str]) -> int:
         # As the file provisioner's download of /etc/golden/packages.json would.
         Path(packages).parent.mkdir(parents=True, exist_ok=True)
         Path(packages).write_text(json.dumps(PACKAGE_RECORD))
+    sbom = variables.get("sbom_path")
+    if sbom and int(meta["exit"]) == 0:
+        # As the file provisioner's download of /etc/golden/sbom.cdx.json would.
+        Path(sbom).parent.mkdir(parents=True, exist_ok=True)
+        Path(sbom).write_text(json.dumps(SBOM))
     return int(meta["exit"])
 
 

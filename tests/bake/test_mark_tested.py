@@ -5,6 +5,8 @@ consistency only when a test declares it with emulator.fault)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import boto3
 import pytest
 from golden.bake import marking
@@ -137,16 +139,24 @@ def test_a_bake_whose_amis_are_not_all_marked_fails_and_records_which_were(monke
     monkeypatch.setattr(
         build,
         "mark_ami_tested",
-        lambda amis, endpoint: (["us-east-1:ami-1"], ["eu-west-1:ami-2: InvalidAMIID.NotFound"]),
+        lambda amis, endpoint, **_: (
+            ["us-east-1:ami-1"], ["eu-west-1:ami-2: InvalidAMIID.NotFound"]
+        ),
     )
     plan = SimpleNamespace(
-        request=SimpleNamespace(target="aws"), packer=SimpleNamespace(endpoint=None)
-    )
+        request=SimpleNamespace(target="aws", role="app", artifacts_bucket=None),
+        packer=SimpleNamespace(endpoint=None),
+        ident="app-1",
+        sbom_path=None,
+        checked=SimpleNamespace(region="us-east-1",
+                                policy=SimpleNamespace(deprecate_after_days=90)),
+    )  # fmt: skip
     summary = SimpleNamespace(tests={"passed": 3, "failed": 0, "skipped": 0})
     record: dict = {}
     found = {"amis": {"us-east-1": "ami-1", "eu-west-1": "ami-2"}}
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
     with pytest.raises(OperationFailed, match="eu-west-1:ami-2") as err:
-        build._mark_tested(plan, summary, found, {}, record, SimpleNamespace(say=print))
+        build._mark_tested(plan, summary, found, {}, record, SimpleNamespace(say=print), now)
     assert "marked: us-east-1:ami-1" in str(err.value)
     assert record["tested_marks"] == ["us-east-1:ami-1"]
     assert record["status"] == "partially-marked" and "tested" not in record

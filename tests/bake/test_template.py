@@ -171,15 +171,17 @@ def test_both_sources_run_the_same_provisioners_from_var_tmp(template):
     for body in provisioners:
         assert not {"only", "except", "override"} & set(body)
     kinds = [kind for entry in build["provisioner"] for kind in entry]
-    assert kinds == ["shell", "file", "shell", "file"]
+    assert kinds == ["shell", "file", "shell", "file", "file"]
     shells = [body for entry in build["provisioner"] for k, body in entry.items() if k == "shell"]
     assert all(body["remote_folder"] == "/var/tmp" for body in shells)
-    upload, download = [body for entry in build["provisioner"] for k, body in entry.items()
-                        if k == "file"]  # fmt: skip
+    upload, download, sbom = [body for entry in build["provisioner"]
+                              for k, body in entry.items() if k == "file"]  # fmt: skip
     assert upload["source"] == "${var.staging_dir}/"
-    # After provision.sh: the image's package record goes into the build record.
+    # After provision.sh: the image's package record and SBOM go beside the build record.
     assert download == {"direction": "download", "source": "/etc/golden/packages.json",
                         "destination": "${var.packages_path}"}
+    assert sbom == {"direction": "download", "source": "/etc/golden/sbom.cdx.json",
+                    "destination": "${var.sbom_path}"}
     assert _locals(template)["remote_src"] == "/var/tmp/golden"
     command = shells[-1]["inline"][-1]
     assert command == (

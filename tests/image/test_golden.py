@@ -26,6 +26,16 @@ def test_image_json_digests_match_running_images(host):
     assert running <= set(record["app_images"].values())
 
 
+def test_the_image_carries_its_sbom(host):
+    """Written by the bake after the highstate (golden instance sbom): CycloneDX 1.5 with
+    the image's OS packages and Salt's Python environment."""
+    doc = json.loads(host.file("/etc/golden/sbom.cdx.json").content_string)
+    assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.5"
+    purls = [c.get("purl", "") for c in doc["components"]]
+    assert any(p.startswith("pkg:deb/") for p in purls)
+    assert any(p.startswith("pkg:pypi/salt@") for p in purls)
+
+
 def test_cloudwatch_config_rendered_with_dimensions(host):
     conf = json.loads(host.file(
         "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json").content_string)

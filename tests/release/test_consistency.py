@@ -48,9 +48,12 @@ def _old_amis(world, count: int) -> list[str]:
 
 
 def _prune(world, *extra: str):
+    # No grace period: these tests are about deleting the snapshots of a deregistered AMI
+    # (the staged retirement is in test_ami_lifecycle.py).
     return world.golden(
-        "amis", "prune", "--role", "app", "--keep", "2", "--env", world.settings, "--json", *extra
-    )
+        "amis", "prune", "--role", "app", "--keep", "2", "--grace-days", "0",
+        "--env", world.settings, "--json", *extra,
+    )  # fmt: skip
 
 
 def test_prune_waits_while_a_fresh_deregistration_keeps_the_snapshot_in_use(world, sleeps):

@@ -161,8 +161,9 @@ def test_prune_never_removes_an_ami_in_use(world):
     ]
 
     result = world.golden(
-        "amis", "prune", "--role", "app", "--keep", "1", "--env", world.settings, "--yes", "--json"
-    )
+        "amis", "prune", "--role", "app", "--keep", "1", "--grace-days", "0",
+        "--env", world.settings, "--yes", "--json",
+    )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     assert [r["image_id"] for r in out["removed"]] == [oldest]

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from golden.cli import main
 from golden.core.errors import ConfigError
-from golden.twin import appimages
+from golden.twin import appimages, imagepython
 
 BACKEND = appimages.COMPONENTS[0]
 
@@ -64,16 +64,51 @@ def test_commit_changes_make_a_non_root_image_with_a_healthcheck_on_its_port():
     assert not any(c.startswith("ENTRYPOINT") for c in changes)
 
 
+H = "0" * 64
+
+
 def test_wheelhouse_requirements_drop_markers_so_the_target_python_decides():
     lock = (
         "# a comment\n"
-        "anyio==4.16.0\n"
-        'async-timeout==5.0.1 ; python_full_version < "3.11.3"\n'
-        "psycopg-binary==3.3.9  # binary libpq\n"
+        f"anyio==4.16.0 \\\n    --hash=sha256:{H}\n"
+        f'async-timeout==5.0.1 ; python_full_version < "3.11.3" \\\n    --hash=sha256:{H}\n'
+        f"colorama==0.4.6 ; sys_platform == 'win32' \\\n    --hash=sha256:{H}\n"
+        f"psycopg-binary==3.3.9 \\\n    --hash=sha256:{H}\n    # via psycopg\n"
     )
-    assert appimages.wheelhouse_requirements(lock) == (
-        "anyio==4.16.0\nasync-timeout==5.0.1\npsycopg-binary==3.3.9\n"
+    assert imagepython.wheelhouse_requirements(lock, "3.11", "x86_64") == (
+        f"anyio==4.16.0 --hash=sha256:{H}\nasync-timeout==5.0.1 --hash=sha256:{H}\n"
+        f"psycopg-binary==3.3.9 --hash=sha256:{H}\n"
     )
+
+
+def test_the_image_installs_what_the_lock_pins_with_the_hashes_of_wheels_built_here():
+    marker = 'python_full_version < "3.11.3"'
+    lock = (f"anyio==4.16.0 \\\n    --hash=sha256:{H}\n"
+            f"async-timeout==5.0.1 ; {marker} \\\n    --hash=sha256:{H}\n")  # fmt: skip
+    wheels = {"anyio-4.16.0-py3-none-any.whl": H,
+              "async_timeout-5.0.1-py3-none-any.whl": "1" * 64}  # fmt: skip
+    text = imagepython.install_requirements(lock, "3.11", "x86_64", wheels, "backend lock")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines == [
+        f"anyio==4.16.0 --hash=sha256:{H}",
+        f"async-timeout==5.0.1 ; python_full_version < \"3.11.3\" --hash=sha256:{H} "
+        f"--hash=sha256:{'1' * 64}",
+    ]
+
+
+def test_the_package_list_the_build_prints_becomes_a_label_and_the_manifest_keeps_it():
+    lines = ["venv: 40 MB", "golden-python-packages: fastapi==0.165.0 uvicorn==0.54.0"]
+    listing = imagepython.packages_listed(lines)
+    assert imagepython.packages_label(listing) == (
+        f'LABEL {imagepython.PACKAGES_LABEL}="fastapi==0.165.0 uvicorn==0.54.0"'
+    )
+    packages = imagepython.parse_packages(listing)
+    assert packages == [{"name": "fastapi", "version": "0.165.0"},
+                        {"name": "uvicorn", "version": "0.54.0"}]  # fmt: skip
+    doc = appimages.manifest({"backend": {"ref": "r", "id": "sha256:1",
+                                          "python_packages": packages}})  # fmt: skip
+    assert doc["images"]["backend"]["python_packages"] == packages
+    assert "{list_packages}" in appimages.BUILD_SCRIPT
 
 
 def test_wheels_are_built_for_a_matching_python_and_downloaded_for_another(tmp_path):

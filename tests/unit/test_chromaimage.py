@@ -13,11 +13,16 @@ def test_lock_pins_one_chromadb_1x_release():
     assert chromaimage.chromadb_version(chromaimage.LOCK.read_text()).startswith("1.5.")
 
 
+HASH = " \\\n    --hash=sha256:" + "0" * 64 + "\n"
+
+
 @pytest.mark.parametrize(
     "lock,message",
     [
-        ("numpy==2.0\n", "no `chromadb==VERSION` pin"),
-        ("chromadb==0.6.3\n", "expected a 1.x pin"),
+        ("numpy==2.0" + HASH, "no `chromadb==VERSION` pin"),
+        ("chromadb==0.6.3" + HASH, "expected a 1.x pin"),
+        # Every entry of the lock is pinned with hashes (it is installed --require-hashes).
+        ("chromadb==1.5.9\n", "chromadb==1.5.9 has no --hash"),
     ],
 )
 def test_bad_lock_is_refused(lock, message):

@@ -19,12 +19,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from golden.bake import compat as packer_compat
 from golden.bake import packer as packer_cli
-from golden.bake import preflight, staging
+from golden.bake import preflight, publish, staging
 from golden.bake import stream as packer_stream
 from golden.bake.marking import mark_ami_tested, mark_image_tested, tests_passed
 from golden.bake.plan import Plan, plan_bake
@@ -47,6 +47,7 @@ from golden.bake.request import (
     check_request,
     packer_var_args,
 )
+from golden.core import tags
 from golden.core.errors import OperationFailed
 
 
@@ -102,7 +103,11 @@ def bake(
         summary, stream_ids = _packer_build(plan, template_dir, args, record, progress)
         found, custom = _collect_artifacts(plan, stream_ids, record)
         record["packages"] = packages_entry(_read_json(plan.packages_path), plan.packages_path)
-        _mark_tested(plan, summary, found, custom, record, progress)
+        doc = publish.read_sbom(plan.sbom_path)
+        record["sbom"] = publish.sbom_entry(doc, plan.sbom_path)
+        _check_tests(summary, record)
+        record["vulnerability_scan"] = _scan(plan, doc, record, progress, now().date())
+        _mark_tested(plan, summary, found, custom, record, progress, now())
         return record
     except KeyboardInterrupt:
         record.update(status="interrupted")
@@ -231,17 +236,9 @@ def _collect_artifacts(plan: Plan, stream_ids: list[str], record: dict) -> tuple
     return found, custom
 
 
-def _mark_tested(
-    plan: Plan,
-    summary: packer_stream.StreamSummary,
-    found: dict,
-    custom: dict,
-    record: dict,
-    progress: Progress,
-) -> None:
-    """Only when the in-bake tests passed: mark the image tested (every regional AMI, or
-    the local image's tested commit and tags); otherwise OperationFailed, the image stays
-    unmarked (record status "untested")."""
+def _check_tests(summary: packer_stream.StreamSummary, record: dict) -> None:
+    """The in-bake tests passed; otherwise OperationFailed, the image stays unmarked
+    (record status "untested")."""
     if not tests_passed(summary.tests):
         record.update(status="untested")
         raise OperationFailed(
@@ -249,9 +246,57 @@ def _mark_tested(
             f"(summary: {summary.tests or 'no golden-provision test summary line'}); "
             "it is NOT marked tested"
         )
+
+
+def _scan(plan: Plan, doc: dict | None, record: dict, progress: Progress, today) -> dict:
+    """The vulnerability gate before the image is marked tested (publish.gate); a local
+    bake, or --skip-scan, says plainly that no scan ran. A failing gate leaves the image
+    unmarked (record status "vulnerable", or "scan-failed" when the scan did not run)."""
+    request = plan.request
+    if request.skip_scan:
+        reason = ("a local image: Amazon Inspector's ScanSbom is reached only on an AWS bake"
+                  if request.target == "local" else "--skip-scan")  # fmt: skip
+        return publish.not_scanned(reason, progress.say)
+    try:
+        return publish.gate(
+            doc, policy=plan.checked.policy, threshold=request.fail_on,
+            region=plan.checked.region, endpoint=plan.packer.endpoint,
+            report_path=plan.scan_path, today=today, say=progress.say,
+        )  # fmt: skip
+    except OperationFailed as exc:
+        scan = getattr(exc, "scan", None)
+        record.update(status="vulnerable" if scan else "scan-failed",
+                      vulnerability_scan=scan or {"ran": False, "reason": str(exc)})  # fmt: skip
+        raise
+
+
+def _mark_tested(
+    plan: Plan,
+    summary: packer_stream.StreamSummary,
+    found: dict,
+    custom: dict,
+    record: dict,
+    progress: Progress,
+    now: datetime,
+) -> None:
+    """Mark the image tested (its tests passed and the gate let it through): every
+    regional AMI gets golden:tested=true, golden:sbom (the SBOM uploaded to the artifacts
+    bucket) and its deprecation time; a local image its tested commit and tags."""
     request = plan.request
     if request.target == "aws":
-        marked, unfinished = mark_ami_tested(found["amis"], plan.packer.endpoint)
+        name = custom.get("ami_name") or plan.ident
+        sbom_url = publish.upload_sbom(
+            plan.sbom_path, bucket=request.artifacts_bucket, role=request.role, name=name,
+            region=plan.checked.region, endpoint=plan.packer.endpoint, say=progress.say,
+        ) if record.get("sbom") else None  # fmt: skip
+        record["sbom_url"] = sbom_url
+        days = plan.checked.policy.deprecate_after_days
+        record["deprecate_at"] = (now + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:00Z")
+        marked, unfinished = mark_ami_tested(
+            found["amis"], plan.packer.endpoint,
+            extra_tags={tags.SBOM: sbom_url} if sbom_url else None,
+            deprecate_at=now + timedelta(days=days),
+        )  # fmt: skip
         record["tested_marks"] = marked
         if unfinished:
             record.update(status="partially-marked", unmarked=unfinished)

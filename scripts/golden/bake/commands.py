@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from golden.bake import build, standin
+from autoscaling.supplychain import SEVERITIES
+from golden.bake import build, sboms, standin
 from golden.bake.record import human_result
 from golden.bake.request import (
     DEFAULT_AWS_CA_BUNDLE,
@@ -20,11 +21,13 @@ from golden.bake.request import (
     BakeRequest,
     parse_var_overrides,
 )
-from golden.core import provenance
+from golden.core import provenance, sbom
+from golden.core.errors import ConfigError
 
 
 def register(main: click.Group) -> None:
     main.add_command(bake_command)
+    main.add_command(sbom_command)
     # `golden local` is the twin job's group; the emulated AWS bake is one of its commands.
     main.commands["local"].add_command(ami_command)
 
@@ -79,11 +82,37 @@ def register(main: click.Group) -> None:
     "`golden bake --role base` makes one) instead of the OS image. The role's full "
     "highstate still runs on top.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="AWS: the lowest severity of an Amazon Inspector finding that fails the bake "
+    "(default: vulnerabilities.fail_on in security/supply-chain.yaml, shipped: critical).",
+)
+@click.option(
+    "--skip-scan",
+    is_flag=True,
+    help="AWS: publish without the vulnerability scan (the record says no scan ran).",
+)
+@click.option(
+    "--supply-chain",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The reviewed supply-chain settings (default security/supply-chain.yaml): "
+    "failing severity, accepted exceptions, AMI deprecation.",
+)
+@click.option(
+    "--artifacts-bucket",
+    default=None,
+    help="AWS: S3 bucket the SBOM is uploaded to (key sboms/ROLE/AMI-NAME.cdx.json, named "
+    "by the AMI's golden:sbom tag); default $GOLDEN_ARTIFACTS_BUCKET, else not uploaded.",
+)
 @click.option("--dry-run", is_flag=True, help="Check inputs and validate; build nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build record as JSON.")
 def bake_command(
     role, target, pairs, var_files, salt_install, wheelhouse, images,
-    allow_packer_compat, local_repository, ca_bundle, from_base, dry_run, as_json,
+    allow_packer_compat, local_repository, ca_bundle, from_base, fail_on, skip_scan,
+    supply_chain, artifacts_bucket, dry_run, as_json,
 ):  # fmt: skip
     """Bake a role's image with Packer (validate, build, in-bake tests) and record it.
 
@@ -104,6 +133,10 @@ def bake_command(
         local_repository=local_repository,
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
         from_base=from_base,
+        fail_on=fail_on,
+        skip_scan=skip_scan,
+        supply_chain=Path(supply_chain) if supply_chain else None,
+        artifacts_bucket=artifacts_bucket,
     )
     record = build.bake(request, repo=provenance.repo_root())
     click.echo(json.dumps(record, indent=2, sort_keys=True) if as_json else human_result(record))
@@ -168,3 +201,44 @@ def ami_command(role, endpoint, image, name_prefix, ssh_port, dry_run, as_json):
         if as_json
         else standin.human_result(result)
     )
+
+
+@click.command("sbom")
+@click.argument("target")
+@click.option("--env", default=None, help="Environment (for the region and endpoint of an AMI).")
+@click.option("--region", default=None, help="AWS region of the AMI (overrides --env's).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Save the document here instead of printing it.",
+)  # fmt: skip
+@click.option("--summary", is_flag=True, help="Print the component counts, not the document.")
+def sbom_command(target, env, region, output, summary):
+    """Print or save the CycloneDX SBOM of TARGET: an AMI id (the S3 object its
+    golden:sbom tag names) or a local image (its /etc/golden/sbom.cdx.json)."""
+    if sboms.is_ami(target):
+        region, endpoint = _region_endpoint(env, region)
+        doc, where = sboms.from_ami(target, region=region, endpoint=endpoint)
+    else:
+        doc, where = sboms.from_image(target)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"saved {where} to {output} ({len(text.encode())} bytes)", err=True)
+    if summary:
+        click.echo(json.dumps({"from": where, **sbom.counts(doc)}, sort_keys=True))
+    elif not output:
+        click.echo(text, nl=False)
+
+
+def _region_endpoint(env: str | None, region: str | None) -> tuple[str, str | None]:
+    import os
+
+    from autoscaling import settings
+
+    if env:
+        environment = settings.load(env)
+        return region or environment.region, environment.endpoint_url
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigError("--env/--region: give an environment or a region (or set AWS_REGION)")
+    return region, None

@@ -8,6 +8,7 @@ VERSION and latest.
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -22,13 +23,19 @@ def tests_passed(tests: dict[str, int] | None) -> bool:
 
 
 def mark_ami_tested(
-    amis: dict[str, str], endpoint: str | None, backoff: retry.Backoff | None = None
+    amis: dict[str, str],
+    endpoint: str | None,
+    backoff: retry.Backoff | None = None,
+    *,
+    extra_tags: dict[str, str] | None = None,
+    deprecate_at: datetime | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Tag every AMI ({region: ami id}) and its snapshots golden:tested=true through
-    ``endpoint`` (None: AWS itself). Returns (marked, unfinished): "region:ami" for each
-    AMI marked, sorted by region, and one line per region that could not be marked
-    (what failed and the command that finishes it by hand). Never stops at the first
-    region.
+    """Tag every AMI ({region: ami id}) and its snapshots golden:tested=true (and
+    ``extra_tags``, e.g. golden:sbom) through ``endpoint`` (None: AWS itself), then give
+    it its deprecation time (EnableImageDeprecation at ``deprecate_at``, UTC). Returns
+    (marked, unfinished): "region:ami" for each AMI marked, sorted by region, and one
+    line per region that could not be marked (what failed and the command that finishes
+    it by hand). Never stops at the first region.
 
     The AMIs were created or copied moments ago and EC2 is eventually consistent: the
     image is looked up, and tagged, with bounded back-off while EC2 answers
@@ -38,15 +45,27 @@ def mark_ami_tested(
     marked, unfinished = [], []
     for region, ami in sorted(amis.items()):
         client = awsclient.client("ec2", region=region, endpoint=endpoint)
+        extra = " ".join(f"Key={k},Value={v}" for k, v in sorted((extra_tags or {}).items()))
         try:
-            _mark_one(client, ami, backoff)
+            _mark_one(client, ami, backoff, extra_tags or {})
         except (ClientError, OperationFailed) as exc:
             unfinished.append(
                 f"{region}:{ami}: {_reason(exc)} (to finish by hand: aws ec2 create-tags "
                 f"--region {region} --resources {ami} <its snapshots> --tags "
-                f"Key={tags.TESTED},Value={tags.TESTED_VALUE})"
+                f"Key={tags.TESTED},Value={tags.TESTED_VALUE} {extra})".replace(" )", ")")
             )
             continue
+        if deprecate_at is not None:
+            when = deprecate_at.strftime("%Y-%m-%dT%H:%M:00Z")
+            try:
+                client.enable_image_deprecation(ImageId=ami, DeprecateAt=deprecate_at)
+            except ClientError as exc:
+                unfinished.append(
+                    f"{region}:{ami}: marked tested, but no deprecation time: {_reason(exc)} "
+                    f"(to finish by hand: aws ec2 enable-image-deprecation --region {region} "
+                    f"--image-id {ami} --deprecate-at {when})"
+                )
+                continue
         marked.append(f"{region}:{ami}")
     return marked, unfinished
 
@@ -56,7 +75,7 @@ def _reason(exc: Exception) -> str:
     return f"{code}: {exc}" if code else str(exc)
 
 
-def _mark_one(client, ami: str, backoff: retry.Backoff | None) -> None:
+def _mark_one(client, ami: str, backoff: retry.Backoff | None, extra: dict[str, str]) -> None:
     gone = retry.AMI_NOT_VISIBLE + retry.SNAPSHOT_NOT_VISIBLE
     image = retry.describe(
         lambda: next(iter(client.describe_images(ImageIds=[ami]).get("Images", [])), None),
@@ -73,7 +92,8 @@ def _mark_one(client, ami: str, backoff: retry.Backoff | None) -> None:
     retry.call(
         lambda: client.create_tags(
             Resources=[ami, *snapshots],
-            Tags=[{"Key": tags.TESTED, "Value": tags.TESTED_VALUE}],
+            Tags=[{"Key": tags.TESTED, "Value": tags.TESTED_VALUE}]
+            + [{"Key": k, "Value": v} for k, v in sorted(extra.items())],
         ),
         gone,
         backoff,

@@ -45,6 +45,13 @@ class Plan:
     app_images: str  # their golden:app-images tag value
     stage_provenance: dict
     variables: dict[str, str]
+    inputs: dict  # locks' digests and the wheelhouse manifest (preflight.check_wheelhouse)
+    checked: Preflight  # what preflight found (the supply-chain policy, the build region)
+
+    @property
+    def scan_path(self) -> Path:
+        """ScanSbom's report, beside the SBOM."""
+        return self.workdir / "scan.json"
 
     @property
     def stage_dir(self) -> Path:
@@ -58,6 +65,11 @@ class Plan:
     def packages_path(self) -> Path:
         """The image's package record, downloaded by the template's file provisioner."""
         return self.workdir / "packages.json"
+
+    @property
+    def sbom_path(self) -> Path:
+        """The image's SBOM, downloaded by the template's file provisioner."""
+        return self.workdir / "sbom.cdx.json"
 
     @property
     def manifest_path(self) -> Path:
@@ -107,6 +119,7 @@ def plan_bake(request: BakeRequest, paths: Paths, checked: Preflight, started_at
         "app_images": app_images,
         "manifest_path": str(manifest_path),
         "packages_path": str(workdir / "packages.json"),
+        "sbom_path": str(workdir / "sbom.cdx.json"),
     }
     return Plan(
         request=request,
@@ -124,4 +137,6 @@ def plan_bake(request: BakeRequest, paths: Paths, checked: Preflight, started_at
         app_images=app_images,
         stage_provenance=stage_provenance,
         variables=variables,
+        inputs=checked.inputs,
+        checked=checked,
     )

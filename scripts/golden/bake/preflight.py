@@ -8,12 +8,15 @@ to fix. Effects: `packer version`, reading the inputs, docker image queries."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoscaling import supplychain
+from autoscaling.supplychain import SupplyChain
 from golden.bake import compat as packer_compat
 from golden.bake import packer as packer_cli
 from golden.bake import staging
@@ -27,6 +30,7 @@ from golden.bake.request import (
     staging_entries,
     template_default,
 )
+from golden.core import locks
 from golden.core.errors import PreflightError
 
 
@@ -50,13 +54,18 @@ class Preflight:
     entries: dict[str, Path]
     base: dict | None
     variables_text: str
+    inputs: dict  # the locks' digests and the wheelhouse's manifest (check_wheelhouse)
+    policy: SupplyChain  # security/supply-chain.yaml: the gate and the AMI lifecycle
+    region: str  # the AWS bake's build region (aws_region); the local one's default
 
 
 def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Preflight:
     """All checks of a checked request, in order; nothing is written. A --from-base bake
     gets its base's template variables added to ``request.variables``."""
     packer = check_packer(request)
+    policy = supplychain.load(request.supply_chain)
     entries = check_inputs(request, paths)
+    inputs = check_wheelhouse(entries["wheelhouse"], paths.repo)
     base = None
     if request.from_base:
         variables, base = choose_base(request.target, say)
@@ -66,7 +75,14 @@ def run(request: BakeRequest, paths: Paths, say: Callable[[str], None]) -> Prefl
         check_twin_base_image(request, variables_text)
     else:
         check_architecture(request, entries, variables_text)
-    return Preflight(packer=packer, entries=entries, base=base, variables_text=variables_text)
+    region = (
+        request.variables.get("aws_region")
+        or var_file_value(request.var_files, "aws_region")
+        or template_default(variables_text, "aws_region")
+        or "us-east-1"
+    )
+    return Preflight(packer=packer, entries=entries, base=base, variables_text=variables_text,
+                     inputs=inputs, policy=policy, region=region)  # fmt: skip
 
 
 def check_packer(request: BakeRequest) -> PackerTool:
@@ -105,6 +121,41 @@ def check_inputs(request: BakeRequest, paths: Paths) -> dict[str, Path]:
     if problems:
         raise PreflightError("bake inputs missing:\n  " + "\n  ".join(problems))
     return entries
+
+
+def check_wheelhouse(wheelhouse: Path, repo: Path) -> dict:
+    """The wheelhouse was built from this checkout's lock (its manifest records the
+    lock's digest) and holds the golden wheel its manifest pins by sha256, and the
+    requirement files the image installs with --require-hashes. Returns the build
+    record's `inputs`: {"locks": {path: "sha256:..."} of every image lock in the
+    checkout, "wheelhouse": the manifest}. PreflightError names what to rebuild."""
+    rebuild = "rebuild it with `golden twin build` (make image)"
+    lock = repo / locks.IMAGE_LOCKS["wheelhouse"]
+    if not lock.is_file():
+        raise PreflightError(f"{lock}: the wheelhouse lock is missing; `make lock` writes it")
+    manifest_path = wheelhouse / locks.WHEELHOUSE_MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise PreflightError(f"{manifest_path}: missing or not JSON: the wheelhouse was not "
+                             f"built from the lock; {rebuild}") from None  # fmt: skip
+    digest = locks.file_digest(lock)
+    if manifest.get("lock_digest") != digest:
+        raise PreflightError(
+            f"{wheelhouse}: built from another lock ({manifest.get('lock_digest')}) than "
+            f"{lock.relative_to(repo)} ({digest}); {rebuild}"
+        )
+    golden = manifest.get("golden_wheel") or {}
+    wheel = wheelhouse / str(golden.get("file") or "golden-*.whl")
+    if not wheel.is_file() or locks.file_digest(wheel) != f"sha256:{golden.get('sha256')}":
+        raise PreflightError(f"{wheel}: missing or not the golden wheel the wheelhouse pins "
+                             f"(sha256:{golden.get('sha256')}); {rebuild}")  # fmt: skip
+    missing = [n for n in locks.WHEELHOUSE_REQUIREMENTS if not (wheelhouse / n).is_file()]
+    if missing:
+        raise PreflightError(f"{wheelhouse}: {', '.join(missing)} missing; {rebuild}")
+    digests = {str(rel): locks.file_digest(repo / rel)
+               for rel in locks.IMAGE_LOCKS.values() if (repo / rel).is_file()}  # fmt: skip
+    return {"locks": digests, "wheelhouse": manifest}
 
 
 def check_architecture(request: BakeRequest, entries: dict[str, Path], variables_text: str) -> None:

@@ -77,6 +77,9 @@ def running_record(plan: Plan) -> dict:
             "app_image_refs": sorted(set(plan.refs)),
             "base": plan.base,
         },
+        # What the image was built from: the lock files' digests and the wheelhouse
+        # (its lock digest, the wheels built here, the golden wheel's sha256).
+        "inputs": plan.inputs,
         "log": str(plan.log_path),
         "manifest": str(plan.manifest_path),
         "record_path": str(plan.record_path),
@@ -210,5 +213,28 @@ def human_result(record: dict) -> str:
         f"baked {record['role']} for {record['target']}: {where}\n"
         f"tests: passed={tests.get('passed')} failed={tests.get('failed')} "
         f"skipped={tests.get('skipped')}\n"
-        f"record: {record.get('record_path', '')}\nlog: {record['log']}"
+        + supply_chain_lines(record)
+        + f"record: {record.get('record_path', '')}\nlog: {record['log']}"
     )
+
+
+def supply_chain_lines(record: dict) -> str:
+    """What the record says of the SBOM and the vulnerability scan, one line each (a
+    bake without a scan says so: it never reads as clean)."""
+    lines = []
+    sbom = record.get("sbom")
+    if sbom:
+        where = record.get("sbom_url") or sbom["file"]
+        lines.append(f"sbom: {sbom['components']['total']} components, {sbom['bytes']} bytes: "
+                     f"{where}")  # fmt: skip
+    scan = record.get("vulnerability_scan") or {}
+    if scan.get("ran"):
+        accepted = len(scan.get("accepted") or [])
+        note = f"; {accepted} accepted by exception" if accepted else ""
+        lines.append(
+            f"vulnerabilities: scanned (ScanSbom), none failing at {scan['threshold']} or "
+            f"above{note}"
+        )
+    elif scan:
+        lines.append(f"vulnerabilities: NOT scanned ({scan.get('reason')})")
+    return "".join(line + "\n" for line in lines)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from autoscaling.supplychain import DEFAULT_PATH as DEFAULT_SUPPLY_CHAIN
+from autoscaling.supplychain import SEVERITIES
 from golden.bake import staging
 from golden.bake.frombase import BASE_ROLE, FROM_BASE_VARS
 from golden.core import tags
@@ -33,6 +35,7 @@ WRAPPER_VARS = (
     "staging_dir",
     "manifest_path",
     "packages_path",
+    "sbom_path",
     "git_revision",
     "state_tree_revision",
     "packer_version",
@@ -74,6 +77,13 @@ class BakeRequest:
     ca_bundle: Path | None = None
     # Start from the newest tested base image instead of the OS image (two-stage bake).
     from_base: bool = False
+    # The vulnerability gate (AWS): failing severity (None: the policy's fail_on), no scan
+    # at all (said plainly in the record), the reviewed policy file (None: the checkout's
+    # security/supply-chain.yaml). The SBOM's bucket (None: not uploaded, no tag).
+    fail_on: str | None = None
+    skip_scan: bool = False
+    supply_chain: Path | None = None
+    artifacts_bucket: str | None = None
 
 
 @dataclass
@@ -114,7 +124,14 @@ def check_request(request: BakeRequest, paths: Paths) -> BakeRequest:
             if name in request.variables:
                 raise ConfigError(f"--var {name}: --from-base sets it (the source is the newest "
                                   "tested base image); remove one of the two")  # fmt: skip
+    if request.fail_on is not None and request.fail_on not in SEVERITIES:
+        raise ConfigError(f"--fail-on {request.fail_on!r}: expected one of "
+                          f"{', '.join(SEVERITIES)}")  # fmt: skip
     return BakeRequest(
+        fail_on=request.fail_on,
+        skip_scan=request.skip_scan or request.target == "local",
+        supply_chain=Path(request.supply_chain or paths.repo / DEFAULT_SUPPLY_CHAIN).resolve(),
+        artifacts_bucket=request.artifacts_bucket or os.environ.get("GOLDEN_ARTIFACTS_BUCKET"),
         role=request.role,
         target=request.target,
         variables=dict(request.variables),

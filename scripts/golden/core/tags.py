@@ -11,6 +11,10 @@ SOURCE_AMI = "golden:source-ami"
 SOURCE_AMI_NAME = "golden:source-ami-name"
 PACKER_VERSION = "golden:packer-version"
 APP_IMAGES = "golden:app-images"
+# s3://BUCKET/KEY of the image's CycloneDX SBOM (golden bake uploads it; golden sbom reads it).
+SBOM = "golden:sbom"
+# When `golden amis prune` disabled the AMI (ISO 8601 UTC): its grace period starts there.
+DISABLED_AT = "golden:disabled-at"
 
 AMI_ROLES = ("app", "chroma", "base")
 TESTED_VALUE = "true"

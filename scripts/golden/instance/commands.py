@@ -175,3 +175,33 @@ def instance_packages(output, as_json):
          "pending security updates": shown or "none"},
         as_json=False, title="package set",
     )  # fmt: skip
+
+
+@instance_group.command("sbom")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="/etc/golden/sbom.cdx.json",
+    show_default=True,
+    help="Where the CycloneDX JSON goes.",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the staged image archives' manifests (*.json): their images' digests "
+    "and Python packages.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def instance_sbom(output, images_dir, as_json):
+    """Write this machine's SBOM (CycloneDX 1.5: dpkg packages, the Python packages of
+    the environment golden runs in, container images by digest and their Python
+    packages) to OUTPUT. The bake runs it after the highstate."""
+    from golden.core import sbom as sbom_doc
+    from golden.instance import sbom
+
+    doc = sbom.collect(images_dir=images_dir)
+    size = sbom.write(doc, output)
+    emit({"sbom": str(output), "bytes": size, **sbom_doc.counts(doc)}, as_json=as_json,
+         title="SBOM")  # fmt: skip

@@ -23,13 +23,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from golden.core import containers
+from golden.core import containers, locks
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import eprint, run, stream, which_or_fail
+from golden.twin import imagepython
 
 DEFAULT_BASE = "golden/base:bookworm"
 DEFAULT_OUT = "build/images"
 DEFAULT_WHEELHOUSE = "build/wheelhouse-sample"
+# Written into each wheelhouse: the lock for the target, with the hashes of wheels built here.
+INSTALL_REQUIREMENTS = "install-requirements.txt"
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / "tests" / "sample_app"
 ARCHIVE_NAME = "sample-app.tar"
 MANIFEST_NAME = "sample-app.json"
@@ -81,10 +84,11 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 fi
 python3 -m venv {venv}
-{venv}/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheels \\
-    --disable-pip-version-check -q -r /app/requirements.txt
+{venv}/bin/pip install --require-hashes --no-index --no-cache-dir --find-links /tmp/wheels \\
+    --disable-pip-version-check -q -r /tmp/wheels/install-requirements.txt
 {venv}/bin/pip check
 {venv}/bin/pip uninstall -y -q pip setuptools 2>/dev/null || true
+{list_packages}
 {venv}/bin/python -m compileall -q /app
 getent group app >/dev/null || groupadd --system --gid {uid} app
 getent passwd app >/dev/null || useradd --no-log-init --uid {uid} --gid {uid} \\
@@ -99,6 +103,7 @@ echo "venv: $(du -sm {venv} | cut -f1) MB, app: $(du -sm /app | cut -f1) MB"
 
 
 # -- pure decisions ---------------------------------------------------------------------------
+
 
 _CHANGES_TEMPLATE = (
     f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -186,9 +191,12 @@ def manifest(images: dict[str, dict[str, str]], archive: dict | None = None) -> 
     Raises ConfigError when the images disagree on their architecture."""
     doc: dict = {
         "images": {
-            name: {"ref": info["ref"], "id": info["id"]} for name, info in sorted(images.items())
+            name: {"ref": info["ref"], "id": info["id"],
+                   **({"python_packages": info["python_packages"]}
+                      if info.get("python_packages") else {})}
+            for name, info in sorted(images.items())
         }
-    }
+    }  # fmt: skip
     architectures = {info["architecture"] for info in images.values() if info.get("architecture")}
     if len(architectures) > 1:
         raise ConfigError(
@@ -212,17 +220,6 @@ def archive_is_current(existing: dict | None, images: dict[str, dict[str, str]],
     return size == tar.stat().st_size
 
 
-def wheelhouse_requirements(lock: str) -> str:
-    """The lock without environment markers: the wheelhouse holds every pin, since markers
-    such as python_full_version must be judged by the image's Python, not the host's."""
-    lines = []
-    for line in lock.splitlines():
-        requirement = line.split("#", 1)[0].split(";", 1)[0].strip()
-        if requirement:
-            lines.append(requirement)
-    return "\n".join(lines) + "\n"
-
-
 def wheel_command(
     python: str, requirements: Path, out: Path, host_py: str, target_py: str, machine: str
 ) -> list[str]:
@@ -230,9 +227,11 @@ def wheel_command(
     otherwise downloaded as binary wheels for the target's tags (nothing is compiled)."""
     pip = [python, "-m", "pip"]
     if host_py == target_py:
-        return [*pip, "wheel", "--no-deps", "-q", "-w", str(out), "-r", str(requirements)]
+        return [*pip, "wheel", "--no-deps", "--require-hashes", "-q", "-w", str(out),
+                "-r", str(requirements)]  # fmt: skip
     nodot = target_py.replace(".", "")
-    argv = [*pip, "download", "--no-deps", "-q", "-d", str(out), "--only-binary=:all:"]
+    argv = [*pip, "download", "--no-deps", "--require-hashes", "-q", "-d", str(out),
+            "--only-binary=:all:"]  # fmt: skip
     argv += ["--implementation", "cp", "--python-version", target_py]
     argv += ["--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
     for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "linux"):
@@ -292,7 +291,10 @@ def _wheelhouse(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     unmarked = tmp / "requirements-unmarked.txt"
-    unmarked.write_text(wheelhouse_requirements(requirements.read_text()))
+    lock_text = requirements.read_text()
+    unmarked.write_text(
+        imagepython.wheelhouse_requirements(lock_text, target_py, machine, str(requirements))
+    )
     how = "building" if host_py == target_py else f"downloading (host {host_py}) wheels"
     clock.say(f"{component.name}: {how} wheels for Python {target_py} {machine} into {out}")
     stream(
@@ -303,6 +305,10 @@ def _wheelhouse(
         what=f"pip wheel for the sample {component.name}",
     )
     unmarked.unlink()
+    wheels = {w.name: locks.file_digest(w).split(":", 1)[1] for w in sorted(tmp.glob("*.whl"))}
+    (tmp / INSTALL_REQUIREMENTS).write_text(
+        imagepython.install_requirements(lock_text, target_py, machine, wheels, str(requirements))
+    )
     (tmp / ".inputs").write_text(stamp_text + "\n")
     # Swapped in whole, so an interrupted run never leaves a half-filled wheelhouse behind.
     shutil.rmtree(out, ignore_errors=True)
@@ -343,14 +349,17 @@ def _build_one(
         containers.copy_into(builder, str(staging / "app"), "/app")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
         clock.say(f"{component.name}: installing wheels offline into {VENV}")
-        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID)
+        listing = imagepython.LIST_PACKAGES.format(venv=VENV)
+        script = BUILD_SCRIPT.format(venv=VENV, uid=APP_UID, list_packages=listing)
+        lines: list[str] = []
         stream(
             ["docker", "exec", builder, "/bin/sh", "-c", script],
-            on_line=lambda line: eprint(f"    {line}"),
+            on_line=lambda line: (lines.append(line), eprint(f"    {line}")),
             what=f"install into the {component.name} image",
         )
         argv = ["docker", "commit"]
-        for change in commit_changes(component, inputs):
+        label = imagepython.packages_label(imagepython.packages_listed(lines))
+        for change in [*commit_changes(component, inputs), label]:
             argv += ["-c", change]
         image_id = run(argv + [builder, component.ref], what="docker commit").stdout.decode()
         return image_id.strip()
@@ -389,6 +398,9 @@ def _current_images(base_info: dict, wanted: dict[str, str]) -> dict[str, dict]:
             "architecture": info.get("Architecture"),
             "bytes": info["Size"],
             "own_bytes": info["Size"] - base_info["Size"],
+            "python_packages": imagepython.parse_packages(
+                labels.get(imagepython.PACKAGES_LABEL)
+            ),
         }
     return images
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from golden.core import containers
+from golden.core import containers, locks
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import run, stream, which_or_fail
-from golden.twin import appimages
+from golden.twin import appimages, imagepython
 
 DEFAULT_BASE = appimages.DEFAULT_BASE
 DEFAULT_OUT = "build/images"
@@ -66,10 +65,11 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 fi
 python3 -m venv {venv}
-{venv}/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheels \\
-    --disable-pip-version-check -q -r /tmp/chroma-requirements.txt
+{venv}/bin/pip install --require-hashes --no-index --no-cache-dir --find-links /tmp/wheels \\
+    --disable-pip-version-check -q -r /tmp/wheels/install-requirements.txt
 {venv}/bin/pip check
 {venv}/bin/pip uninstall -y -q pip setuptools 2>/dev/null || true
+{list_packages}
 getent group chroma >/dev/null || groupadd --system --gid {uid} chroma
 getent passwd chroma >/dev/null || useradd --no-log-init --uid {uid} --gid {uid} \\
     --home-dir {data} --no-create-home --shell /usr/sbin/nologin chroma
@@ -77,7 +77,7 @@ install -d -o {uid} -g {uid} -m 0750 {data}
 # The venv stays root-owned: the chroma user can run it, not change it.
 chown -R root:root {venv}
 chmod -R a+rX,go-w {venv}
-rm -rf /tmp/wheels /tmp/chroma-requirements.txt /root/.cache /var/cache/debconf/*-old
+rm -rf /tmp/wheels /root/.cache /var/cache/debconf/*-old
 find {venv} -name 'direct_url.json' -delete
 {venv}/bin/python -c 'import chromadb; print("chromadb", chromadb.__version__)'
 echo "venv: $(du -sm {venv} | cut -f1) MB"
@@ -109,14 +109,13 @@ _CHANGES_TEMPLATE = (
 
 
 def chromadb_version(lock: str) -> str:
-    """The pinned chromadb version; the lock must pin exactly one 1.x release."""
-    for line in lock.splitlines():
-        requirement = line.split("#", 1)[0].split(";", 1)[0].strip()
-        name, sep, version = requirement.partition("==")
-        if sep and name.strip().lower() == "chromadb":
-            if not version.strip().startswith("1."):
-                raise ConfigError(f"{LOCK.name}: chromadb=={version.strip()}: expected a 1.x pin")
-            return version.strip()
+    """The pinned chromadb version; the lock must pin exactly one 1.x release (and, like
+    every lock, each entry with hashes: golden.core.locks.parse)."""
+    for pin in locks.parse(lock, LOCK.name):
+        if pin.name == "chromadb":
+            if not pin.version.startswith("1."):
+                raise ConfigError(f"{LOCK.name}: chromadb=={pin.version}: expected a 1.x pin")
+            return pin.version
     raise ConfigError(f"{LOCK.name}: no `chromadb==VERSION` pin found")
 
 
@@ -181,20 +180,18 @@ def _build_image(
         argv = ["docker", "run", "-d", "--name", builder, *network, "--stop-signal", "SIGTERM"]
         run([*argv, base, "sleep", "infinity"], what=f"start {builder}")
         containers.copy_into(builder, str(wheels), "/tmp/wheels")
-        with tempfile.TemporaryDirectory(prefix="chroma-lock-") as tmp:
-            # Copied under a fixed name: the script installs exactly this lock.
-            staged = Path(tmp) / "chroma-requirements.txt"
-            staged.write_bytes(lock.read_bytes())
-            containers.copy_into(builder, str(staged), "/tmp/chroma-requirements.txt")
         clock.say(f"chroma: installing chromadb {version} offline into {VENV}")
-        script = BUILD_SCRIPT.format(venv=VENV, uid=CHROMA_UID, data=DATA)
+        listing = imagepython.LIST_PACKAGES.format(venv=VENV)
+        script = BUILD_SCRIPT.format(venv=VENV, uid=CHROMA_UID, data=DATA, list_packages=listing)
+        lines: list[str] = []
         stream(
             ["docker", "exec", builder, "/bin/sh", "-c", script],
-            on_line=lambda line: clock.say(f"    {line}"),
+            on_line=lambda line: (lines.append(line), clock.say(f"    {line}")),
             what="install into the chroma image",
         )
         argv = ["docker", "commit"]
-        for change in commit_changes(inputs, version):
+        label = imagepython.packages_label(imagepython.packages_listed(lines))
+        for change in [*commit_changes(inputs, version), label]:
             argv += ["-c", change]
         return run(argv + [builder, COMPONENT.ref], what="docker commit").stdout.decode().strip()
     finally:
@@ -220,7 +217,8 @@ def _current(wanted: str) -> dict | None:
     if info is None or labels.get(INPUTS_LABEL) != wanted:
         return None
     return {"ref": COMPONENT.ref, "id": info["Id"], "bytes": info["Size"],
-            "architecture": info.get("Architecture")}
+            "architecture": info.get("Architecture"),
+            "python_packages": imagepython.parse_packages(labels.get(imagepython.PACKAGES_LABEL))}
 
 
 def build(
@@ -280,7 +278,7 @@ def build(
     current = _current(wanted)
     if current is None:
         raise OperationFailed(f"{COMPONENT.ref} missing or stale after the build")
-    images = {"chroma": {k: current[k] for k in ("ref", "id", "architecture")}}
+    images = {"chroma": {k: current[k] for k in ("ref", "id", "architecture", "python_packages")}}
     existing = appimages._read_manifest(manifest_path)
     written = False
     if appimages.archive_is_current(existing, images, tar):

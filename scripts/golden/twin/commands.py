@@ -1,4 +1,4 @@
-"""The local twin's commands: `golden base-image`, `golden twin build|up|down`,
+"""The local twin's commands: `golden base-image`, `golden twin build|wheelhouse|up|down`,
 `golden app-images build`, `golden chroma-image build` and `golden local up|down|status`
 (the stand-ins and the twin, see localstack.py)."""
 
@@ -56,6 +56,20 @@ def twin_build(role, keep, as_json):
     """Build golden/twin-ROLE:latest through scripts/provision.sh (the one provisioning
     path): base image, wheelhouse, app images, highstate, in-image tests, clean-up."""
     emit(twin.build(role, keep=keep), as_json=as_json, title=f"twin image ({role})")
+
+
+@twin_group.command("wheelhouse")
+@click.option("--out", default="build/wheelhouse", show_default=True, help="Wheel folder.")
+@click.option("--force", is_flag=True, help="Rebuild even when the lock is unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def twin_wheelhouse(out, force, as_json):
+    """Build the wheelhouse every bake installs from (no Docker): the wheels of
+    scripts/wheelhouse-requirements.txt for this Python and CPU, fetched and checked
+    against the lock's hashes, and the golden wheel of this checkout (pinned by its
+    sha256). Its Python must be the image's (Ubuntu 22.04 onedir: 3.10; Debian 12: 3.11)."""
+    from golden.twin import wheelhouse
+
+    emit(wheelhouse.build(out, force=force), as_json=as_json, title="wheelhouse")
 
 
 @twin_group.command("up")
