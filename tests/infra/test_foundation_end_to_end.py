@@ -28,19 +28,12 @@ def _blank_what_the_stack_provides(data: dict) -> None:
     data["instance"]["redis"] = {"host": "unknown.example", "port": 6379, "db": 0}
 
 
-def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging):
-    staging.edit_settings(_blank_what_the_stack_provides)
-    # 1. The foundation.
-    applied = staging.infra("apply", "--yes")
-    assert applied.exit_code == 0, applied.stderr + applied.stdout
-    assert staging.stack_status() == "CREATE_COMPLETE"
-    assert "Database (AWS::RDS::DBInstance) CREATE_COMPLETE" in applied.stderr
-    outputs = _outputs(staging)
-
-    # 2. The settings take the stack's values: shown as a diff, then written.
+def _settings_take_the_stack_outputs(staging, outputs: dict[str, str]) -> None:
+    """`golden infra outputs --write` writes every value the stack provides, once."""
     written = staging.infra("outputs", "--write")
     assert written.exit_code == 0, written.stderr
-    assert "golden-staging-database." in written.stdout and "+foundation_stack" not in written.stdout
+    assert "golden-staging-database." in written.stdout
+    assert "+foundation_stack" not in written.stdout
     settings = staging.settings_data()
     app, chroma = settings["roles"]["app"], settings["roles"]["chroma"]
     assert app["subnets"] == outputs["PrivateSubnetIds"].split(",")
@@ -55,6 +48,19 @@ def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging)
     assert chroma["alarms"] == [outputs["ChromaAlarmNames"]]
     again = staging.infra("outputs", "--write")
     assert "already agrees" in again.stdout
+
+
+def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging):
+    staging.edit_settings(_blank_what_the_stack_provides)
+    # 1. The foundation.
+    applied = staging.infra("apply", "--yes")
+    assert applied.exit_code == 0, applied.stderr + applied.stdout
+    assert staging.stack_status() == "CREATE_COMPLETE"
+    assert "Database (AWS::RDS::DBInstance) CREATE_COMPLETE" in applied.stderr
+    outputs = _outputs(staging)
+
+    # 2. The settings take the stack's values: shown as a diff, then written.
+    _settings_take_the_stack_outputs(staging, outputs)
 
     # 3. Groups and a release on top, from those settings only.
     env = staging.env
