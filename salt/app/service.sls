@@ -1,7 +1,6 @@
 {%- from 'app/map.jinja' import app with context %}
 {#- /run/app/limits.env (golden-app-runtime, run first by both) fills the compose file's
     memory and process limits. #}
-{%- set compose = '/usr/bin/docker compose --project-name ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env' %}
 {%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env --probe-url http://127.0.0.1:80/healthz --stop-timeout ' ~ app.chain.stop_grace ~ ' --base-port ' ~ app.backend_base_port %}
 include:
   - docker
@@ -24,7 +23,6 @@ app-service-unit-managed:
     - template: jinja
     - context:
         app: {{ app | json }}
-        compose: {{ compose | json }}
         roll: {{ roll | json }}
 
 {#- Config changes never restart app.service (that drops every request in flight): the

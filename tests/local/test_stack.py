@@ -173,20 +173,12 @@ def _backend_ids(name: str) -> dict[str, str]:
     return {svc: cid for cid, svc in (line.split() for line in out.splitlines())}
 
 
-def test_starting_the_app_on_a_serving_instance_takes_no_replica_down(stack_twin):
-    """What a highstate or hotfix does when app.service is not active but Docker kept the
-    replicas serving: a start that changes nothing keeps every container, and requests go
-    on being answered throughout."""
-    name, port = stack_twin["name"], stack_twin["port"]
-    before = _backend_ids(name)
-    unit_start = docker("exec", name, "systemctl", "show", "app", "-p", "ExecStart",
-                        "--value").stdout  # fmt: skip
-    argv = re.search(r"argv\[\]=([^;]+);", unit_start).group(1).split()
-    assert "--start" in argv
-    import subprocess
+def _under_load(port: int, action) -> tuple[object, list[int]]:
+    """ACTION() while one client asks /healthz every 50 ms (at most 3000 times): its
+    result and every status code answered meanwhile."""
     import threading
 
-    codes = []
+    codes: list[int] = []
     stop = threading.Event()
 
     def load():
@@ -201,12 +193,40 @@ def test_starting_the_app_on_a_serving_instance_takes_no_replica_down(stack_twin
     worker = threading.Thread(target=load)
     worker.start()
     try:
-        started = subprocess.run(["docker", "exec", name, *argv], capture_output=True,
-                                 text=True, timeout=600)  # fmt: skip
+        result = action()
     finally:
         stop.set()
         worker.join(60)
+    return result, codes
+
+
+def test_starting_the_app_on_a_serving_instance_takes_no_replica_down(stack_twin):
+    """What a highstate or hotfix does when app.service is not active but Docker kept the
+    replicas serving: a start that changes nothing keeps every container, and requests go
+    on being answered throughout."""
+    name, port = stack_twin["name"], stack_twin["port"]
+    before = _backend_ids(name)
+    unit_start = docker("exec", name, "systemctl", "show", "app", "-p", "ExecStart",
+                        "--value").stdout  # fmt: skip
+    argv = re.search(r"argv\[\]=([^;]+);", unit_start).group(1).split()
+    assert "--start" in argv
+    started, codes = _under_load(
+        port, lambda: docker("exec", name, *argv, check=False, timeout=600))
     assert started.returncode == 0, started.stdout + started.stderr
     assert "already serving" in started.stdout
     assert _backend_ids(name) == before  # nothing changed: nothing recreated
+    assert codes and all(code == 200 for code in codes), sorted(set(codes))
+
+
+def test_systemctl_restart_app_takes_no_replica_down(stack_twin):
+    """Issue 21 item 8: a restart ran ExecStop (compose stop) before the start, every
+    replica down at once. Now its stop half leaves them serving."""
+    name, port = stack_twin["name"], stack_twin["port"]
+    before = _backend_ids(name)
+    restarted, codes = _under_load(
+        port, lambda: docker("exec", name, "systemctl", "restart", "app", check=False, timeout=600))
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert docker("exec", name, "systemctl", "is-active", "app", check=False).stdout.strip() \
+        == "active"
+    assert _backend_ids(name) == before
     assert codes and all(code == 200 for code in codes), sorted(set(codes))

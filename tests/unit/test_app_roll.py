@@ -315,3 +315,45 @@ def test_a_start_that_leaves_a_service_unhealthy_fails(world):
     docker.after_up = "unhealthy"
     with pytest.raises(roll.RollError, match="unhealthy"):
         make().start()
+
+
+class StopRecorder:
+    def __init__(self):
+        self.stops = []
+
+    def stop_all(self, timeout):
+        self.stops.append(timeout)
+        return 0
+
+
+# `systemctl list-jobs --plain --no-legend` as systemd 252 prints it.
+RESTARTING = "1234 app.service restart running\n1240 nginx.service reload waiting\n"
+SHUTTING_DOWN = "1 shutdown.target start waiting\n88 app.service stop running\n"
+
+
+def test_the_stop_half_of_a_restart_leaves_every_replica_serving():
+    """Issue 21 item 8: `systemctl restart app` ran ExecStop (compose stop: every replica
+    down at once) before the start."""
+    docker, lines = StopRecorder(), []
+    assert roll.stop(docker, "app.service", timeout=370, list_jobs=RESTARTING,
+                     say=lines.append) == 0  # fmt: skip
+    assert docker.stops == [] and "keep serving" in lines[0]
+
+
+@pytest.mark.parametrize("jobs", [SHUTTING_DOWN, "", "1234 other.service restart running\n"])
+def test_a_stop_or_a_shutdown_stops_every_container(jobs):
+    docker = StopRecorder()
+    assert roll.stop(docker, "app.service", timeout=370, list_jobs=jobs, say=print) == 0
+    assert docker.stops == [370]
+
+
+@pytest.mark.parametrize(("line", "restarting"), [
+    ("7 app.service try-restart running", True),
+    ("7 app.service reload-or-restart running", True),
+    ("7 app.service reload running", False),
+    ("7 app.service stop running", False),
+    ("7 app.service.d restart running", False),
+    ("garbage", False),
+])  # fmt: skip
+def test_only_a_restart_job_of_the_unit_counts(line, restarting):
+    assert roll.stop_is_for_restart("app.service", line) is restarting

@@ -29,6 +29,12 @@ Either way the start succeeds only once every service is healthy, so the unit's 
 says whether the app serves (a replica Docker restarted during the start counts once it
 is healthy again).
 
+With --stop it is app.service's stop (ExecStop): `systemctl stop` and a shutdown stop
+every container (`compose stop`, each with its stop grace period), but the stop half of
+`systemctl restart app` (a restart job queued for the unit) leaves them serving: the
+start that follows rolls changed replicas one at a time, so a restart never takes every
+replica down at once.
+
 Every wait is bounded; a replica that does not come back stops the roll with exit 1,
 leaving the remaining replicas untouched on their old configuration, and so does a
 replica that Docker had to kill with requests still in flight (it is started again
@@ -156,6 +162,11 @@ class Docker:
         how = "--force-recreate" if recreate else "--no-recreate"
         return run(self.base + ["up", "--detach", "--remove-orphans", how, "--wait"],
                    timeout=timeout, check=False).returncode  # fmt: skip
+
+    def stop_all(self, timeout):
+        """`compose stop`: every container, each given its stop_grace_period; compose's
+        exit code (TIMEOUT bounds the whole call, in seconds)."""
+        return run(self.base + ["stop"], timeout=timeout, check=False).returncode
 
     def remove_orphans(self, timeout):
         run(self.base + ["up", "--detach", "--no-recreate", "--remove-orphans"], timeout=timeout)
@@ -359,6 +370,33 @@ class Roll:
         return 0
 
 
+RESTART_JOBS = ("restart", "try-restart", "reload-or-restart", "try-reload-or-restart")
+
+
+def stop_is_for_restart(unit, list_jobs):
+    """Whether LIST_JOBS (`systemctl list-jobs --plain --no-legend` output: one job per
+    line, "ID UNIT TYPE STATE") holds a restart job of UNIT: systemd runs a restart as the
+    unit's stop then its start under one job of type restart."""
+    for line in list_jobs.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == unit and fields[2] in RESTART_JOBS:
+            return True
+    return False
+
+
+def stop(docker, unit, *, timeout, list_jobs=None, say=log):
+    """app.service's stop (see the module docstring). Returns compose stop's exit code, or
+    0 when the stop belongs to a restart and the containers keep serving."""
+    if list_jobs is None:
+        list_jobs = run(["systemctl", "list-jobs", "--plain", "--no-legend"], timeout=30,
+                        check=False).stdout  # fmt: skip
+    if stop_is_for_restart(unit, list_jobs):
+        say(f"{unit} is restarting: the containers keep serving; the start rolls changed "
+            "replicas one at a time")  # fmt: skip
+        return 0
+    return docker.stop_all(timeout)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", required=True)
@@ -384,8 +422,16 @@ def main(argv=None):
     parser.add_argument("--start", action="store_true",
                         help="app.service's start: roll when already serving, else start "
                         "everything; succeed only when every service is healthy")  # fmt: skip
+    parser.add_argument("--stop", action="store_true",
+                        help="app.service's stop: every container, unless the unit is "
+                        "restarting (then they keep serving)")  # fmt: skip
     args = parser.parse_args(argv)
 
+    if args.stop:
+        # compose gives each container its grace period; the unit's TimeoutStopSec is
+        # longer still, so this bound only catches a hung docker CLI.
+        return stop(Docker(args.project, args.file, args.env_file), args.unit,
+                    timeout=args.stop_timeout + 60)
     if not args.start and subprocess.run(
         ["systemctl", "is-active", "--quiet", args.unit]
     ).returncode != 0:
