@@ -259,7 +259,7 @@ def test_cloudwatch_ships_proxy_and_server_logs(host):
     )
     files = {f["file_path"] for f in conf["logs"]["logs_collected"]["files"]["collect_list"]}
     assert {"/var/log/nginx/chroma-access.log", "/var/log/chroma/server.log"} <= files
-    assert wait_for(lambda: host.file("/var/log/nginx/chroma-access.log").size > 0, timeout=10)
+    assert wait_for(lambda: host.file("/var/log/nginx/chroma-access.log").size > 0, timeout=60)
     assert host.file("/var/log/chroma/server.log").size > 0
     # JSON lines without request headers.
     entry = json.loads(host.check_output("tail -n 1 /var/log/nginx/chroma-access.log"))

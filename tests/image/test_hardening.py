@@ -110,7 +110,7 @@ def test_auth_events_reach_the_auth_log(host):
     marker = f"golden-auth-test-{uuid.uuid4().hex[:8]}"
     host.run_test(f"logger -p authpriv.notice {marker}")
     assert wait_for(lambda: marker in host.run(f"grep -F {marker} /var/log/auth.log").stdout,
-                    timeout=15), "rsyslog did not write the message to /var/log/auth.log"
+                    timeout=60), "rsyslog did not write the message to /var/log/auth.log"
 
 
 GOLDEN_UNITS = {

@@ -262,7 +262,8 @@ def _all_deps_at(port: int, **extra: str) -> dict[str, str]:
 
 
 def test_deps_on_a_closed_port_report_each_dependency_down_quickly(backend, closed_port):
-    client = backend(_all_deps_at(closed_port))
+    # A refused connection is reported at once, not after the probe timeout (set long).
+    client = backend(_all_deps_at(closed_port, DEPENDENCY_TIMEOUT_SECONDS="20"))
     start = time.perf_counter()
     response = client.get("/healthz/deps")
     elapsed = time.perf_counter() - start
@@ -272,22 +273,23 @@ def test_deps_on_a_closed_port_report_each_dependency_down_quickly(backend, clos
     for name, dep in body["dependencies"].items():
         assert dep["status"] == "error", name
         assert dep["error"], name
-        assert dep["latency_ms"] < 2000, name
-    assert elapsed < 2.5
+        assert dep["latency_ms"] < 10_000, name
+    assert elapsed < 10
     assert "should-not-leak" not in response.text
 
 
 def test_deps_that_never_answer_time_out_instead_of_hanging(backend, blackhole_port):
-    client = backend(_all_deps_at(blackhole_port, DEPENDENCY_TIMEOUT_SECONDS="0.5"))
+    timeout = 3.0
+    client = backend(_all_deps_at(blackhole_port, DEPENDENCY_TIMEOUT_SECONDS=str(timeout)))
     start = time.perf_counter()
     response = client.get("/healthz/deps")
     elapsed = time.perf_counter() - start
     assert response.status_code == 503
     for name, dep in response.json()["dependencies"].items():
         assert dep["status"] == "error", name
-        assert dep["latency_ms"] < 1500, name
+        assert timeout * 1000 * 0.9 <= dep["latency_ms"] < timeout * 1000 * 2, name
     # All four are probed at once: the route takes about one timeout, not four.
-    assert elapsed < 2.0
+    assert timeout * 0.9 <= elapsed < timeout * 2
 
 
 def test_search_with_a_dead_cache_answers_503_naming_redis(backend, closed_port):
