@@ -135,3 +135,38 @@ def test_run_command_scripts_run_in_the_instance_and_report_their_exit(world):
     ran = _calls(log, "run_command")
     assert [c["script"] for c in ran] == ["echo hi", "echo hi\nexit 3"]
     assert {c["timeout"] for c in ran} == {120.0}
+
+
+def test_a_rollback_drains_and_terminates_the_new_instance_that_failed(world):
+    """The bad-image rehearsal (scenario b): the new instance never becomes healthy, the
+    refresh rolls back, and the runtime hears of its drain and termination (else the load
+    balancer keeps a dead server)."""
+    emu, log, health = world
+    ami, _tg = _group(emu)
+    ec2, asg = _client(emu, "ec2"), _client(emu, "autoscaling")
+    old = {c["instance_id"] for c in _calls(log, "launch")}
+    health.write_text(json.dumps(dict.fromkeys(old, "healthy")))
+    asg.update_auto_scaling_group(AutoScalingGroupName="g", HealthCheckType="ELB",
+                                  HealthCheckGracePeriod=0)  # fmt: skip
+    (template,) = ec2.describe_launch_templates()["LaunchTemplates"]
+    ec2.create_launch_template_version(LaunchTemplateId=template["LaunchTemplateId"],
+                                       SourceVersion="1", LaunchTemplateData={"ImageId": ami})
+    asg.start_instance_refresh(
+        AutoScalingGroupName="g",
+        DesiredConfiguration={"LaunchTemplate": {
+            "LaunchTemplateId": template["LaunchTemplateId"], "Version": "2"}},
+        Preferences={"MinHealthyPercentage": 100, "MaxHealthyPercentage": 150,
+                     "InstanceWarmup": 0, "AutoRollback": True, "SkipMatching": False},
+    )  # fmt: skip
+    deadline, status, new = time.monotonic() + 60, None, set()
+    while time.monotonic() < deadline and status not in ("RollbackSuccessful", "Failed",
+                                                        "RollbackFailed", "Successful"):
+        new = {c["instance_id"] for c in _calls(log, "launch")} - old
+        health.write_text(json.dumps({**dict.fromkeys(old, "healthy"),
+                                      **dict.fromkeys(new, "unhealthy")}))  # fmt: skip
+        refresh = asg.describe_instance_refreshes(AutoScalingGroupName="g")["InstanceRefreshes"]
+        status = refresh[0]["Status"]
+        time.sleep(0.5)
+    assert status == "RollbackSuccessful" and new
+    assert new <= {c["instance"] for c in _calls(log, "deregister")}
+    assert new <= {c["instance"] for c in _calls(log, "terminate")}

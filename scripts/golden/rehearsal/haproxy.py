@@ -372,15 +372,17 @@ class Balancer:
         self._draining[server] = time.monotonic()
         self.command(f"set server {server} state drain")
 
-    def remove(self, arn: str, target_id: str) -> None:
-        """After the deregistration delay: maintenance, close what is left, delete."""
+    def remove(self, arn: str, target_id: str) -> str:
+        """After the deregistration delay: maintenance, close what is left, delete.
+        Returns HAProxy's answer to the deletion ("Server deleted." when it was)."""
         server = f"{backend_name(self._target_group(arn))}/{target_id}"
         self.command(f"set server {server} state maint")
         self.command(f"shutdown sessions server {server}")
-        self.command(f"del server {server}")
+        answer = self.command(f"del server {server}")
         self._draining.pop(server, None)
         self._registered.pop(server, None)
         self._up.discard(server)
+        return answer
 
     def stat_rows(self) -> list[dict[str, str]]:
         return parse_stat(self.command("show stat"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -144,9 +145,11 @@ class ContainerRuntime:
         return self._balancer
 
     def _event(self, kind: str, instance_id: str, **fields) -> None:
+        event = {"time": time.time(), "event": kind, "instance": instance_id, **fields}
         with self._lock:
-            self.events.append({"time": time.time(), "event": kind, "instance": instance_id,
-                                **fields})  # fmt: skip
+            self.events.append(event)
+        # One line each in the emulator's log: what happened to which container, when.
+        print(f"golden runtime: {json.dumps(event, default=str)}", file=sys.stderr, flush=True)
 
     # -- instances ------------------------------------------------------------------------
     def launch(self, spec) -> str | None:
@@ -209,8 +212,8 @@ class ContainerRuntime:
 
     def _forget_after(self, arn: str, instance_id: str, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
-        self.balancer.remove(arn, instance_id)
-        self._event("deregistered", instance_id, target_group=arn)
+        answer = self.balancer.remove(arn, instance_id)
+        self._event("deregistered", instance_id, target_group=arn, haproxy=answer.strip())
 
     def target_health(self, arn: str) -> dict[str, dict]:
         return self.balancer.target_health(arn)
