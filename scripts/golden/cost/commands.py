@@ -82,7 +82,8 @@ def _print_refresh(results: list[dict]) -> None:
               "plan's numbers.")  # fmt: skip
 @click.option("--foundation", "foundation_path", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="The foundation stack's parameter file (default: "
-              "autoscaling/stacks/parameters/ENV.json when it exists, else the plan's)."
+              "autoscaling/stacks/params/ENV.yaml when it exists, else the template's "
+              "defaults)."
               )  # fmt: skip
 @click.option("--pricing", type=click.Choice(PRICING_MODES), default="on-demand",
               show_default=True, help="savings-1y: 1-year Savings Plan and reserved nodes; "

@@ -37,7 +37,7 @@ def load_inputs(
     inputs = estimate.Inputs(env, found, use, table, agents, pricing)
     sources = {
         "settings": str(environment.path),
-        "foundation": str(path) if path.is_file() else "defaults (the plan)",
+        "foundation": str(path) if path.is_file() else "the template's defaults",
         "usage": str(usage_path) if usage_path else "defaults (the plan)",
         "notes": notes,
     }
