@@ -28,6 +28,20 @@ def _blank_what_the_stack_provides(data: dict) -> None:
     data["instance"]["redis"] = {"host": "unknown.example", "port": 6379, "db": 0}
 
 
+def _assert_the_settings_name_the_stacks_values(settings: dict, outputs: dict) -> None:
+    app, chroma = settings["roles"]["app"], settings["roles"]["chroma"]
+    assert app["subnets"] == outputs["PrivateSubnetIds"].split(",")
+    assert chroma["subnets"] == [outputs["ChromaSubnetId"]]
+    assert app["security_groups"] == [outputs["AppSecurityGroupId"]]
+    assert app["target_groups"] == [outputs["AppTargetGroupArn"]]
+    assert app["instance_profile"] == outputs["AppInstanceProfileName"]
+    assert settings["instance"]["database"]["host"] == outputs["DatabaseEndpoint"]
+    assert settings["instance"]["redis"] == {"host": outputs["CacheEndpoint"], "port": 6379,
+                                             "db": 0, "tls": True, "auth": True}  # fmt: skip
+    assert sorted(app["alarms"]) == sorted(outputs["AppAlarmNames"].split(","))
+    assert chroma["alarms"] == [outputs["ChromaAlarmNames"]]
+
+
 def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging):
     staging.edit_settings(_blank_what_the_stack_provides)
     # 1. The foundation.
@@ -40,19 +54,9 @@ def test_empty_account_to_a_release_on_the_stacks_outputs_and_torn_down(staging)
     # 2. The settings take the stack's values: shown as a diff, then written.
     written = staging.infra("outputs", "--write")
     assert written.exit_code == 0, written.stderr
-    assert "golden-staging-database." in written.stdout and "+foundation_stack" not in written.stdout
-    settings = staging.settings_data()
-    app, chroma = settings["roles"]["app"], settings["roles"]["chroma"]
-    assert app["subnets"] == outputs["PrivateSubnetIds"].split(",")
-    assert chroma["subnets"] == [outputs["ChromaSubnetId"]]
-    assert app["security_groups"] == [outputs["AppSecurityGroupId"]]
-    assert app["target_groups"] == [outputs["AppTargetGroupArn"]]
-    assert app["instance_profile"] == outputs["AppInstanceProfileName"]
-    assert settings["instance"]["database"]["host"] == outputs["DatabaseEndpoint"]
-    assert settings["instance"]["redis"] == {"host": outputs["CacheEndpoint"], "port": 6379,
-                                             "db": 0, "tls": True, "auth": True}  # fmt: skip
-    assert sorted(app["alarms"]) == sorted(outputs["AppAlarmNames"].split(","))
-    assert chroma["alarms"] == [outputs["ChromaAlarmNames"]]
+    assert "golden-staging-database." in written.stdout
+    assert "+foundation_stack" not in written.stdout
+    _assert_the_settings_name_the_stacks_values(staging.settings_data(), outputs)
     again = staging.infra("outputs", "--write")
     assert "already agrees" in again.stdout
 
