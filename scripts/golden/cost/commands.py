@@ -1,6 +1,6 @@
 """`golden cost ENV...`: what each environment costs a month, line by line, against its
 budget; `golden cost --refresh-prices`: the price tables from the AWS Price List API.
-Also registers the monthly cost delta under `golden env plan`."""
+Also registers the monthly cost delta under `golden env plan` and `golden infra plan`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from golden.cost.model import PRICING_MODES, money
 def register(main: click.Group) -> None:
     main.add_command(cost_command)
     release_commands.PLAN_REPORTS["cost"] = planreport.env_plan_report
+    release_commands.STACK_PLAN_REPORTS["cost"] = planreport.stack_plan_report
 
 
 def _out() -> Console:
