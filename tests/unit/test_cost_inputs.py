@@ -89,14 +89,15 @@ def test_a_missing_usage_file_is_an_error_not_the_defaults(tmp_path):
 
 
 # -- foundation ---------------------------------------------------------------------------------
-TEMPLATE_TEXT = foundation.stacktemplate.TEMPLATE.read_text()
+TEMPLATE = REPO / "autoscaling" / "stacks" / "foundation.yaml"
 
 
 def _template(tmp_path: Path, old: str, new: str) -> foundation.StackTemplate:
     """The shipped template with OLD replaced by NEW (which must be there once)."""
-    assert TEMPLATE_TEXT.count(old) == 1, old
+    text = TEMPLATE.read_text()
+    assert text.count(old) == 1, old
     path = tmp_path / "foundation.yaml"
-    path.write_text(TEMPLATE_TEXT.replace(old, new))
+    path.write_text(text.replace(old, new))
     return foundation.shipped_template(path)
 
 
