@@ -35,6 +35,12 @@ ENV_HELP = "environment name (autoscaling/environments/ENV.yaml) or path to a se
 # follow the plan, its data goes under "reports" in --json. A report that fails is a note
 # on stderr: it never fails or blocks the plan.
 PLAN_REPORTS: dict[str, Callable] = {}
+# Reports that other jobs print under `golden infra plan` and `golden infra apply`, the
+# same way (golden.cost registers "cost": the monthly delta of the stack's change). Each
+# is called with (environment, current, planned): the stack's parameter values now
+# ({ParameterKey: text}, None when there is no stack yet) and those the change set
+# deploys. Here, below both golden.infra and golden.cost, so neither imports the other.
+STACK_PLAN_REPORTS: dict[str, Callable] = {}
 
 
 def register(main: click.Group) -> None:
@@ -145,19 +151,26 @@ def _print_plan(plans, env_name: str) -> None:
             out.print(f"note: {note}", markup=False)
 
 
-def _plan_reports(environment, clients, plans, reporter: Reporter) -> dict:
-    """Run every registered plan report; returns name -> (lines, data)."""
+def run_reports(registry: dict[str, Callable], args: tuple, reporter: Reporter) -> dict:
+    """Call every report of REGISTRY (PLAN_REPORTS, STACK_PLAN_REPORTS) with ARGS; returns
+    name -> (lines, data). A report that fails is a note on stderr, never an error."""
     out = {}
-    for name, report in PLAN_REPORTS.items():
+    for name, report in registry.items():
         try:
-            out[name] = report(environment, clients, plans)
+            out[name] = report(*args)
         except Exception as exc:  # an optional report never blocks the plan
             kind = "" if isinstance(exc, GoldenError) else f"{type(exc).__name__}: "
             reporter.info(f"note: {name} report not available: {kind}{exc}")
     return out
 
 
-def _print_reports(reports: dict) -> None:
+def _plan_reports(environment, clients, plans, reporter: Reporter) -> dict:
+    """Run every registered plan report; returns name -> (lines, data)."""
+    return run_reports(PLAN_REPORTS, (environment, clients, plans), reporter)
+
+
+def print_reports(reports: dict) -> None:
+    """Each report's lines on stdout, in registration order."""
     for lines, _ in reports.values():
         for line in lines:
             _out().print(line, markup=False)
@@ -200,7 +213,7 @@ def env_plan(env, roles, as_json):
         )
     else:
         _print_plan(plans, environment.name)
-        _print_reports(reports)
+        print_reports(reports)
 
 
 @env_group.command("apply")
@@ -231,7 +244,7 @@ def env_apply(env, roles, yes, dry_run, as_json):
     execute = yes and not dry_run and changes > 0
     if not as_json:
         _print_plan(plans, environment.name)
-        _print_reports(reports)
+        print_reports(reports)
     done = []
     if execute:
         done = envapply.apply(environment, clients, plans, progress=reporter.info)

@@ -56,7 +56,10 @@ def test_the_text_output_states_the_date_total_budget_and_what_ifs():
     assert "staging (us-east-1), on-demand prices of 2026-11-30" in result.stdout
     assert "budget $150.00: OVER by $" in result.stdout
     assert "what if: 1-year commitments: saves $" in result.stdout
-    assert "note: no foundation parameter file at" in result.stdout
+    params = REPO / "autoscaling" / "stacks" / "params" / "staging.yaml"
+    assert f"foundation {params};" in result.stdout  # the file `golden infra` deploys
+    assert "LogRetentionDays, SecurityLogRetentionDays: not priced (" in result.stdout
+    assert "unknown to golden cost" not in result.stdout
 
 
 def test_a_bad_usage_file_fails_naming_the_key_before_any_output(tmp_path):
@@ -81,7 +84,9 @@ def test_a_foundation_file_is_read_and_its_unknown_keys_noted(tmp_path):
     env = json.loads(result.stdout)["environments"][0]
     assert not [line for line in env["lines"] if line["item"].startswith("NAT")]
     assert env["sources"]["foundation"] == str(params)
-    assert env["sources"]["notes"] == [f"{params}: Colour: unknown to golden cost, ignored"]
+    assert env["sources"]["notes"] == [
+        f"{params}: Colour: unknown to golden cost (not a parameter of foundation.yaml), ignored"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,9 @@ def environment(path: str) -> EnvironmentSpec:
 
 
 def inputs(env: EnvironmentSpec, pricing: str = "on-demand", **changes) -> estimate.Inputs:
-    """Inputs with the plan's foundation defaults, the usage defaults and the literal table;
+    """Inputs with the foundation template's defaults, the usage defaults and the literal table;
     CHANGES replace any of them (foundation=..., usage=..., prices=..., agents=...)."""
-    base = estimate.Inputs(env, foundation.Foundation(), usage.defaults(), table(), AGENTS,
+    base = estimate.Inputs(env, foundation.defaults(), usage.defaults(), table(), AGENTS,
                            pricing)  # fmt: skip
     return estimate.Inputs(**{**base.__dict__, **changes})
 

@@ -1,9 +1,12 @@
 """`golden cost` figures computed by hand for three configurations: the deployment plan's
 option A and option B (autoscaling/pricing/plan-option-*.yaml) and golden's staging
-settings, each with the plan's foundation defaults and the usage defaults, priced with
-the literal table of tests/unit/costdata.py. A month is 730 hours = 30.416667 days.
+settings, each with the foundation template's defaults (autoscaling/stacks/foundation.yaml:
+one NAT gateway, no interface endpoints, db.t3.medium with 20 GiB and 7 days of backups,
+one cache.t3.micro, uploads to Glacier after 90 days, a 50 GiB Chroma volume, two zones)
+and the usage defaults, priced with the literal table of tests/unit/costdata.py. A month
+is 730 hours = 30.416667 days.
 
-Lines every configuration shares (usage and foundation defaults):
+Lines every configuration shares (usage and template defaults):
   ALB hours       730 x 0.0225                                                 16.425
   ALB LCUs        processed 20 req/s x 3600 s x (1 + 4) KB = 0.36 GB/h leads (new
                   connections 2/25 = 0.08, active 200/3000 = 0.067): 0.36 x 730 x 0.008
@@ -32,8 +35,7 @@ from dataclasses import replace
 
 import pytest
 from golden.core.errors import ConfigError
-from golden.cost import estimate, instances, usage
-from golden.cost.foundation import Foundation
+from golden.cost import estimate, foundation, instances, usage
 from golden.cost.model import RoleSpec, Volume
 
 from . import costdata
@@ -101,13 +103,13 @@ def test_plan_option_a_one_t3_2xlarge_costs_431_93_a_month():
     assert est.total == pytest.approx(431.926592, abs=1e-5)
 
 
-def test_golden_staging_costs_419_93_a_month_over_its_150_budget():
+def test_golden_staging_costs_422_33_a_month_over_its_150_budget():
     """Staging: app 2 x t3.large (2..6, 100-150%, checkpoint 50, 2 alarms, a CPU policy),
     chroma 1 x r6i.large (1..1, 0-100%, 1 alarm, a data volume).
       EC2        app 121.472 (2..6: 121.472..364.416); chroma 730 x 0.126 = 91.98
       surge      app 0.092254 (as option B); chroma terminates then launches: none
-      EBS        app 4.80 (2..6: 4.80..14.40); chroma root 2.40; data volume 20 GB x 0.08
-                 = 1.60
+      EBS        app 4.80 (2..6: 4.80..14.40); chroma root 2.40; data volume 50 GB (the
+                 template's ChromaDataVolumeSize default) x 0.08 = 4.00
       m: app 2.0014612, chroma 1
       logs       app 4.261445 + 52.56 requests; chroma 1 x 0.12 x 30.416667 = 3.65
                  -> 60.471445 GB
@@ -118,27 +120,27 @@ def test_golden_staging_costs_419_93_a_month_over_its_150_budget():
       alarms     3 gating + 2 target tracking = 5 x 0.10                       0.50
       logs       60.471445 GB x 0.5 = 30.235722; stored app 17.612859 + 51.84, chroma 1 x
                  (0.1 x 30 + 0.02 x 365) = 10.3 -> 79.752859 GB x 0.03 = 2.392586
-      total      149.648027 + 121.472 + 91.98 + 0.092254 + 4.80 + 2.40 + 1.60 + 2.991347
-                 + 10.502192 + 1.31464 + 0.50 + 30.235722 + 2.392586            419.928768
-      at max capacity: + 4 x 60.736 + 4 x 2.40 = + 252.544                     672.472768
-      budget_usd 150: over by 269.928768
+      total      149.648027 + 121.472 + 91.98 + 0.092254 + 4.80 + 2.40 + 4.00 + 2.991347
+                 + 10.502192 + 1.31464 + 0.50 + 30.235722 + 2.392586            422.328768
+      at max capacity: + 4 x 60.736 + 4 x 2.40 = + 252.544                     674.872768
+      budget_usd 150: over by 272.328768
     """
     env = costdata.environment("staging")
     est = estimate.estimate(costdata.inputs(env))
     got = costdata.lines(est)
     assert got["EC2: chroma: 1 x r6i.large"] == pytest.approx(91.98)
     assert "EC2: chroma: release surge" not in got
-    assert got["EBS: chroma: data volume"] == pytest.approx(1.60)
+    assert got["EBS: chroma: data volume"] == pytest.approx(4.00)
     assert got["CloudWatch: alarms (3 gating + 2 target tracking)"] == pytest.approx(0.50)
     assert got["CloudWatch: custom metrics (agent)"] == pytest.approx(10.502192, abs=1e-6)
     assert got["CloudWatch: log ingestion"] == pytest.approx(30.235722, abs=1e-6)
     assert got["CloudWatch: log storage"] == pytest.approx(2.392586, abs=1e-6)
-    assert est.total == pytest.approx(419.928768, abs=1e-5)
-    assert est.low == pytest.approx(419.928768, abs=1e-5)
-    assert est.high == pytest.approx(672.472768, abs=1e-5)
+    assert est.total == pytest.approx(422.328768, abs=1e-5)
+    assert est.low == pytest.approx(422.328768, abs=1e-5)
+    assert est.high == pytest.approx(674.872768, abs=1e-5)
     status = estimate.budget_status(est.total, env.budget_usd)
-    assert status == {"budget_usd": 150.0, "headroom_usd": -269.93, "over": True}
-    assert estimate.budget_text(est.total, env.budget_usd) == "budget $150.00: OVER by $269.93"
+    assert status == {"budget_usd": 150.0, "headroom_usd": -272.33, "over": True}
+    assert estimate.budget_text(est.total, env.budget_usd) == "budget $150.00: OVER by $272.33"
 
 
 def test_what_ifs_price_the_plans_cheaper_options_for_option_b():
@@ -148,9 +150,11 @@ def test_what_ifs_price_the_plans_cheaper_options_for_option_b():
                            4.3435                                       saves 62.657761
       Spot (app role)      121.472 x 0.60 = 72.8832 + 1.066667 x 0.0832 x 0.60 = 0.053248
                                                                         saves 72.936448
-      interface endpoints  6 services x 2 AZ x 730 h x 0.01 = 87.60 + logs 56.821445 GB x
-                           0.01 = 0.568214, less the logs' NAT data 56.821445 x 0.045 =
-                           2.556965                                     costs 85.611249 more
+      interface endpoints  the 8 services InterfaceEndpoints: true creates in the template
+                           (ssm, ssmmessages, ec2messages, ecr.api, ecr.dkr, logs,
+                           monitoring, ec2) x 2 AZ x 730 h x 0.01 = 116.80 + logs 56.821445
+                           GB x 0.01 = 0.568214, less the logs' NAT data 56.821445 x 0.045
+                           = 2.556965                                   costs 114.811249 more
       log retention 7 d    (m x 0.05 + 1.728) GB a day x (30 - 7) d x 0.03 = 1.828073 x
                            0.69                                         saves 1.261370
     """
@@ -160,7 +164,7 @@ def test_what_ifs_price_the_plans_cheaper_options_for_option_b():
     assert got["1-year commitments"] == pytest.approx(62.657761, abs=1e-5)
     assert got["Spot for the app role"] == pytest.approx(72.936448, abs=1e-5)
     assert got["interface endpoints instead of NAT for AWS traffic"] == pytest.approx(
-        -85.611249, abs=1e-5
+        -114.811249, abs=1e-5
     )
     assert got["log retention 7 days"] == pytest.approx(1.261370, abs=1e-6)
 
@@ -190,7 +194,7 @@ def test_interface_endpoints_carry_the_logs_instead_of_the_nat_gateway():
     """Option B with a Logs endpoint in 2 AZs: 1 x 2 x 730 x 0.01 = 14.60 of endpoint hours,
     56.821445 GB x 0.01 = 0.568214 of endpoint data; NAT data only the other 4.002922 GB
     x 0.045 = 0.180131."""
-    found = replace(Foundation(), interface_endpoints=("logs",))
+    found = replace(foundation.defaults(), interface_endpoints=("logs",))
     got = costdata.lines(_estimate("autoscaling/pricing/plan-option-b.yaml", foundation=found))
     assert got["VPC: interface endpoints (logs)"] == pytest.approx(14.60)
     assert got["VPC: interface endpoint data"] == pytest.approx(0.568214, abs=1e-6)

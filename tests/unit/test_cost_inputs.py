@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -88,66 +89,117 @@ def test_a_missing_usage_file_is_an_error_not_the_defaults(tmp_path):
 
 
 # -- foundation ---------------------------------------------------------------------------------
-def test_no_parameter_file_means_the_plans_defaults_and_says_so(tmp_path):
-    found, notes = foundation.read_foundation(tmp_path / "staging.json")
-    assert found == foundation.Foundation()
-    assert found.db_instance_class == "db.t3.medium" and found.cache_node_type == "cache.t3.micro"
-    assert found.availability_zones == 2 and found.nat_gateways == 1
-    assert notes == [f"no foundation parameter file at {tmp_path / 'staging.json'}: the plan's "
-                     f"defaults"]  # fmt: skip
+TEMPLATE = REPO / "autoscaling" / "stacks" / "foundation.yaml"
 
 
-def test_a_cloudformation_parameter_file_sets_the_priced_parameters(tmp_path):
-    path = tmp_path / "prod.json"
+def _template(tmp_path: Path, old: str, new: str) -> foundation.StackTemplate:
+    """The shipped template with OLD replaced by NEW (which must be there once)."""
+    text = TEMPLATE.read_text()
+    assert text.count(old) == 1, old
+    path = tmp_path / "foundation.yaml"
+    path.write_text(text.replace(old, new))
+    return foundation.shipped_template(path)
+
+
+def test_no_parameter_file_means_the_templates_defaults_and_says_so(tmp_path):
+    found, notes = foundation.read_foundation(tmp_path / "staging.yaml")
+    assert found == foundation.defaults()
+    # The template's Defaults: NatGateways 1, InterfaceEndpoints "false", CacheNodes 1,
+    # ChromaDataVolumeSize 50; zones: the load balancer's two subnets.
+    assert (found.nat_gateways, found.interface_endpoints, found.cache_nodes) == (1, (), 1)
+    assert (found.chroma_volume_gb, found.availability_zones) == (50, 2)
+    assert found.s3_gateway_endpoint  # the template always has the S3 gateway endpoint
+    assert notes == [f"no foundation parameter file at {tmp_path / 'staging.yaml'}: the "
+                     f"template's defaults"]  # fmt: skip
+
+
+def test_an_environment_is_priced_from_the_parameter_file_golden_infra_deploys():
+    assert foundation.parameter_file("prod") == REPO / "autoscaling/stacks/params/prod.yaml"
+    found, notes = foundation.read_foundation(foundation.parameter_file("prod"))
+    assert (found.nat_gateways, found.db_multi_az, found.cache_nodes) == (2, True, 2)
+    for env in ("staging", "prod"):
+        _, notes = foundation.read_foundation(foundation.parameter_file(env))
+        assert notes and all(": not priced (" in note for note in notes), notes
+
+
+def test_every_template_parameter_is_priced_or_says_why_not():
+    declared = set(foundation.shipped_template().parameters)
+    assert set(foundation.PRICED) <= declared
+    assert set(foundation.NOT_PRICED) == declared - set(foundation.PRICED)
+
+
+def test_a_key_is_unknown_only_when_the_template_does_not_have_it(tmp_path):
+    path = tmp_path / "staging.json"
     path.write_text(json.dumps([
-        {"ParameterKey": "AvailabilityZones", "ParameterValue": "us-east-1a,us-east-1b,us-east-1c"},
-        {"ParameterKey": "NatGateways", "ParameterValue": "2"},
-        {"ParameterKey": "InterfaceEndpoints", "ParameterValue": "ssm,logs"},
-        {"ParameterKey": "DbInstanceClass", "ParameterValue": "db.t4g.medium"},
-        {"ParameterKey": "DbMultiAz", "ParameterValue": "true"},
-        {"ParameterKey": "UploadsGlacierAfterDays", "ParameterValue": "30"},
-        {"ParameterKey": "LogRetentionDays", "ParameterValue": "14"},
-        {"ParameterKey": "CertificateArn", "ParameterValue": "arn:aws:acm:..."},
+        {"ParameterKey": "CacheNodes", "ParameterValue": "2"},
+        {"ParameterKey": "ChromaDataVolumeSize", "ParameterValue": "80"},
+        {"ParameterKey": "SslPolicy", "ParameterValue": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+        {"ParameterKey": "CacheNumNodes", "ParameterValue": "3"},
     ]))  # fmt: skip
     found, notes = foundation.read_foundation(path)
-    assert (found.availability_zones, found.nat_gateways) == (3, 2)
-    assert found.interface_endpoints == ("ssm", "logs")
-    assert (found.db_instance_class, found.db_multi_az) == ("db.t4g.medium", True)
-    assert found.uploads_glacier_after_days == 30
-    assert found.cache_node_type == "cache.t3.micro"  # not in the file: the default
+    assert (found.cache_nodes, found.chroma_volume_gb) == (2, 80)
     assert notes == [
-        f"{path}: LogRetentionDays: not priced (log groups take the retention the agent config "
-        f"gives them)",
-        f"{path}: CertificateArn: unknown to golden cost, ignored",
+        f"{path}: SslPolicy: not priced (a listener setting, no charge)",
+        f"{path}: CacheNumNodes: unknown to golden cost (not a parameter of foundation.yaml), "
+        f"ignored",
     ]
 
 
-def test_a_plain_mapping_and_a_template_configuration_are_read_too(tmp_path):
-    plain = tmp_path / "a.yaml"
-    plain.write_text("NatGateways: 0\nInterfaceEndpoints: true\nAvailabilityZones: 2\n")
-    found, _ = foundation.read_foundation(plain)
+def test_interface_endpoints_are_the_ones_the_template_creates(tmp_path):
+    on = tmp_path / "on.yaml"
+    on.write_text("InterfaceEndpoints: true\nNatGateways: 0\n")
+    found, _ = foundation.read_foundation(on)
+    assert found.interface_endpoints == ("ssm", "ssmmessages", "ec2messages", "ecr.api",
+                                         "ecr.dkr", "logs", "monitoring", "ec2")  # fmt: skip
     assert found.nat_gateways == 0
-    assert found.interface_endpoints == foundation.ENDPOINTS_FOR_AWS_TRAFFIC
-    config = tmp_path / "b.json"
-    config.write_text(json.dumps({"Parameters": {"CacheNumNodes": "2"}, "Tags": {"x": "y"}}))
-    assert foundation.read_foundation(config)[0].cache_nodes == 2
+    assert foundation.defaults().endpoint_offer == found.interface_endpoints
+    # An endpoint the template stops creating is no longer priced.
+    fewer = _template(tmp_path, "  Ec2Endpoint:\n    Type: AWS::EC2::VPCEndpoint\n    "
+                                "Condition: WithInterfaceEndpoints\n",
+                      "  Ec2Endpoint:\n    Type: AWS::EC2::VPCEndpoint\n    "
+                      "Condition: TwoNats\n")  # fmt: skip
+    assert foundation.read_foundation(on, fewer)[0].interface_endpoints[-1] == "monitoring"
+
+
+def test_a_template_default_alone_changes_the_estimate(tmp_path):
+    """Staging without a parameter file, with the template's ChromaDataVolumeSize default
+    raised from 50 to 80 GiB: + 30 GB x 0.08 = 2.40 a month."""
+    env = costdata.environment("staging")
+    shipped = estimate.estimate(costdata.inputs(env)).total
+    bigger = _template(tmp_path, "    MaxValue: 16384\n    Default: 50\n",
+                       "    MaxValue: 16384\n    Default: 80\n")  # fmt: skip
+    found, _ = foundation.read_foundation(tmp_path / "absent.yaml", bigger)
+    assert found.chroma_volume_gb == 80
+    changed = estimate.estimate(costdata.inputs(env, foundation=found)).total
+    assert changed - shipped == pytest.approx(2.40)
+
+
+def test_a_priced_parameter_the_template_lacks_names_the_template(tmp_path):
+    broken = _template(tmp_path, "  CacheNodes:\n", "  CacheNodeCount:\n")
+    with pytest.raises(ConfigError) as err:
+        foundation.defaults(broken)
+    assert str(err.value) == (f"{broken.path}: Parameters.CacheNodes: golden cost prices it "
+                              f"and needs its declaration with a Default")  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "params,message",
     [
-        ({"NatGateways": "two"}, "NatGateways: expected a whole number of 0 or more, got 'two'"),
-        ({"NatGateways": "-1"}, "NatGateways: expected a whole number of 0 or more, got '-1'"),
+        ({"NatGateways": "two"}, "NatGateways: expected a whole number, got 'two'"),
+        ({"NatGateways": 3}, "NatGateways: expected one of 0, 1, 2, got 3"),
         ({"DbMultiAz": "maybe"}, "DbMultiAz: expected true or false, got 'maybe'"),
-        ({"AvailabilityZones": "two"},
-         "AvailabilityZones: expected a count or a list of zones, got 'two'"),
-        ({"DbAllocatedStorage": "10"},
-         "DbAllocatedStorage: expected a whole number of 20 or more, got '10'"),
+        ({"InterfaceEndpoints": "ssm,logs"},
+         "InterfaceEndpoints: expected true or false, got 'ssm,logs'"),
+        ({"DbAllocatedStorage": "10"}, "DbAllocatedStorage: expected at least 20, got '10'"),
+        ({"CacheNodes": 7}, "CacheNodes: expected at most 6, got 7"),
+        ({"DbInstanceClass": "t3.medium"},
+         "DbInstanceClass: expected a value matching ^db\\.[a-z0-9]+\\.[a-z0-9]+$, got "
+         "'t3.medium'"),
     ],
 )  # fmt: skip
 def test_a_bad_parameter_value_names_the_file_and_the_key(tmp_path, params, message):
-    path = tmp_path / "staging.json"
-    path.write_text(json.dumps(params))
+    path = tmp_path / "staging.yaml"
+    path.write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError) as err:
         foundation.read_foundation(path)
     assert str(err.value) == f"{path}: {message}"
@@ -166,7 +218,7 @@ def test_the_foundation_changes_the_estimate():
     env = costdata.environment("autoscaling/pricing/plan-option-b.yaml")
     one = estimate.estimate(costdata.inputs(env)).total
     two = estimate.estimate(costdata.inputs(
-        env, foundation=foundation.Foundation(nat_gateways=2))).total  # fmt: skip
+        env, foundation=replace(foundation.defaults(), nat_gateways=2))).total  # fmt: skip
     assert two - one == pytest.approx(32.85 + 3.65)
 
 

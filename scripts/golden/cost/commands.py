@@ -1,6 +1,6 @@
 """`golden cost ENV...`: what each environment costs a month, line by line, against its
 budget; `golden cost --refresh-prices`: the price tables from the AWS Price List API.
-Also registers the monthly cost delta under `golden env plan`."""
+Also registers the monthly cost delta under `golden env plan` and `golden infra plan`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from golden.cost.model import PRICING_MODES, money
 def register(main: click.Group) -> None:
     main.add_command(cost_command)
     release_commands.PLAN_REPORTS["cost"] = planreport.env_plan_report
+    release_commands.STACK_PLAN_REPORTS["cost"] = planreport.stack_plan_report
 
 
 def _out() -> Console:
@@ -82,7 +83,8 @@ def _print_refresh(results: list[dict]) -> None:
               "plan's numbers.")  # fmt: skip
 @click.option("--foundation", "foundation_path", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="The foundation stack's parameter file (default: "
-              "autoscaling/stacks/parameters/ENV.json when it exists, else the plan's)."
+              "autoscaling/stacks/params/ENV.yaml when it exists, else the template's "
+              "defaults)."
               )  # fmt: skip
 @click.option("--pricing", type=click.Choice(PRICING_MODES), default="on-demand",
               show_default=True, help="savings-1y: 1-year Savings Plan and reserved nodes; "

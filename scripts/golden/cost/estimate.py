@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from golden.core.errors import ConfigError
 from golden.cost import datastores, instances, monitoring, network
-from golden.cost.foundation import ENDPOINTS_FOR_AWS_TRAFFIC, Foundation
+from golden.cost.foundation import Foundation
 from golden.cost.model import AgentEmissions, EnvironmentSpec, Line, check_pricing, money
 from golden.cost.prices import Prices
 from golden.cost.usage import Usage
@@ -136,12 +136,12 @@ def what_ifs(inputs: Inputs, base: Estimate) -> list[WhatIf]:
             f"--pricing spot)", pricing="spot",
         ))  # fmt: skip
     found = inputs.foundation
-    if found.nat_gateways and not found.interface_endpoints:
+    if found.nat_gateways and not found.interface_endpoints and found.endpoint_offer:
         out.append(_alternative(
             inputs, base, "interface endpoints instead of NAT for AWS traffic",
-            f"{', '.join(ENDPOINTS_FOR_AWS_TRAFFIC)} in each of {found.availability_zones} "
-            f"AZs; the NAT gateway stays for package updates",
-            foundation=replace(found, interface_endpoints=ENDPOINTS_FOR_AWS_TRAFFIC),
+            f"InterfaceEndpoints: true ({', '.join(found.endpoint_offer)}) in each of "
+            f"{found.availability_zones} AZs; the NAT gateway stays for package updates",
+            foundation=replace(found, interface_endpoints=found.endpoint_offer),
         ))  # fmt: skip
     shortest = [a.retention(longest=False) for a in inputs.agents.values()]
     if any(d and d > SHORT_RETENTION_DAYS for d in shortest):

@@ -1,88 +1,98 @@
 """The foundation stack's parameters that cost money, as one typed structure.
 
-The foundation stack (VPC, NAT, endpoints, load balancer, RDS, ElastiCache, S3; issue 14,
-CloudFormation under autoscaling/stacks/) is written beside this job. `golden cost` needs
-only the few parameters that change the bill, with the plan's values as defaults, so it
-prices an environment whether or not the stack's parameter file exists yet:
+The foundation stack is autoscaling/stacks/foundation.yaml (`golden infra`, issue 14),
+with one parameter file per environment (autoscaling/stacks/params/ENV.yaml). Both are
+data here, read through autoscaling.stacktemplate (golden cost and golden infra are
+sibling jobs and do not import each other):
 
-- no parameter file: every default below (the plan's architecture);
-- a parameter file: its known keys override the defaults, unknown keys are ignored and
-  named in a note (a key golden cost does not price is not an error).
-
-`parameter_file(env)` is the one place that says where an environment's parameter file
-lives; point it at the stack's real files once both are merged.
+- parameter names, their Defaults and their allowed values come from the template, so a
+  key the parameter file leaves out is priced at the template's default;
+- what the stack creates comes from its resources and Conditions evaluated over the
+  parameters: the interface endpoints `InterfaceEndpoints: true` creates, whether an S3
+  gateway endpoint exists, how many Availability Zones the load balancer spans;
+- every template parameter is either priced (PRICED) or named "not priced" with the
+  reason (NOT_PRICED); only a key the template does not have is "unknown".
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from autoscaling import stacktemplate
 from golden.core.errors import ConfigError
-from golden.core.provenance import REPO
 
-# Where `golden cost ENV` looks for ENV's stack parameters (CloudFormation parameter file).
-STACK_PARAMETERS_DIR = REPO / "autoscaling" / "stacks" / "parameters"
 
-# The interface endpoints issue 14 offers "so private instances do not pay NAT for AWS
-# traffic": Session Manager (ssm, ssmmessages, ec2messages), ECR (api, dkr), Logs.
-ENDPOINTS_FOR_AWS_TRAFFIC = ("ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr", "logs")
+@dataclass(frozen=True)
+class StackTemplate:
+    """The foundation template as data; PATH names it in messages."""
+
+    path: Path
+    data: dict
+
+    @property
+    def parameters(self) -> dict[str, dict]:
+        return self.data.get("Parameters") or {}
+
+
+@functools.cache
+def shipped_template(path: Path = stacktemplate.TEMPLATE) -> StackTemplate:
+    """The template at PATH (default: the repository's), read once per process."""
+    return StackTemplate(path, stacktemplate.parse_data(stacktemplate.read_text(path), path))
 
 
 @dataclass(frozen=True)
 class Foundation:
-    """The foundation's priced parameters. Defaults: the deployment plan (RDS db.t3.medium,
-    ElastiCache cache.t3.micro, 7-day backups, S3 with a Glacier lifecycle, an ALB) and
-    issue 14's stack (two Availability Zones, one NAT gateway, an S3 gateway endpoint,
-    interface endpoints off); where neither says, the value is marked as an assumption."""
+    """The foundation's priced quantities. Built by from_parameters() from the template
+    and a parameter file; no field has a default of its own (the template's are the
+    only ones)."""
 
-    availability_zones: int = 2
-    nat_gateways: int = 1
-    s3_gateway_endpoint: bool = True
-    # Service names (e.g. "logs", "ssm"); each costs one endpoint per Availability Zone.
-    interface_endpoints: tuple[str, ...] = ()
-    db_instance_class: str = "db.t3.medium"
-    # Assumption: RDS's smallest gp3 allocation; the plan names no size.
-    db_allocated_storage_gb: int = 20
-    # Assumption: the plan names one database instance, not a standby.
-    db_multi_az: bool = False
-    db_backup_retention_days: int = 7
-    cache_node_type: str = "cache.t3.micro"
-    cache_nodes: int = 1
-    # Assumption: the plan asks for "lifecycle policies (move old files to Glacier)" without
-    # a number; 90 days is Glacier Flexible Retrieval's minimum storage duration. 0: none.
-    uploads_glacier_after_days: int = 90
-    # Assumption: the Chroma host's data volume (gp3, baseline performance).
-    chroma_volume_gb: int = 20
+    # Zones the load balancer (one public IPv4 address each) and each interface endpoint
+    # (one network interface each) span: the template's subnets, not a parameter.
+    availability_zones: int
+    nat_gateways: int
+    s3_gateway_endpoint: bool
+    # Service names (e.g. "logs", "ssm") of the interface endpoints the stack has; each
+    # costs one endpoint per Availability Zone.
+    interface_endpoints: tuple[str, ...]
+    # The services `InterfaceEndpoints: true` would create (the "what if" line).
+    endpoint_offer: tuple[str, ...]
+    db_instance_class: str
+    db_allocated_storage_gb: int
+    db_multi_az: bool
+    db_backup_retention_days: int
+    cache_node_type: str
+    cache_nodes: int
+    # 0: no lifecycle transition (the template always has one; kept for what-ifs).
+    uploads_glacier_after_days: int
+    chroma_volume_gb: int
 
 
-def _whole(minimum: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError
-        number = int(str(value).strip())
-        if number < minimum:
-            raise ValueError
-        return number
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(str(value).strip())
+    if number != int(number):
+        raise ValueError
+    return int(number)
 
-    parse.expected = f"a whole number of {minimum} or more"  # type: ignore[attr-defined]
-    return parse
+
+_whole.expected = "a whole number"  # type: ignore[attr-defined]
 
 
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("true", "yes", "1"):
-        return True
-    if text in ("false", "no", "0", ""):
-        return False
+    if text in ("true", "false"):
+        return text == "true"
     raise ValueError
 
 
@@ -90,78 +100,181 @@ _flag.expected = "true or false"  # type: ignore[attr-defined]
 
 
 def _text(value: Any) -> str:
-    text = str(value).strip()
-    if not text or isinstance(value, (dict, list, bool)):
+    if isinstance(value, (dict, list, bool)) or not str(value).strip():
         raise ValueError
-    return text
+    return str(value).strip()
 
 
 _text.expected = "a name like db.t3.medium"  # type: ignore[attr-defined]
 
-
-def _names(value: Any) -> tuple[str, ...]:
-    """A list, or CloudFormation's comma-delimited list ("ssm,logs"); "" or none: empty.
-    "true" means the endpoint set issue 14 offers; "false" none."""
-    if isinstance(value, (list, tuple)):
-        items = [str(v).strip() for v in value]
-    elif isinstance(value, bool) or str(value).strip().lower() in ("true", "false"):
-        return ENDPOINTS_FOR_AWS_TRAFFIC if _flag(value) else ()
-    else:
-        items = [v.strip() for v in str(value).split(",")]
-    return tuple(v for v in items if v and v.lower() != "none")
-
-
-_names.expected = "a list of service names, e.g. ssm,logs"  # type: ignore[attr-defined]
-
-
-_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
-
-
-def _zone_count(value: Any) -> int:
-    """A count ("2") or the zones themselves ("us-east-1a,us-east-1b")."""
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int) or str(value).strip().isdigit():
-        return _whole(1)(value)
-    zones = _names(value)
-    if not zones or not all(_ZONE.match(z) for z in zones):
-        raise ValueError
-    return len(zones)
-
-
-_zone_count.expected = "a count or a list of zones"  # type: ignore[attr-defined]
-
-# The stack's parameter name -> (field, how its value is read).
-PARAMETERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "AvailabilityZones": ("availability_zones", _zone_count),
-    "NatGateways": ("nat_gateways", _whole(0)),
-    "S3GatewayEndpoint": ("s3_gateway_endpoint", _flag),
-    "InterfaceEndpoints": ("interface_endpoints", _names),
+# Template parameter -> (Foundation field, how its value is read). InterfaceEndpoints is
+# priced through the resources it creates (interface_endpoints), not a field of its own.
+PRICED: dict[str, tuple[str | None, Callable[[Any], Any]]] = {
+    "NatGateways": ("nat_gateways", _whole),
+    "InterfaceEndpoints": (None, _flag),
     "DbInstanceClass": ("db_instance_class", _text),
-    "DbAllocatedStorage": ("db_allocated_storage_gb", _whole(20)),
+    "DbAllocatedStorage": ("db_allocated_storage_gb", _whole),
     "DbMultiAz": ("db_multi_az", _flag),
-    "DbBackupRetentionDays": ("db_backup_retention_days", _whole(0)),
+    "DbBackupRetentionDays": ("db_backup_retention_days", _whole),
     "CacheNodeType": ("cache_node_type", _text),
-    "CacheNumNodes": ("cache_nodes", _whole(1)),
-    "UploadsGlacierAfterDays": ("uploads_glacier_after_days", _whole(0)),
-    "ChromaVolumeSize": ("chroma_volume_gb", _whole(1)),
+    "CacheNodes": ("cache_nodes", _whole),
+    "UploadsGlacierAfterDays": ("uploads_glacier_after_days", _whole),
+    "ChromaDataVolumeSize": ("chroma_volume_gb", _whole),
 }
-# Known to the stack, no effect on this estimate (said once, not as "unknown").
+_FROM_SETTINGS = "golden infra sets it from the settings; names cost nothing"
+# The agent config sets the same log groups' retention (pillar cloudwatch:*retention_days),
+# and the log lines are priced from what it emits.
+_AGENT_RETENTION = ("log storage is priced at the retention the agent config gives the same "
+                    "log groups")  # fmt: skip
+# The template's other parameters, each with why it does not change the estimate.
 NOT_PRICED = {
-    "LogRetentionDays": "log groups take the retention the agent config gives them",
-    "VpcCidr": "addresses cost nothing",
-}
+    "EnvironmentName": _FROM_SETTINGS,
+    "NamePrefix": _FROM_SETTINGS,
+    "ChromaGroupName": _FROM_SETTINGS,
+    "DbName": _FROM_SETTINGS,
+    "DbUsername": _FROM_SETTINGS,
+    "UploadsBucketName": _FROM_SETTINGS,
+    "ArtifactsBucketName": _FROM_SETTINGS,
+    "ChromaDataVolumeName": _FROM_SETTINGS,
+    "SsmPath": _FROM_SETTINGS,
+    "LogGroupPrefix": _FROM_SETTINGS,
+    "DbPort": "a port costs nothing",
+    "RedisPort": "a port costs nothing",
+    "ChromaProxyPort": "a port costs nothing",
+    "VpcCidr": "addresses inside the VPC cost nothing",
+    "PublicSubnetCidrs": "addresses inside the VPC cost nothing",
+    "PrivateSubnetCidrs": "addresses inside the VPC cost nothing",
+    "IngressCidr": "who may connect; the load balancer's traffic is priced from the usage",
+    "AvailabilityZones": "names the zones; their number is the template's subnets",
+    "CertificateArn": "public ACM certificates are free",
+    "SslPolicy": "a listener setting, no charge",
+    "IdleTimeoutSeconds": "a load balancer setting, no charge",
+    "DeregistrationDelaySeconds": "a target group setting, no charge",
+    "DbMaxAllocatedStorage": "storage autoscaling's ceiling: storage is priced at "
+                             "DbAllocatedStorage until it grows",
+    "DeletionProtection": "a safety switch, no charge",
+    "UploadsNoncurrentExpirationDays": "old versions of uploads are not modelled",
+    "ArtifactsExpirationDays": "the artifacts bucket is not modelled (a few bundles)",
+    "LogRetentionDays": _AGENT_RETENTION,
+    "SecurityLogRetentionDays": _AGENT_RETENTION,
+    "App5xxRatePercent": "an alarm threshold; the alarms are priced from the settings",
+    "AppP95LatencySeconds": "an alarm threshold; the alarms are priced from the settings",
+    "AlarmTopicArn": "SNS notifications are not modelled",
+    "EcrRepositoryArns": "permissions of the bake's instance profile, no charge",
+}  # fmt: skip
 
 
 def parameter_file(env_name: str) -> Path:
-    """Where environment ENV_NAME's foundation stack parameters live (may not exist)."""
-    return STACK_PARAMETERS_DIR / f"{env_name}.json"
+    """Where environment ENV_NAME's foundation parameters live (may not exist): the file
+    `golden infra` deploys, autoscaling/stacks/params/ENV.yaml."""
+    return stacktemplate.parameter_file(env_name)
+
+
+def _declared_check(declaration: dict, value: Any) -> str | None:
+    """What VALUE breaks of the template's declaration (AllowedValues, AllowedPattern,
+    MinValue, MaxValue), or None."""
+    text = stacktemplate.as_parameter_text(value)
+    allowed = declaration.get("AllowedValues")
+    if allowed is not None and text not in [stacktemplate.as_parameter_text(v) for v in allowed]:
+        return f"one of {', '.join(map(stacktemplate.as_parameter_text, allowed))}"
+    pattern = declaration.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(pattern, text):
+        return f"a value matching {pattern}"
+    low, high = declaration.get("MinValue"), declaration.get("MaxValue")
+    if low is not None and float(text) < float(low):
+        return f"at least {low}"
+    if high is not None and float(text) > float(high):
+        return f"at most {high}"
+    return None
+
+
+def _read(key: str, declaration: dict, value: Any, where: str) -> Any:
+    """VALUE of the priced parameter KEY, checked against DECLARATION; WHERE: the file."""
+    _field, parse = PRICED[key]
+    try:
+        parsed = parse(value)
+        broken = _declared_check(declaration, parsed)
+    except (TypeError, ValueError):
+        broken = parse.expected  # type: ignore[attr-defined]
+    if broken:
+        raise ConfigError(f"{where}: {key}: expected {broken}, got {value!r}")
+    return parsed
+
+
+def _service(properties: dict) -> str:
+    """An endpoint's service ("ssm") from its ServiceName (com.amazonaws.REGION.ssm)."""
+    name = properties.get("ServiceName")
+    name = name.get("Fn::Sub") if isinstance(name, dict) else name
+    return str(name).split(".", 3)[-1] if name else ""
+
+
+def _endpoints(template: StackTemplate, values: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    found = stacktemplate.resources(template.data, "AWS::EC2::VPCEndpoint", values, template.path)
+    return tuple(_service(p) for p in found.values() if p.get("VpcEndpointType") == kind)
+
+
+def _zones(template: StackTemplate, values: Mapping[str, Any]) -> int:
+    balancers = stacktemplate.resources(template.data, "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                                        values, template.path)  # fmt: skip
+    counts = [len(p.get("Subnets") or ()) for p in balancers.values()]
+    if not counts or not counts[0]:
+        raise ConfigError(f"{template.path}: golden cost counts the Availability Zones from "
+                          f"the load balancer's Subnets, and finds none")  # fmt: skip
+    return counts[0]
+
+
+def from_parameters(
+    params: Mapping[str, Any], source: str, template: StackTemplate | None = None
+) -> tuple[Foundation, list[str]]:
+    """The Foundation that PARAMS (the stack's parameter names to values) and TEMPLATE
+    (default: the shipped one) describe, and a note per key of PARAMS that is not priced.
+    Raises ConfigError naming SOURCE and the key when a priced value breaks the template's
+    declaration, or naming the template when a priced parameter has no Default."""
+    template = template or shipped_template()
+    declared = template.parameters
+    unpriced: dict[str, list[str]] = {}  # why -> keys, so one reason is one note
+    unknown = []
+    for key in params:
+        if key not in declared:
+            unknown.append(f"{source}: {key}: unknown to golden cost (not a parameter of "
+                           f"{template.path.name}), ignored")  # fmt: skip
+        elif key not in PRICED:
+            why = NOT_PRICED.get(key, "golden cost has no rule for it yet")
+            unpriced.setdefault(why, []).append(key)
+    notes = [f"{source}: {', '.join(keys)}: not priced ({why})"
+             for why, keys in unpriced.items()] + unknown  # fmt: skip
+    values: dict[str, Any] = {}
+    for key in PRICED:
+        declaration = declared.get(key)
+        if declaration is None or (key not in params and "Default" not in declaration):
+            raise ConfigError(f"{template.path}: Parameters.{key}: golden cost prices it and "
+                              f"needs its declaration with a Default")  # fmt: skip
+        if key in params:
+            values[key] = _read(key, declaration, params[key], source)
+        else:
+            values[key] = _read(key, declaration, declaration["Default"],
+                                f"{template.path}: Parameters.{key}.Default")  # fmt: skip
+    offer = _endpoints(template, {**values, "InterfaceEndpoints": True}, "Interface")
+    found = Foundation(
+        availability_zones=_zones(template, values),
+        s3_gateway_endpoint="s3" in _endpoints(template, values, "Gateway"),
+        interface_endpoints=_endpoints(template, values, "Interface"),
+        endpoint_offer=offer,
+        **{PRICED[k][0]: v for k, v in values.items() if PRICED[k][0]},  # type: ignore[misc]
+    )
+    return found, notes
+
+
+def defaults(template: StackTemplate | None = None) -> Foundation:
+    """The foundation with no parameter file: every priced parameter at TEMPLATE's Default."""
+    return from_parameters({}, "(no parameter file)", template)[0]
 
 
 def parameters_from(data: Any) -> dict[str, Any]:
-    """The parameters of a parsed parameter file, in any of the usual shapes:
-    CloudFormation's list of {"ParameterKey", "ParameterValue"}, a {"Parameters": {...}}
-    template configuration, or a plain mapping. Raises ValueError for anything else."""
+    """The parameters of a parsed parameter file, in any of the usual shapes: a plain
+    mapping (golden's autoscaling/stacks/params/ENV.yaml), CloudFormation's list of
+    {"ParameterKey", "ParameterValue"} (also what DescribeStacks answers), or a
+    {"Parameters": {...}} template configuration. Raises ValueError for anything else."""
     if isinstance(data, list):
         if not all(isinstance(p, dict) and "ParameterKey" in p for p in data):
             raise ValueError("expected ParameterKey/ParameterValue entries")
@@ -169,37 +282,20 @@ def parameters_from(data: Any) -> dict[str, Any]:
     if isinstance(data, dict):
         inner = data.get("Parameters")
         return {str(k): v for k, v in (inner if isinstance(inner, dict) else data).items()}
+    if data is None:
+        return {}
     raise ValueError("expected a list or a mapping of parameters")
 
 
-def from_parameters(params: dict[str, Any], source: str) -> tuple[Foundation, list[str]]:
-    """The Foundation that PARAMS (the stack's parameter names to values) describe, and a
-    note per key that is not priced. Raises ConfigError naming SOURCE, the key and what
-    was expected when a priced key's value cannot be read."""
-    changes: dict[str, Any] = {}
-    notes = []
-    for key, value in params.items():
-        if key in PARAMETERS:
-            name, parse = PARAMETERS[key]
-            try:
-                changes[name] = parse(value)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"{source}: {key}: expected {parse.expected}, got {value!r}"  # type: ignore[attr-defined]
-                ) from None
-        elif key in NOT_PRICED:
-            notes.append(f"{source}: {key}: not priced ({NOT_PRICED[key]})")
-        else:
-            notes.append(f"{source}: {key}: unknown to golden cost, ignored")
-    return replace(Foundation(), **changes), notes
-
-
-def read_foundation(path: Path) -> tuple[Foundation, list[str]]:
-    """The foundation described by the parameter file at PATH (JSON or YAML), and notes
-    for the reader. A missing file gives the defaults and a note saying so; a file that is
-    not a parameter file raises ConfigError naming it."""
+def read_foundation(path: Path, template: StackTemplate | None = None
+                    ) -> tuple[Foundation, list[str]]:  # fmt: skip
+    """The foundation described by the parameter file at PATH (YAML or JSON) and TEMPLATE
+    (default: the shipped one), and notes for the reader. A missing file gives the
+    template's defaults and a note saying so; a file that is not a parameter file raises
+    ConfigError naming it."""
     if not path.is_file():
-        return Foundation(), [f"no foundation parameter file at {path}: the plan's defaults"]
+        return defaults(template), [f"no foundation parameter file at {path}: the template's "
+                                    f"defaults"]  # fmt: skip
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -208,7 +304,7 @@ def read_foundation(path: Path) -> tuple[Foundation, list[str]]:
         params = parameters_from(data)
     except ValueError as exc:
         raise ConfigError(f"{path}: not a stack parameter file: {exc}") from None
-    return from_parameters(params, str(path))
+    return from_parameters(params, str(path), template)
 
 
 def describe(foundation: Foundation) -> dict[str, Any]:

@@ -20,24 +20,32 @@ def role_emissions(role: str) -> AgentEmissions:
     return monitoring.emissions(agentconfig.render(role))
 
 
+def inputs_with(env_arg: str, found: foundation.Foundation, usage_path: Path | None = None,
+                pricing: str = "on-demand") -> estimate.Inputs:  # fmt: skip
+    """The estimate's inputs for ENV_ARG (a name or a settings file) with the foundation
+    FOUND (e.g. the parameters a stack's change set deploys). Raises ConfigError naming
+    the file and key of the first bad input."""
+    env = environment_from_settings(settings.load(env_arg).raw)
+    agents = {r.name: role_emissions(r.name) for r in env.roles}
+    return estimate.Inputs(env, found, usage_file.load(usage_path), prices.load(env.region),
+                           agents, pricing)  # fmt: skip
+
+
 def load_inputs(
     env_arg: str, usage_path: Path | None, foundation_path: Path | None, pricing: str
 ) -> tuple[estimate.Inputs, dict]:
     """The estimate's inputs for ENV_ARG (a name or a settings file) and where each came
     from. Raises ConfigError naming the file and key of the first bad input."""
     environment = settings.load(env_arg)
-    env = environment_from_settings(environment.raw)
-    path = foundation_path or foundation.parameter_file(env.name)
+    env_name = environment_from_settings(environment.raw).name
+    path = foundation_path or foundation.parameter_file(env_name)
     if foundation_path is not None and not foundation_path.is_file():
         raise ConfigError(f"{foundation_path}: no such foundation parameter file")
     found, notes = foundation.read_foundation(path)
-    use = usage_file.load(usage_path)
-    table = prices.load(env.region)
-    agents = {r.name: role_emissions(r.name) for r in env.roles}
-    inputs = estimate.Inputs(env, found, use, table, agents, pricing)
+    inputs = inputs_with(str(environment.path), found, usage_path, pricing)
     sources = {
         "settings": str(environment.path),
-        "foundation": str(path) if path.is_file() else "defaults (the plan)",
+        "foundation": str(path) if path.is_file() else "the template's defaults",
         "usage": str(usage_path) if usage_path else "defaults (the plan)",
         "notes": notes,
     }

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from autoscaling import commands as release_commands
 from autoscaling import settings as env_settings
 from autoscaling.aws import Clients
 from autoscaling.commands import aws_errors
@@ -71,6 +72,16 @@ def infra_group() -> None:
     groups. The Auto Scaling groups and launch templates stay `golden env apply`'s."""
 
 
+def _reports(ctx: run.Context, result: dict, reporter: Reporter) -> dict:
+    """The reports other jobs register under the stack's plan (golden.cost: the monthly
+    cost delta), their data put under result["reports"]; returns name -> (lines, data)."""
+    reports = release_commands.run_reports(
+        release_commands.STACK_PLAN_REPORTS, (ctx.env, ctx.current_parameters, ctx.parameters),
+        reporter)  # fmt: skip
+    result["reports"] = {name: data for name, (_, data) in reports.items()}
+    return reports
+
+
 def _print_changes(result: dict) -> None:
     if result["no_changes"]:
         _out().print(f"{result['stack']}: no changes; the stack matches the template and "
@@ -92,15 +103,20 @@ def infra_plan(env, parameter_file, as_json):
 
     Parameters are checked first, naming the key: the settings give names, ports, buckets,
     paths and the timeout chain; the parameter file gives the rest (CIDRs inside the VPC
-    and not overlapping, two zones of the region, ARN forms).
+    and not overlapping, two zones of the region, ARN forms). Under the table: what the
+    change adds to the environment's month and a warning when it crosses budget_usd (the
+    report golden cost registers).
     """
+    reporter = Reporter()
     ctx = run.prepare(env, parameter_file, stack.Wait(poll=1.0, timeout=600.0),
-                      Reporter().info)  # fmt: skip
+                      reporter.info)  # fmt: skip
     result = run.plan(ctx)
+    reports = _reports(ctx, result, reporter)
     if as_json:
         _emit_json(result)
     else:
         _print_changes(result)
+        release_commands.print_reports(reports)
 
 
 @infra_group.command("apply")
@@ -122,10 +138,12 @@ def infra_apply(env, parameter_file, yes, as_json, poll_seconds, timeout_minutes
     reporter = Reporter()
     ctx = run.prepare(env, parameter_file, _wait(poll_seconds, timeout_minutes), reporter.info)
     result = run.apply(ctx, yes)
+    reports = _reports(ctx, result, reporter)
     if as_json:
         _emit_json(result)
         return
     _print_changes(result)
+    release_commands.print_reports(reports)
     if result["no_changes"]:
         return
     if not result["executed"]:

@@ -52,6 +52,9 @@ class Context:
     wait: stack.Wait
     report: Callable[[str], None]
     tags: dict[str, str] = field(default_factory=dict)
+    # The stack's parameter values before the change set (None: a new stack); read by
+    # _change_set, for the reports under the plan (the monthly cost delta).
+    current_parameters: dict[str, str] | None = None
 
 
 def prepare(env_arg: str, parameter_file: str | None, wait: stack.Wait,
@@ -93,6 +96,8 @@ def _change_set(ctx: Context) -> tuple[dict, bool, str]:
     did not exist before, CREATE or UPDATE)."""
     current = stack.describe(ctx.clients.cloudformation, ctx.stack)
     kind = changeset.change_set_type(current, ctx.env.name, ctx.env.region)
+    ctx.current_parameters = None if kind == "CREATE" else {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in current.get("Parameters") or []}
     name = "golden-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     ctx.report(f"creating change set {name} ({kind}) for stack {ctx.stack} in {ctx.env.region}")
     made = stack.create_change_set(ctx.clients.cloudformation, {
