@@ -18,6 +18,7 @@ from golden.rehearsal.haproxy import (
     HealthCheck,
     TargetGroup,
     backend_counts,
+    drained_servers,
     matcher_regex,
     parse_stat,
     render_config,
@@ -207,3 +208,31 @@ def test_stop_ends_the_process(balancer):
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
+
+
+# `show servers state` of HAProxy 2.6 (Debian 12), two servers put in drain over the
+# runtime API: one that never came up (op state 0) and one serving (op state 2).
+SERVERS_STATE = """1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+3 tg_app 1 i-never-up 127.0.0.1 0 8 1 0 0 17 2 0 6 0 0 0 - 38235 - 0 0 - - 0
+3 tg_app 2 i-serving 127.0.0.1 2 8 1 1 0 15 3 1 6 0 0 0 - 38979 - 0 0 - - 0
+3 tg_app 3 i-live 127.0.0.1 2 0 1 1 0 15 3 1 6 0 0 0 - 38980 - 0 0 - - 0
+"""  # noqa: E501
+
+
+def test_drained_servers_come_from_the_admin_state_even_when_down():
+    assert drained_servers(SERVERS_STATE) == {"i-never-up", "i-serving"}
+    assert drained_servers("1\n") == set()
+
+
+def test_a_target_drained_by_another_process_reads_as_draining(balancer):
+    """The emulator's runtime drains through its own Balancer; the rehearsal's view of the
+    same HAProxy must still say draining, also for a target that never came up."""
+    bad = _serve(503)
+    try:
+        balancer.register("arn:tg/app", "i-bad", "127.0.0.1", bad.server_port)
+        other = Balancer(balancer.spec)  # same HAProxy, no shared memory
+        other.drain("arn:tg/app", "i-bad")
+        assert balancer.target_health("arn:tg/app")["i-bad"]["State"] == "draining"
+    finally:
+        bad.shutdown()

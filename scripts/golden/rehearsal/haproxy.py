@@ -197,6 +197,28 @@ def parse_stat(text: str) -> list[dict[str, str]]:
     return [dict(row) for row in reader]
 
 
+# srv_admin_state bit of a server put in drain over the runtime API (HAProxy's
+# SRV_ADMF_FDRAIN, src/server.h); `show stat` says DRAIN only while such a server is UP.
+ADMIN_FORCED_DRAIN = 0x08
+
+
+def drained_servers(servers_state: str) -> set[str]:
+    """Names of the servers in forced drain, from `show servers state BACKEND` (version
+    line, a '# ' header naming the columns, one line per server)."""
+    lines = [line.split() for line in servers_state.splitlines() if line.strip()]
+    header = next((line[1:] for line in lines if line and line[0] == "#"), None)
+    if not header or "srv_name" not in header or "srv_admin_state" not in header:
+        return set()
+    name, admin = header.index("srv_name"), header.index("srv_admin_state")
+    out = set()
+    for fields in lines:
+        if fields[0] == "#" or len(fields) <= max(name, admin) or not fields[admin].isdigit():
+            continue
+        if int(fields[admin]) & ADMIN_FORCED_DRAIN:
+            out.add(fields[name])
+    return out
+
+
 # HAProxy check_status -> the ELB reason code a failing target shows.
 _REASONS = {
     "L7STS": "Target.ResponseCodeMismatch",
@@ -391,6 +413,9 @@ class Balancer:
         """Target id -> ELB TargetHealth for every server in the target group's backend."""
         tg = self._target_group(arn)
         backend = backend_name(tg)
+        # Read from HAProxy, not this object: the emulator's runtime drains targets
+        # through its own Balancer of the same process.
+        drained = drained_servers(self.command(f"show servers state {backend}"))
         out = {}
         for row in self.stat_rows():
             if row.get("pxname") != backend or row.get("svname") in ("FRONTEND", "BACKEND"):
@@ -402,7 +427,8 @@ class Balancer:
             interval = max(0.2, tg.check.interval * self.spec.time_scale)
             checks = None if registered is None else int((time.monotonic() - registered) / interval)
             out[row["svname"]] = target_state(
-                row, tg.check.unhealthy_threshold, server in self._draining,
+                row, tg.check.unhealthy_threshold,
+                server in self._draining or row["svname"] in drained,
                 was_up=server in self._up, checks_run=checks,
             )  # fmt: skip
         return out

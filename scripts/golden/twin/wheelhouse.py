@@ -180,7 +180,14 @@ def add_golden_wheel(out_dir: Path, *, lock: Path | None = None) -> dict:
     the locked dependencies do not), then the requirement files and wheelhouse.json.
     Returns the manifest. Raises ConfigError when a wheel is not the lock's, or golden
     needs a package the lock does not pin."""
-    lock = Path(lock or LOCK)
+    golden = build_golden_wheel(out_dir)
+    return write_requirement_files(out_dir, Path(lock or LOCK), golden)
+
+
+def build_golden_wheel(out_dir: Path) -> Path:
+    """This checkout's golden wheel in ``out_dir`` (replacing an older one), reproducible
+    byte for byte (SOURCE_DATE_EPOCH); its path. No lock is consulted: the stand-ins'
+    wheelhouse (moto, chromadb: test infrastructure, not an image input) takes it as is."""
     out_dir = Path(out_dir)
     for old in out_dir.glob("golden-*.whl"):
         old.unlink()
@@ -189,8 +196,7 @@ def add_golden_wheel(out_dir: Path, *, lock: Path | None = None) -> dict:
         env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH},
         what="pip wheel golden",
     )
-    golden = next(out_dir.glob("golden-*.whl"))
-    return write_requirement_files(out_dir, lock, golden)
+    return next(out_dir.glob("golden-*.whl"))
 
 
 def write_requirement_files(out_dir: Path, lock: Path, golden: Path) -> dict:
