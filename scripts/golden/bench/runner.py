@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from golden.bench.results import (
     route_of,
 )
 from golden.bench.workload import LOCUSTFILE, SEARCH_PATH, WRK_SCRIPT, Plan, client_address
-from golden.core import containers
+from golden.core import containers, ports
 from golden.core.errors import OperationFailed, PreflightError
 from golden.core.shell import eprint, in_background, run
 
@@ -183,16 +182,6 @@ def upload(target: Target, mib: int) -> dict:
     return result
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def preflight(names: Names, twin_image: str, backend_image: str, frontend_image: str) -> None:
     """Everything checked before anything starts; names what is missing.
 
@@ -208,7 +197,7 @@ def preflight(names: Names, twin_image: str, backend_image: str, frontend_image:
     # Our own containers from an interrupted run go first; then the ports must be free.
     _remove_containers(names)
     for role, port in names.ports().items():
-        if not _port_free(port):
+        if not ports.loopback_port_free(port):
             raise PreflightError(f"127.0.0.1:{port} ({role}) is in use by another program")
 
 

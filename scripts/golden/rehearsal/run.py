@@ -24,7 +24,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -38,7 +37,7 @@ from autoscaling.aws import Clients
 from autoscaling.emulator import Emulator
 from autoscaling.emulator.seed import register_ami, seed_network
 from autoscaling.settings import load as load_settings
-from golden.core import containers, provenance
+from golden.core import containers, ports, provenance
 from golden.core.errors import OperationFailed, PreflightError
 from golden.core.shell import eprint, run
 from golden.rehearsal import images, plan, scenarios
@@ -69,15 +68,6 @@ class Options:
 
 
 # -- pre-flight and clean-up -----------------------------------------------------------------
-def _port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
 def _pid_alive(path: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         pid = int(path.read_text().split()[0])
@@ -106,7 +96,7 @@ def preflight(opts: Options, state: Path = STATE) -> None:
     if not (Path(sys.executable).parent / "locust").exists():
         problems.append("locust not found in golden's virtualenv (make setup)")
     for label, port in opts.names.ports.items():
-        if _port_taken(port):
+        if not ports.loopback_port_free(port):
             problems.append(f"127.0.0.1:{port} ({label}) is taken: choose --port")
     if shutil.which("docker"):
         left = leftovers(state)
