@@ -87,6 +87,17 @@ def test_variant_inputs_change_with_the_values_and_the_state_tree(tmp_path):
     assert one != images.variant_inputs(tmp_path, files, plan.V2, "x")
 
 
+def test_variant_inputs_change_with_goldens_code_the_image_carries(tmp_path):
+    # The boot step and the instance side of hotfix run from the wheel the bake installs.
+    boot = tmp_path / "scripts" / "golden" / "instance" / "boot.py"
+    boot.parent.mkdir(parents=True)
+    boot.write_text("one\n")
+    files = ["scripts/golden/instance/boot.py"]
+    one = images.variant_inputs(tmp_path, files, plan.V2, "x")
+    boot.write_text("two\n")
+    assert one != images.variant_inputs(tmp_path, files, plan.V2, "x")
+
+
 def _cfg(tmp_path):
     return instances.RuntimeConfig(
         run_id="r1", network="golden-twin", name_prefix="golden-rehearsal",

@@ -34,7 +34,10 @@ REPOSITORY = "golden-rehearsal/twin-{role}"
 INPUTS_LABEL = "io.golden.rehearsal.inputs"
 # What a bake reads from the checkout (build/ and .state/ are passed explicitly).
 _SKIP = ("build/", ".state/", ".git/", ".venv/")
-_HASHED = ("salt/", "pillar/", "schemas/", "packer/", "scripts/provision.sh", "tests/image/")
+# Everything an image is made of, golden's own code included (the boot step and the
+# instance side of hotfix and drift run from the wheel the bake installs).
+_HASHED = ("salt/", "pillar/", "schemas/", "packer/", "scripts/", "autoscaling/",
+           "pyproject.toml", "tests/image/")
 
 
 def tracked_files(repo: Path) -> list[str]:
@@ -59,8 +62,8 @@ def set_app_environment(pillar_text: str, values: dict[str, str]) -> str:
 
 def variant_inputs(repo: Path, files: list[str], variant: Variant, extra: str) -> str:
     """A digest of everything that makes the variant's image: the state tree, Packer,
-    provisioning and image tests, the variant's values, and ``extra`` (app archive
-    manifest, base image)."""
+    provisioning, golden's code, the image tests, the variant's values, and ``extra`` (app
+    archive manifest, base image)."""
     digest = hashlib.sha256(repr(sorted(variant.app_environment.items())).encode())
     digest.update(extra.encode())
     for name in files:
