@@ -9,15 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from golden.core import output
 from golden.core.errors import ConfigError, GoldenError, OperationFailed
-from rich.console import Console
-from rich.table import Table
 
 from autoscaling import amis as amis_ops
 from autoscaling import envapply, refresh, settings, supplychain
@@ -74,22 +72,9 @@ def aws_errors(func):
     return wrapper
 
 
-def _out() -> Console:
-    return Console(file=sys.stdout, width=140, highlight=False)
-
-
-def _emit_json(result) -> None:
-    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
-    sys.stdout.write("\n")
-
-
-def _table(title: str, rows: list[dict], columns: list[str]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    _out().print(table)
+_out = output.console
+_emit_json = output.print_json
+_table = output.print_table
 
 
 def _load(env: str) -> tuple[settings.Environment, Clients]:

@@ -55,6 +55,7 @@ def audit_twin(req: Request) -> dict:
 
 def audit_instance(req: Request) -> dict:
     from autoscaling import settings
+    from autoscaling.aws import Clients
     from golden.audit import ssm
 
     env = settings.load(req.env)
@@ -63,7 +64,7 @@ def audit_instance(req: Request) -> dict:
     if not bucket:
         raise ConfigError(f"{env.path}: artifacts_bucket: missing (the audit's tool bundle "
                           "goes there)")
-    clients = ssm.AuditClients(env.region, env.endpoint_url)
+    clients = Clients(env.region, env.endpoint_url)
     instance = ssm.pick_instance(ssm.group(clients, role.group), req.instance)
     with tempfile.TemporaryDirectory(prefix="golden-audit-") as tmp:
         built = tools.build(Path(tmp))

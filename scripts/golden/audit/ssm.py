@@ -18,15 +18,6 @@ TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 URL_SECONDS = 900
 
 
-class AuditClients(Clients):
-    @property
-    def ssm(self):
-        return self._client("ssm")
-
-    @property
-    def s3(self):
-        return self._client("s3")
-
 
 def bundle_key(sha256: str) -> str:
     return f"golden/audit/{sha256}.tar.gz"
@@ -48,7 +39,7 @@ def pick_instance(group: dict, wanted: str | None) -> str:
     return in_service[0]
 
 
-def group(clients: AuditClients, name: str) -> dict:
+def group(clients: Clients, name: str) -> dict:
     found = clients.autoscaling.describe_auto_scaling_groups(
         AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not found:
@@ -56,7 +47,7 @@ def group(clients: AuditClients, name: str) -> dict:
     return found[0]
 
 
-def upload(clients: AuditClients, bucket: str, bundle: Bundle) -> str:
+def upload(clients: Clients, bucket: str, bundle: Bundle) -> str:
     """The bundle in the bucket (skipped when it is there already); returns a presigned
     GET URL for it."""
     key = bundle_key(bundle.sha256)
@@ -72,7 +63,7 @@ def upload(clients: AuditClients, bucket: str, bundle: Bundle) -> str:
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_SECONDS)
 
 
-def run(clients: AuditClients, instance_id: str, script: str, *, timeout: float,
+def run(clients: Clients, instance_id: str, script: str, *, timeout: float,
         poll: float) -> dict:
     """Send the script to one instance and wait (bounded by ``timeout`` seconds) for its
     invocation to end; returns GetCommandInvocation's answer. OperationFailed when it

@@ -31,3 +31,24 @@ def emit(
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     Console(file=sys.stdout, width=120).print(table)
+
+
+def console(width: int = 140) -> Console:
+    """Rich console on stdout, WIDTH columns wide, without syntax highlighting."""
+    return Console(file=sys.stdout, width=width, highlight=False)
+
+
+def print_json(result) -> None:
+    """RESULT as indented JSON with sorted keys on stdout (anything else as str)."""
+    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(title: str, rows: list[dict], columns: list[str], width: int = 140) -> None:
+    """ROWS as a table of COLUMNS in that order; a missing or None cell is blank."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console(width).print(table)

@@ -15,18 +15,8 @@ from golden.core.errors import ConfigError
 from golden.hotfix.plan import TERMINAL
 
 
-class HotfixClients(Clients):
-    @property
-    def ssm(self):
-        return self._client("ssm")
-
-    @property
-    def s3(self):
-        return self._client("s3")
-
-
 class Fleet:
-    def __init__(self, clients: HotfixClients):
+    def __init__(self, clients: Clients):
         self.c = clients
 
     # -- the group --------------------------------------------------------------------------

@@ -124,11 +124,12 @@ def _on_change(instance_id: str, inv: dict, done: int, total: int) -> None:
 # -- the fleet ---------------------------------------------------------------------------------
 def _fleet(req: Request):
     from autoscaling import settings
-    from golden.hotfix.fleet import Fleet, HotfixClients
+    from autoscaling.aws import Clients
+    from golden.hotfix.fleet import Fleet
 
     env = settings.load(req.env)
     role = env.role(req.role)
-    return env, role, Fleet(HotfixClients(env.region, env.endpoint_url))
+    return env, role, Fleet(Clients(env.region, env.endpoint_url))
 
 
 def fleet_hotfix(req: Request) -> dict:

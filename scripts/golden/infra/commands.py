@@ -4,19 +4,17 @@ stdout (a table, or JSON with --json)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from autoscaling import commands as release_commands
 from autoscaling import settings as env_settings
 from autoscaling.aws import Clients
 from autoscaling.commands import aws_errors
 from autoscaling.progress import Reporter
+from golden.core import output
 from golden.infra import destroy as destroy_ops
 from golden.infra import outputs as outputs_ops
 from golden.infra import run, stack
@@ -29,21 +27,14 @@ def register(main: click.Group) -> None:
 
 
 def _out() -> Console:
-    return Console(file=sys.stdout, width=160, highlight=False)
+    return output.console(160)
 
 
 def _table(title: str, rows: list[dict], columns: list[str]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    _out().print(table)
+    output.print_table(title, rows, columns, width=160)
 
 
-def _emit_json(result) -> None:
-    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
-    sys.stdout.write("\n")
+_emit_json = output.print_json
 
 
 def _wait(poll_seconds: float, timeout_minutes: float) -> stack.Wait:
