@@ -8,6 +8,7 @@ import json
 import click
 
 from golden.core.errors import OperationFailed
+from golden.core import output
 from golden.core.output import emit
 from golden.rehearsal import plan, run
 
@@ -62,8 +63,8 @@ def rehearse_command(keys, users, port, keep, tear_down, dry_run, as_json):  # n
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:
-        emit(result, as_json=False, title="release rehearsal",
-             rows=[{c: row.get(c) for c in COLUMNS} for row in result["rows"]])  # fmt: skip
+        # Wide enough for one line per scenario (eleven columns).
+        output.print_table("release rehearsal", result["rows"], list(COLUMNS), width=200)
         for row in result["rows"]:
             for problem in row["problems"]:
                 click.echo(f"  {row['scenario'][:2]} {problem}", err=True)

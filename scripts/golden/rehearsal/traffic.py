@@ -3,8 +3,10 @@ own counts published as the ALB's CloudWatch metrics, and a monitor of the fleet
 
 - `Load`: Locust (tests/load/locustfile.py) headless against the listener on 127.0.0.1
   (the Locust file refuses any other host), users with think time, bounded by
-  --max-seconds; stopped with SIGINT when a scenario ends, after which it writes the
-  outcome of every request by class (see golden.bench.workload.outcome_class).
+  --max-seconds; stopped with SIGTERM when a scenario ends, after which it writes the
+  outcome of every request by class (see golden.bench.workload.outcome_class). Not
+  SIGINT: a rehearsal started in the background (nohup, `&`, CI runners) hands its
+  children SIGINT ignored, and Locust would run on to its time limit, writing nothing.
 - `MetricPublisher`: every few seconds the target group's new 5xx answers and requests
   (from HAProxy's `show stat`) go to the emulator as AWS/ApplicationELB
   HTTPCode_Target_5XX_Count and RequestCount, the metrics a release's 5xx alarm watches.
@@ -105,7 +107,7 @@ class Load:
         if process is None:
             return
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             try:
                 process.wait(60)
             except subprocess.TimeoutExpired:
