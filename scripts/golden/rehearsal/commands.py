@@ -7,8 +7,8 @@ import json
 
 import click
 
-from golden.core.errors import OperationFailed
 from golden.core import output
+from golden.core.errors import OperationFailed
 from golden.core.output import emit
 from golden.rehearsal import plan, run
 
