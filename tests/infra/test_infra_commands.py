@@ -115,6 +115,12 @@ def test_a_failed_create_is_explained_and_the_rolled_back_stack_must_be_removed(
     assert again.exit_code == 3 and "ROLLBACK_COMPLETE" in again.stderr
     assert "golden infra destroy staging --yes" in again.stderr
 
+    # Only an update can switch the data stores to DeletionPolicy Delete; a rolled-back
+    # stack takes none, so --delete-data is refused rather than silently not honoured.
+    refused = staging.infra("destroy", "--yes", "--delete-data")
+    assert refused.exit_code == 3 and "cannot be honoured" in refused.stderr
+    assert staging.stack_status() == "ROLLBACK_COMPLETE"
+
     cleaned = staging.infra("destroy", "--yes")
     assert cleaned.exit_code == 0, cleaned.stderr
     assert staging.stack_status() is None

@@ -175,6 +175,16 @@ def test_instances_read_only_their_own_secrets():
     chroma = RES["ChromaRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     token = next(s for s in chroma if s["Sid"] == "Token")["Resource"]
     assert token["Fn::Sub"].endswith("${SsmPath}chroma_token")
+    # The managed AmazonSSMManagedInstanceCore allows ssm:GetParameter(s) on "*": an
+    # explicit deny of every other parameter is what keeps each role to its own.
+    for statements, own in ((app, sorted(run.INSTANCE_SECRETS)), (chroma, ["chroma_token"])):
+        deny = next(s for s in statements if s["Sid"] == "NoOtherParameters")
+        assert deny["Effect"] == "Deny" and "Resource" not in deny
+        assert {"ssm:GetParameter", "ssm:GetParameters"} <= set(deny["Action"])
+        allowed = [r["Fn::Sub"] for r in deny["NotResource"]]
+        assert sorted(r.rsplit("${SsmPath}", 1)[1] for r in allowed if "${SsmPath}" in r) == own
+        assert all("${SsmPath}" in r or r.endswith("parameter/AmazonCloudWatch-*")
+                   for r in allowed)  # fmt: skip
     for res in RES.values():
         for policy in (res.get("Properties") or {}).get("Policies") or []:
             for statement in policy["PolicyDocument"]["Statement"]:

@@ -121,6 +121,18 @@ def test_closure_follows_the_via_graph_and_leaves_salts_own_needs_out():
     assert "timelib" not in names and "salt" not in names and "urllib3" in names
 
 
+def test_closure_keeps_a_package_reached_through_several_parents():
+    # A diamond: r needs a and b, both need shared, which needs leaf. Counting a visit per
+    # parent used to exhaust the walk's bound before leaf was reached.
+    def pin(name, via):
+        return locks.Pin(name=name, version="1", hashes=("0" * 64,), marker=None, via=via)
+
+    pins = [pin("r", ()), *(pin(f"p{i}", ("r",)) for i in range(6)),
+            pin("shared", tuple(f"p{i}" for i in range(6))), pin("leaf", ("shared",))]
+    names = {p.name for p in locks.closure(pins, ["r"])}
+    assert names == {"r", "shared", "leaf", *(f"p{i}" for i in range(6))}
+
+
 def test_a_wheel_built_here_from_a_locked_sdist_is_pinned_by_its_own_hash():
     pins = locks.parse(LOCK_TEXT)
     wheels = {"redis-8.1.0-py3-none-any.whl": "0" * 64,

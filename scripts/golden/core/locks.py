@@ -209,16 +209,15 @@ def closure(pins: Iterable[Pin], roots: Iterable[str], exclude: Iterable[str] = 
         for parent in pin.via:
             needs.setdefault(parent, set()).add(pin.name)
     skip = {normalize(n) for n in exclude}
-    wanted: set[str] = set()
-    todo = [normalize(r) for r in roots if normalize(r) not in skip]
-    for _ in range(len(pins) + len(todo)):
-        if not todo:
-            break
-        name = todo.pop()
-        if name in wanted:
-            continue
-        wanted.add(name)
-        todo += [child for child in needs.get(name, ()) if child not in skip]
+    # Each name is queued once (a package reached through several parents too), so the
+    # walk ends after at most as many steps as there are names.
+    wanted = {normalize(r) for r in roots} - skip
+    todo = sorted(wanted)
+    while todo:
+        for child in sorted(needs.get(todo.pop(), ())):
+            if child not in skip and child not in wanted:
+                wanted.add(child)
+                todo.append(child)
     return [pin for pin in pins if pin.name in wanted]
 
 

@@ -131,13 +131,27 @@ def destroy(request: Request) -> dict:
               "emptied": [b for b in (outputs.get("ArtifactsBucketName"),
                                       outputs.get("UploadsBucketName") if request.delete_data
                                       else None) if b]}  # fmt: skip
+    updatable = described["StackStatus"] in changeset.UPDATABLE
+    if request.delete_data and not updatable and template.data_stores:
+        # Only an update can switch the data stores' DeletionPolicy to Delete.
+        raise PreflightError(
+            f"stack {name} is {described['StackStatus']}: its data stores' DeletionPolicy "
+            f"cannot be changed to Delete, so --delete-data cannot be honoured "
+            f"({', '.join(sorted(template.data_stores))} would be kept); delete it without "
+            f"--delete-data and remove them yourself, or bring the stack to an updatable state"
+        )
     if not request.yes:
         result["deleted"] = False
         return result
-    if described["StackStatus"] in changeset.UPDATABLE and (
-            parameters.get("DeletionProtection") == "true" or request.delete_data):
+    if updatable and (parameters.get("DeletionProtection") == "true" or request.delete_data):
         new_body = template.deleting_data() if request.delete_data else template.text
         _update_before_delete(clients, env.name, described, new_body, request)
+        # What the deletion will keep is what the stack now holds, not what was asked.
+        deployed = cfn.get_template(StackName=described["StackId"])["TemplateBody"]
+        if isinstance(deployed, str):
+            result["kept"] = kept(tmpl.parse(deployed).data_stores, outputs, False)
+        if request.delete_data and result["kept"]:
+            request.report("--delete-data: the stack still keeps " + "; ".join(result["kept"]))
     for bucket in result["emptied"]:
         count = stack.empty_bucket(clients.s3, bucket)
         request.report(f"emptied {bucket}: {count} object version(s) deleted")
