@@ -85,11 +85,14 @@ def snapshots_of(image: dict) -> list[str]:
 
 
 def prune_plan(images: list[dict], in_use: set[str], keep: int) -> tuple[list[dict], list[dict]]:
-    """(kept, removed): keep the newest ``keep`` images plus every image in use."""
+    """(kept, removed): keep the newest ``keep`` available images plus every image in use.
+    Disabled, failed or pending images never count toward ``keep``: a disabled image among
+    the newest would otherwise hold a place and stay disabled for ever."""
     if keep < 0:
         raise ValueError("keep must be >= 0")
     ordered = sorted(images, key=lambda i: (build_time(i), i["ImageId"]), reverse=True)
-    newest = {i["ImageId"] for i in ordered[:keep]}
+    available = [i for i in ordered if i.get("State", "available") == "available"]
+    newest = {i["ImageId"] for i in available[:keep]}
     kept = [i for i in ordered if i["ImageId"] in newest or i["ImageId"] in in_use]
     removed = [i for i in ordered if i not in kept]
     return kept, removed

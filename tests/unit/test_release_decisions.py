@@ -183,6 +183,15 @@ def test_prune_plan_keeps_newest_and_everything_in_use():
     assert kept == [] and len(removed) == 6
 
 
+def test_prune_plan_counts_only_available_images_toward_keep():
+    imgs = [image(f"ami-0000000{n}", built=f"2026-11-0{n}T00:00:00Z") for n in range(1, 5)]
+    imgs[3]["State"] = "disabled"  # the newest, retired by an earlier prune
+    imgs[2]["State"] = "failed"
+    kept, removed = images.prune_plan(imgs, in_use=set(), keep=2)
+    assert [i["ImageId"] for i in kept] == ["ami-00000002", "ami-00000001"]
+    assert [i["ImageId"] for i in removed] == ["ami-00000004", "ami-00000003"]
+
+
 # -- known-good history -----------------------------------------------------------------------
 def test_known_good_history():
     assert knowngood.parse("1 3 x 4") == [1, 3, 4]
