@@ -14,8 +14,7 @@ def emit(
     result, *, as_json: bool, title: str | None = None, rows: Iterable[Mapping] | None = None
 ) -> None:
     if as_json:
-        json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
-        sys.stdout.write("\n")
+        print_json(result)
         return
     rows = list(rows) if rows is not None else None
     if rows is None:

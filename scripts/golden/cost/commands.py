@@ -4,8 +4,6 @@ Also registers the monthly cost delta under `golden env plan` and `golden infra 
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autoscaling import commands as release_commands
+from golden.core import output
 from golden.core.errors import ConfigError
 from golden.cost import planreport, run
 from golden.cost.model import PRICING_MODES, money
@@ -25,7 +24,7 @@ def register(main: click.Group) -> None:
 
 
 def _out() -> Console:
-    return Console(file=sys.stdout, width=160, highlight=False)
+    return output.console(160)
 
 
 def _print_environment(env: dict) -> None:
@@ -108,8 +107,7 @@ def cost_command(envs, usage_path, foundation_path, pricing, as_json, refresh_pr
     if refresh_prices:
         results = run.refresh_prices(list(regions) or run.regions_named(list(envs)))
         if as_json:
-            json.dump(results, sys.stdout, indent=2, sort_keys=True, default=str)
-            sys.stdout.write("\n")
+            output.print_json(results)
         else:
             _print_refresh(results)
         return
@@ -117,8 +115,7 @@ def cost_command(envs, usage_path, foundation_path, pricing, as_json, refresh_pr
         raise ConfigError("ENV: give at least one environment (or --refresh-prices)")
     result = run.price_environments(list(envs), usage_path, foundation_path, pricing)
     if as_json:
-        json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
-        sys.stdout.write("\n")
+        output.print_json(result)
         return
     for env in result["environments"]:
         _print_environment(env)
