@@ -96,6 +96,15 @@ def test_variant_inputs_change_with_goldens_code_the_image_carries(tmp_path):
     one = images.variant_inputs(tmp_path, files, plan.V2, "x")
     boot.write_text("two\n")
     assert one != images.variant_inputs(tmp_path, files, plan.V2, "x")
+    # The rehearsal's own code runs on this machine, not in the image.
+    own = tmp_path / "scripts" / "golden" / "rehearsal" / "run.py"
+    own.parent.mkdir(parents=True)
+    own.write_text("a\n")
+    two = images.variant_inputs(tmp_path, [*files, "scripts/golden/rehearsal/run.py"],
+                                plan.V2, "x")  # fmt: skip
+    own.write_text("b\n")
+    assert two == images.variant_inputs(tmp_path, [*files, "scripts/golden/rehearsal/run.py"],
+                                        plan.V2, "x")  # fmt: skip
 
 
 def _cfg(tmp_path):

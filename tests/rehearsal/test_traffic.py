@@ -44,3 +44,12 @@ def test_load_stopped_at_the_scenarios_end_writes_its_outcomes_even_with_sigint_
         server.shutdown()
     assert load.outcomes["requests"] > 0, (tmp_path / "load-t.log").read_text()[-2000:]
     assert sum(load.outcomes["classes"].values()) == load.outcomes["requests"]
+
+
+def test_the_fleet_monitor_asks_docker_for_ids_and_instances_not_ids_alone():
+    from golden.rehearsal.traffic import parse_ps, ps_argv
+
+    # `docker ps -q --format X` prints the IDs alone (Docker 20.10+): launch -> healthy
+    # times were never matched to an instance.
+    assert "-q" not in ps_argv("r1") and "--quiet" not in ps_argv("r1")
+    assert parse_ps("abc i-0123\n\ndef \nfff i-0456\n") == [("abc", "i-0123"), ("fff", "i-0456")]

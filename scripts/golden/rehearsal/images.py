@@ -38,6 +38,9 @@ _SKIP = ("build/", ".state/", ".git/", ".venv/")
 # instance side of hotfix and drift run from the wheel the bake installs).
 _HASHED = ("salt/", "pillar/", "schemas/", "packer/", "scripts/", "autoscaling/",
            "pyproject.toml", "tests/image/")
+# Jobs that run on the operator's machine only: a change there changes no instance.
+_OPERATOR_SIDE = tuple(f"scripts/golden/{job}/" for job in
+                       ("rehearsal", "bench", "cost", "infra", "cutover", "audit"))  # fmt: skip
 
 
 def tracked_files(repo: Path) -> list[str]:
@@ -67,7 +70,7 @@ def variant_inputs(repo: Path, files: list[str], variant: Variant, extra: str) -
     digest = hashlib.sha256(repr(sorted(variant.app_environment.items())).encode())
     digest.update(extra.encode())
     for name in files:
-        if name.startswith(_HASHED):
+        if name.startswith(_HASHED) and not name.startswith(_OPERATOR_SIDE):
             digest.update(name.encode() + b"\0" + (repo / name).read_bytes())
     return digest.hexdigest()[:16]
 

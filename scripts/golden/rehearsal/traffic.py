@@ -191,6 +191,24 @@ def container_memory_mib(container_id: str) -> float | None:
     return None
 
 
+def ps_argv(run_id: str) -> list[str]:
+    """`docker ps` of one rehearsal's instance containers: "ID INSTANCE" per line. No -q:
+    it overrides --format (Docker prints the IDs alone, and warns)."""
+    return ["docker", "ps", "--no-trunc", "--filter", f"label={RUN_LABEL}={run_id}",
+            "--format", f'{{{{.ID}}}} {{{{.Label "{INSTANCE_LABEL}"}}}}']  # fmt: skip
+
+
+def parse_ps(text: str) -> list[tuple[str, str]]:
+    """(container id, instance id) per line of `ps_argv`'s output; lines without an
+    instance id are skipped."""
+    out = []
+    for line in text.splitlines():
+        cid, _, instance_id = line.strip().partition(" ")
+        if cid and instance_id.strip():
+            out.append((cid, instance_id.strip()))
+    return out
+
+
 @dataclass
 class FleetMonitor:
     """Polls the rehearsal's containers and the balancer once a second (daemon thread)."""
@@ -213,12 +231,9 @@ class FleetMonitor:
             self._thread.join(10)
 
     def poll_once(self) -> None:
-        proc = run(["docker", "ps", "-q", "--no-trunc", "--filter",
-                    f"label={RUN_LABEL}={self.run_id}", "--format",
-                    f'{{{{.ID}}}} {{{{.Label "{INSTANCE_LABEL}"}}}}'], check=False)  # fmt: skip
+        proc = run(ps_argv(self.run_id), check=False)
         now = time.monotonic()
-        for line in proc.stdout.decode().splitlines():
-            cid, _, instance_id = line.partition(" ")
+        for cid, instance_id in parse_ps(proc.stdout.decode()):
             times = self.seen.setdefault(instance_id, InstanceTimes(cid, instance_id, now))
             times.memory_mib = container_memory_mib(cid) or times.memory_mib
         with contextlib.suppress(OSError):
