@@ -109,6 +109,9 @@ endif
 bake-local: setup ## Bake ROLE's twin image with Packer's docker source (same provisioners as ami)
 	$(GOLDEN) bake --role $(ROLE) --target local $(foreach v,$(PACKER_VARS),--var $(v))
 
+audit: setup ## lynis, ssh-audit and gixy against the running twin, or an instance of ENV's group (ENV=local ROLE=app)
+	$(GOLDEN) audit $(ENV) $(if $(filter-out local,$(ENV)),--role $(ROLE))
+
 rehearsal: setup ## Release rehearsal: real instances behind HAProxy under load, scenarios a-e (SCENARIOS=a,b PORT_REHEARSAL=18480)
 	$(GOLDEN) rehearse --scenarios $(or $(SCENARIOS),a,b,c,d,e) --port $(or $(PORT_REHEARSAL),18480)
 
