@@ -99,7 +99,10 @@ def bake_variant(repo: Path, workdir: Path, variant: Variant, *, ca_bundle: Path
     images = repo / "build" / "images"
     manifest = images / "sample-app.json"
     base = containers.image_inspect("golden/base:bookworm") or {}
-    extra = (manifest.read_text() if manifest.exists() else "") + base.get("Id", "")
+    # The stand-ins' CA goes into the image (TLS to PostgreSQL and Redis): an image baked
+    # by another checkout, against other stand-ins, is not this one's.
+    ca = ca_bundle.read_text() if ca_bundle is not None and ca_bundle.exists() else ""
+    extra = (manifest.read_text() if manifest.exists() else "") + base.get("Id", "") + ca
     inputs = variant_inputs(repo, files, variant, extra)
     # The bake's version goes into the image's tag and name: it must look like 1.2.3-x.
     version = f"0.0.0-{variant.label}.{inputs}"

@@ -39,6 +39,8 @@ INSTANCE_LABEL = "io.golden.rehearsal.instance-id"
 # How long `docker stop` lets systemd shut the instance down (nginx, app.service).
 STOP_SECONDS = 30
 DRAIN_LIMIT = 3600  # the ELB's largest deregistration delay
+# How often a draining target's open sessions are read (HAProxy's scur).
+DRAIN_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class ContainerRuntime:
         self._lock = threading.Lock()
         self._address: dict[str, str] = {}
         self._launched: dict[str, float] = {}
+        # Instance id -> its targets still draining (terminate waits for them).
+        self._draining: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self.events: list[dict] = []
 
@@ -181,7 +185,15 @@ class ContainerRuntime:
         self._background(self._remove_after, instance_id, wait)
 
     def _remove_after(self, instance_id: str, seconds: float) -> None:
-        time.sleep(seconds)
+        # Auto Scaling terminates once the instance's deregistration has completed, which
+        # may be before the delay is over (see _forget_after).
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                draining = self._draining.get(instance_id, 0)
+            if not draining:
+                break
+            time.sleep(DRAIN_POLL_SECONDS)
         name = container_name(self.cfg.name_prefix, instance_id)
         run(["docker", "stop", "--time", str(STOP_SECONDS), name], check=False)
         containers.remove_container(name)
@@ -207,12 +219,34 @@ class ContainerRuntime:
             if instance_id not in self._address:
                 return
         self.balancer.drain(arn, instance_id)
+        with self._lock:
+            self._draining[instance_id] = self._draining.get(instance_id, 0) + 1
         self._event("drain", instance_id, target_group=arn, delay=delay_seconds)
         self._background(self._forget_after, arn, instance_id, min(delay_seconds, DRAIN_LIMIT))
 
     def _forget_after(self, arn: str, instance_id: str, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
+        """The target leaves once it has no request in flight, or when the deregistration
+        delay is over, whichever comes first. AWS: "If a deregistering target has no
+        in-flight requests and no active connections, Elastic Load Balancing immediately
+        completes the deregistration process, without waiting for the deregistration delay
+        to elapse" (ELB User Guide for Application Load Balancers, Deregistration delay).
+        The first poll waits a moment: requests routed just before the drain arrive."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        time.sleep(min(DRAIN_POLL_SECONDS, max(0.0, seconds)))
+        while time.monotonic() < deadline:
+            try:
+                if self.balancer.active_sessions(arn, instance_id) == 0:
+                    break
+            except OSError:
+                break
+            time.sleep(DRAIN_POLL_SECONDS)
         answer = self.balancer.remove(arn, instance_id)
+        with self._lock:
+            left = self._draining.get(instance_id, 1) - 1
+            if left > 0:
+                self._draining[instance_id] = left
+            else:
+                self._draining.pop(instance_id, None)
         self._event("deregistered", instance_id, target_group=arn, haproxy=answer.strip())
 
     def target_health(self, arn: str) -> dict[str, dict]:
