@@ -2,10 +2,11 @@
 keeps outgoing connections off them.
 
 An outgoing connection takes its local port from net.ipv4.ip_local_port_range (base
-formula: 1024-65535), which covers the ports of golden's listeners (the frontend on 3000,
-the backend replicas from 8001, nginx's status page on 8081, the Chroma proxy and server
-on 8000 and 8001). A connection that holds such a port while its listener restarts (a
-replica rolled by golden-app-roll) makes that listener fail to bind. Ports listed in
+formula: 1024-65535), which covers the ports of golden's listeners (the app's declared
+services: the sample's frontend on 3000 and backend replicas from 8001; nginx's status
+page on 8081, the Chroma proxy and server on 8000 and 8001). A connection that holds
+such a port while its listener restarts (a replica rolled by golden-app-roll) makes
+that listener fail to bind. Ports listed in
 net.ipv4.ip_local_reserved_ports are never picked for outgoing connections
 (ip-sysctl.rst); listening on them is unaffected.
 
@@ -18,7 +19,8 @@ CHRONY_CMDPORT = 323
 
 def listening(role, settings):
     """Sorted ports golden listens on for ``role`` ("app", "chroma", "base"), from the
-    merged settings of its formulas: ``settings`` = {"hardening": {...}, "app": {...},
+    merged settings of its formulas: ``settings`` = {"hardening": {...}, "app": {...,
+    "ports": [every container's port]},
     "nginx": {...}, "chroma": {...}} (the sections a role does not run may be absent).
     TCP and UDP alike: the reserved list applies to both."""
     hardening = settings.get("hardening") or {}
@@ -29,9 +31,8 @@ def listening(role, settings):
         if (nginx.get("tls") or {}).get("enabled"):
             ports.add(443)
         ports.add(int(nginx["status_port"]))
-        ports.add(int(app["frontend_port"]))
-        first = int(app["backend_base_port"])
-        ports.update(range(first, first + int(app["backend_replicas"])))
+        # Every replica of every declared service with a port (golden_app.ports).
+        ports.update(int(p) for p in app.get("ports") or [])
     elif role == "chroma":
         chroma = settings.get("chroma") or {}
         ports.update((int(chroma["port"]), int(chroma["proxy_port"])))

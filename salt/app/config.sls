@@ -42,11 +42,22 @@ app-runtime-settings-managed:
     - contents: |
         # Managed by Salt: inputs of the decisions golden-app-runtime makes at each start
         # (workers per replica; the containers' memory and process limits).
-        REPLICAS={{ app.backend_replicas }}
         WORKER_CAP={{ app.worker_cap }}
         SYSTEM_RESERVE_MB={{ app.limits.system_reserve_mb }}
-        FRONTEND_MEMORY_MB={{ app.limits.frontend_memory_mb }}
         PIDS_PER_WORKER={{ app.limits.pids_per_worker }}
+    - require:
+      - file: app-env-directory-private
+
+{#- The declared services expanded into containers (salt/_modules/golden_app.py): the
+    replicas and memory shares golden-app-runtime sizes, the ports and health paths
+    golden-app-roll probes from the host. #}
+app-services-plan-managed:
+  file.managed:
+    - name: /etc/app/services.json
+    - mode: '0644'
+    - contents: {{ (app.runtime_plan | json) | json }}
+    - require:
+      - file: app-env-directory-private
 
 app-runtime-script-managed:
   file.managed:

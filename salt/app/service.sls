@@ -1,7 +1,7 @@
 {%- from 'app/map.jinja' import app with context %}
 {#- /run/app/limits.env (golden-app-runtime, run first by both) fills the compose file's
     memory and process limits. #}
-{%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env --probe-url http://127.0.0.1:80/healthz --stop-timeout ' ~ app.chain.stop_grace ~ ' --base-port ' ~ app.backend_base_port %}
+{%- set roll = '/usr/local/sbin/golden-app-roll --project ' ~ app.project ~ ' --file ' ~ app.dir ~ '/compose.yaml --env-file /run/app/limits.env --probe-url http://127.0.0.1:80/healthz --services /etc/app/services.json' %}
 include:
   - docker
   - golden
@@ -37,6 +37,7 @@ app-replicas-rolled-on-config-change:
       - file: app-compose-file-managed
       - file: app-settings-env-file-managed
       - file: app-runtime-settings-managed
+      - file: app-services-plan-managed
     - require:
       - file: app-roll-script-managed
       - service: docker-service-running

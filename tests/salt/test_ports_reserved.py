@@ -21,7 +21,9 @@ def ports():
     return module
 
 
-APP = {"backend_base_port": 8001, "backend_replicas": 2, "frontend_port": 3000}
+# The app formula's merged settings as golden_ports reads them: every container's port
+# (golden_app.ports of the sample's services).
+APP = {"ports": [3000, 8001, 8002]}
 NGINX = {"status_port": 8081, "tls": {"enabled": False}}
 
 
@@ -33,7 +35,8 @@ def test_app_role_listens_on_ssh_http_status_frontend_and_every_replica(ports):
 
 
 def test_more_replicas_and_tls_widen_the_reservation(ports):
-    settings = {"app": {**APP, "backend_replicas": 5}, "nginx": {**NGINX, "tls": {"enabled": True}},
+    settings = {"app": {"ports": [3000, *range(8001, 8006)]},
+                "nginx": {**NGINX, "tls": {"enabled": True}},
                 "hardening": {"ssh_port": 2222}}  # fmt: skip
     assert 443 in ports.listening("app", settings)
     assert ports.reserved("app", settings, "1024 65535") == "2222,3000,8001-8005,8081"

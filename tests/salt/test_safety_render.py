@@ -72,10 +72,11 @@ def _sizes(highstate: dict) -> dict:
     nginx = nginxconf.parse(rendered(highstate, "nginx-site-config-managed"))
     runtime = state_args(highstate, "app-runtime-settings-managed")["contents"]
     settings = dict(line.split("=", 1) for line in runtime.splitlines() if "=" in line)
+    plan = json.loads(state_args(highstate, "app-services-plan-managed")["contents"])
     return {
         "backends": sorted(s for s in compose["services"] if s.startswith("backend-")),
         "upstream": [a[0] for a in nginx.find("upstream", "backend").get("server")],
-        "replicas": settings["REPLICAS"],
+        "replicas": str(next(s["replicas"] for s in plan["services"] if s["name"] == "backend")),
         "worker_cap": settings["WORKER_CAP"],
     }
 

@@ -1,7 +1,10 @@
 """golden-app-roll (salt/app/files/golden-app-roll.py) as a unit: its decisions over a fake
-Docker, a fake nginx probe and a fake clock, so every bounded wait is checked without
-waiting. What the fakes do not model: Compose's own recreate decision (the fake
-recreates exactly the services whose hash changed) and real signals."""
+Docker, a fake health probe from the host, a fake nginx probe and a fake clock, so every
+bounded wait is checked without waiting. A fake container's state is what its replica
+would show: "healthy" (running, answers 200 on its health path), "unhealthy" (running,
+answers 503), "starting" (running, no answer yet) or Docker's own ("exited", ...). What
+the fakes do not model: Compose's own recreate decision (the fake recreates exactly the
+services whose hash changed), real signals and real HTTP."""
 
 from __future__ import annotations
 
@@ -67,6 +70,7 @@ class FakeDocker:
         self.calls = []
         self.after_up = "healthy"  # state of a recreated container
         self.extra = []  # (service, container) orphans
+        self.probed = []  # (port, path) the host's probe asked
 
     def services(self):
         return list(self.service_list)
@@ -80,8 +84,16 @@ class FakeDocker:
     def container_hash(self, container):
         return self.labels.get(container)
 
-    def health(self, container):
-        return self.states.get(container, "missing")
+    def state(self, container):
+        state = self.states.get(container, "missing")
+        return "running" if state in ("healthy", "unhealthy", "starting") else state
+
+    def answer(self, port, path):
+        """The host's probe of 127.0.0.1:PORT/PATH: what the replica on PORT answers."""
+        self.probed.append((port, path))
+        service = next(row["name"] for row in PLAN if row["port"] == port)
+        state = self.states.get(self.containers.get(service), "missing")
+        return {"healthy": 200, "unhealthy": 503}.get(state)
 
     def start_stop(self, container, grace):
         self.calls.append(("stop", container, grace))
@@ -119,6 +131,17 @@ def answered(url):
     return 200, None
 
 
+# The sample app's plan (/etc/app/services.json's containers, as the app formula writes it).
+PLAN = [
+    {"name": "backend-1", "service": "backend", "port": 8001, "health_path": "/health",
+     "stop_grace": 310, "healthz": True},
+    {"name": "backend-2", "service": "backend", "port": 8002, "health_path": "/health",
+     "stop_grace": 310, "healthz": True},
+    {"name": "frontend", "service": "frontend", "port": 3000, "health_path": "/health",
+     "stop_grace": 310, "healthz": False},
+]
+
+
 @pytest.fixture
 def world():
     clock = FakeClock()
@@ -131,9 +154,10 @@ def world():
             recreated = [s for s, c in docker.containers.items() if c.endswith("-new")]
             return 200, (recreated[-1] if recreated else None)
 
-        options = {"probe_fn": probe, "clock": clock, "say": lines.append, "timeout": 180,
-                   "route_timeout": 30, "stop_timeout": 310, **kw}  # fmt: skip
-        return roll.Roll(docker, "http://127.0.0.1/healthz", **options)
+        plan = kw.pop("plan", PLAN)
+        options = {"probe_fn": probe, "health_fn": docker.answer, "clock": clock,
+                   "say": lines.append, "timeout": 180, "route_timeout": 30, **kw}  # fmt: skip
+        return roll.Roll(docker, "http://127.0.0.1/healthz", plan, **options)
 
     return clock, docker, lines, make
 
@@ -192,23 +216,65 @@ def test_a_docker_stop_that_never_returns_is_given_up_on(world):
     assert ("up", "backend-1") not in docker.calls
 
 
-def test_waiting_for_health_is_bounded(world):
+def test_waiting_for_health_is_bounded_and_names_the_service_port_and_path(world):
     clock, docker, lines, make = world
     docker.hashes["backend-1"] = "h2"
     docker.after_up = "starting"
     started = clock.now
-    with pytest.raises(SystemExit, match="backend-1 not healthy within 180s"):
+    with pytest.raises(SystemExit, match=r"backend-1 \(service backend\) on "
+                       r"http://127.0.0.1:8001/health: not healthy within 180s "
+                       r"\(expected 200; no answer\)"):  # fmt: skip
         make().run()
     assert clock.now - started <= 181
     assert ("up", "backend-2") not in docker.calls  # the rest stay on the old configuration
 
 
-def test_an_unhealthy_replica_stops_the_roll_at_once(world):
+def test_health_is_the_hosts_probe_of_the_replicas_port_and_path(world):
+    """No healthcheck inside the image: golden asks 127.0.0.1:PORT/PATH itself."""
+    clock, docker, lines, make = world
+    docker.hashes["frontend"] = "h2"
+    make().run()
+    assert (3000, "/health") in docker.probed
+    custom = [dict(row, health_path="/ready") if row["name"] == "frontend" else row
+              for row in PLAN]  # fmt: skip
+    docker.hashes["frontend"] = "h3"
+    docker.probed.clear()
+    make(plan=custom).run()
+    assert (3000, "/ready") in docker.probed and (3000, "/health") not in docker.probed
+
+
+def test_a_replica_answering_other_than_200_fails_the_roll_with_its_last_answer(world):
     clock, docker, lines, make = world
     docker.hashes["backend-1"] = "h2"
     docker.after_up = "unhealthy"
-    with pytest.raises(SystemExit, match="backend-1 is unhealthy after the restart"):
+    with pytest.raises(SystemExit, match=r"8001/health: not healthy within 180s "
+                       r"\(expected 200; last answer 503\)"):  # fmt: skip
         make().run()
+
+
+def test_a_replica_whose_container_exits_fails_the_roll_at_once(world):
+    clock, docker, lines, make = world
+    docker.hashes["backend-1"] = "h2"
+    docker.after_up = "exited"
+    started = clock.now
+    with pytest.raises(SystemExit, match=r"backend-1 \(service backend\) on "
+                       r"http://127.0.0.1:8001/health: the container is exited"):
+        make().run()
+    assert clock.now - started < 5
+
+
+def test_a_worker_without_a_port_is_healthy_while_it_runs(world):
+    clock, docker, lines, make = world
+    plan = [*PLAN, {"name": "jobs", "service": "jobs", "port": None, "health_path": None,
+                    "stop_grace": 30, "healthz": False}]  # fmt: skip
+    docker.service_list.append("jobs")
+    docker.containers["jobs"] = "jobs-old"
+    docker.states["jobs-old"] = "healthy"
+    docker.hashes["jobs"] = "h2"
+    docker.labels["jobs-old"] = "h1"
+    make(plan=plan).run()
+    assert ("stop", "jobs-old", 30) in docker.calls and ("up", "jobs") in docker.calls
+    assert all(port is not None for port, _ in docker.probed)
 
 
 def test_waiting_for_nginx_to_route_is_bounded(world):
@@ -238,10 +304,22 @@ def test_orphans_are_drained_with_the_grace_period_before_removal(world):
                for line in lines)  # fmt: skip
 
 
-def test_backend_ports_follow_the_base_port(world):
+def test_ports_and_stop_grace_periods_come_from_the_plan(world):
     *_, make = world
-    r = make(base_port=9001)
-    assert (r.port("backend-1"), r.port("backend-12"), r.port("frontend")) == (9001, 9012, None)
+    plan = [dict(row, port=row["port"] + 1000, stop_grace=45) for row in PLAN]
+    r = make(plan=plan)
+    assert (r.port("backend-1"), r.port("backend-2"), r.port("frontend")) == (9001, 9002, 4000)
+    assert r.stop_timeout("frontend") == 45 and r.port("gone") is None
+
+
+def test_check_reports_every_replica_and_fails_when_one_is_not_healthy(world):
+    _, docker, lines, make = world
+    assert make().check() == 0
+    docker.states["frontend-old"] = "unhealthy"
+    lines.clear()
+    assert make().check() == 1
+    assert "frontend (service frontend) on http://127.0.0.1:3000/health: starting " \
+           "(answered 503)" in lines
 
 
 # -- app.service's start (--start) ------------------------------------------------------------
@@ -313,7 +391,7 @@ def test_a_start_that_leaves_a_service_unhealthy_fails(world):
     for container in list(docker.states):
         docker.states[container] = "exited"
     docker.after_up = "unhealthy"
-    with pytest.raises(roll.RollError, match="unhealthy"):
+    with pytest.raises(roll.RollError, match="last answer 503"):
         make().start()
 
 

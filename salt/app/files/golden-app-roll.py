@@ -1,33 +1,44 @@
 #!/usr/bin/python3
 """golden-app-roll: apply a changed compose file or env file to the running app, one
-replica at a time, so nginx always has a healthy backend to send requests to.
+replica at a time, so nginx always has a healthy replica to send requests to.
+
+Health is golden's own probe from the host, never a program inside the image: a replica
+is healthy when its container runs and (for a service with a health path) it answers 200
+on http://127.0.0.1:PORT/HEALTH_PATH. The ports, health paths and stop grace periods come
+from /etc/app/services.json (--services: the app's declared services expanded by the app
+formula, salt/_modules/golden_app.py); a service without a port (a worker) is healthy
+while its container runs.
 
 Run by the app formula when /opt/app/compose.yaml, /etc/app/app-settings.env or the
-runtime settings change (and by `systemctl reload app`). For each backend replica whose
+runtime settings change (and by `systemctl reload app`). For each replica whose
 configuration changed (Compose's config hash of the service differs from its
-container's), in turn:
+container's), replicated services first, in turn:
 
-1. refuse when it is healthy and no other replica is: requests would fail;
+1. refuse when it is healthy and no other replica of its service is: requests would fail;
 2. drain it: `docker stop --time STOP_TIMEOUT` sends SIGTERM, so gunicorn stops
    accepting (nginx sends new requests to the other replicas) and finishes the requests
-   in flight; the roll waits for that, bounded by the stop timeout (the timeout chain's
-   stop grace period, longer than gunicorn's graceful timeout, longer than the longest
+   in flight; the roll waits for that, bounded by its stop grace period (by default the
+   timeout chain's, longer than the graceful timeout it is told, longer than the longest
    request), reporting the connections still open on the replica's port;
 3. `docker compose up -d --no-deps REPLICA` recreates it with the new configuration;
-4. waits until Docker reports it healthy and nginx's /healthz has answered from it.
+4. waits until it answers its health path on 127.0.0.1 and, for a replica of the service
+   behind nginx's /healthz (app:healthz_service), until /healthz has answered from it.
 
-Other services (the frontend) follow the same way; a single-replica service has a short
-gap. Orphans (replicas removed from the compose file) are drained last, after nginx has
-stopped routing to them, then removed.
+A single-replica service has a short gap. Orphans (replicas removed from the compose
+file) are drained last, after nginx has stopped routing to them, then removed.
 
 With --start it is app.service's start (ExecStart): on an instance that serves nothing,
 every container starts at once (`up --force-recreate --wait`, this boot's env files);
 on one that already serves (a start after the unit failed while Docker kept or restarted
 the containers, a highstate or hotfix starting the unit), the changed replicas roll one at
 a time as above and only stopped ones start: no path takes every replica down at once.
-Either way the start succeeds only once every service is healthy, so the unit's state
+Either way the start succeeds only once every replica is healthy, so the unit's state
 says whether the app serves (a replica Docker restarted during the start counts once it
-is healthy again).
+is healthy again); otherwise it fails naming the replica, its service, port and health
+path and the last answer.
+
+With --check it probes every replica once and prints what it found: exit 0 when all are
+healthy (the tests and operators use it instead of Docker's health status).
 
 With --stop it is app.service's stop (ExecStop): `systemctl stop` and a shutdown stop
 every container (`compose stop`, each with its stop grace period), but the stop half of
@@ -108,19 +119,13 @@ class Docker:
                    check=False)  # fmt: skip
         return proc.stdout.strip() or None
 
-    def health(self, container):
-        """'healthy', 'unhealthy', 'starting', 'running' (no healthcheck) or another state."""
-        proc = run(
-            ["docker", "inspect", "--format",
-             "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container],
-            check=False,
-        )  # fmt: skip
+    def state(self, container):
+        """Docker's state of the container: 'running', 'restarting', 'exited', 'created',
+        'dead', ... or 'missing'."""
+        proc = run(["docker", "inspect", "--format", "{{.State.Status}}", container],
+                   check=False)  # fmt: skip
         parts = proc.stdout.split()
-        if not parts:
-            return "missing"
-        if parts[0] != "running":
-            return parts[0]
-        return parts[1] if len(parts) > 1 else "running"
+        return parts[0] if parts else "missing"
 
     def start_stop(self, container, grace):
         """`docker stop --time GRACE` started (not waited for): SIGTERM now, SIGKILL after
@@ -157,8 +162,9 @@ class Docker:
 
     def up_all(self, *, recreate, timeout):
         """`compose up --wait` of the whole project: RECREATE every container (a fresh
-        start) or only start what is stopped. Returns compose's exit code: it fails when
-        a container was unhealthy at some moment, which the caller checks again."""
+        start) or only start what is stopped. With no healthcheck in the compose file,
+        --wait waits until each container runs. Returns compose's exit code: it fails when
+        a container exited at some moment, which the caller checks again."""
         how = "--force-recreate" if recreate else "--no-recreate"
         return run(self.base + ["up", "--detach", "--remove-orphans", how, "--wait"],
                    timeout=timeout, check=False).returncode  # fmt: skip
@@ -179,6 +185,28 @@ class Docker:
         return len(proc.stdout.splitlines()) if proc.returncode == 0 else None
 
 
+def health_probe(port, path, timeout=2):
+    """HTTP status of GET http://127.0.0.1:PORT/PATH from the host (None: no answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def load_plan(path):
+    """The containers of /etc/app/services.json (written by the app formula): a list of
+    {name, service, port, health_path, stop_grace, healthz}. RollError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            containers = json.load(handle)["containers"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RollError(f"{path}: cannot read the app's services ({exc})") from None
+    return containers
+
+
 def probe(url):
     """(status, replica named in the body or None) of one request through nginx."""
     try:
@@ -196,35 +224,65 @@ def probe(url):
     return status, replica
 
 
-def backend_order(services):
-    return sorted((s for s in services if s.startswith("backend-")), key=lambda s: (len(s), s))
-
-
 class Roll:
-    """The roll's decisions over a Docker adapter, a probe function and a clock."""
+    """The roll's decisions over a Docker adapter, the app's plan (load_plan's rows), a
+    health probe (port, path -> status), an nginx probe and a clock. Here a "service" is
+    one compose service: one replica of a declared service."""
 
-    def __init__(self, docker, probe_url, *, probe_fn=probe, clock=None, say=log,
-                 timeout=180, route_timeout=30, settle=6.0, stop_timeout=310,
-                 base_port=8001):  # fmt: skip
+    def __init__(self, docker, probe_url, plan, *, probe_fn=probe, health_fn=health_probe,
+                 clock=None, say=log, timeout=180, route_timeout=30,
+                 settle=6.0):  # fmt: skip
         self.docker = docker
         self.probe_url = probe_url
+        self.plan = {row["name"]: row for row in plan}
         self.probe = probe_fn
+        self.health_fn = health_fn
         self.clock = clock or Clock()
         self.say = say
         self.timeout = timeout
         self.route_timeout = route_timeout
         self.settle = settle
-        self.stop_timeout = stop_timeout
-        self.base_port = base_port
+        self.last = {}  # service -> its last answer to the health probe
 
     # -- decisions --------------------------------------------------------------------------
     def port(self, service):
-        if not service.startswith("backend-"):
-            return None
-        try:
-            return self.base_port + int(service.split("-", 1)[1]) - 1
-        except ValueError:
-            return None
+        return (self.plan.get(service) or {}).get("port")
+
+    def stop_timeout(self, service):
+        return int((self.plan.get(service) or {}).get("stop_grace") or 310)
+
+    def peers(self, service):
+        """The other replicas of the same declared service."""
+        group = (self.plan.get(service) or {}).get("service")
+        return [n for n, row in self.plan.items() if row["service"] == group and n != service]
+
+    def order(self, services):
+        """Replicas of replicated services first (they keep serving while one rolls),
+        then single ones, each in the plan's order."""
+        known = [n for n in self.plan if n in services]
+        replicated = [n for n in known if self.peers(n)]
+        return replicated + [n for n in known if n not in replicated] + [
+            n for n in services if n not in self.plan]
+
+    def where(self, service):
+        row = self.plan.get(service) or {}
+        if row.get("port") is None:
+            return f"{service} (service {row.get('service', service)}, no port)"
+        return (f"{service} (service {row['service']}) on "
+                f"http://127.0.0.1:{row['port']}{row.get('health_path') or ''}")
+
+    def health(self, container, service):
+        """'healthy' (running, and answers 200 on its health path if it has one), 'starting'
+        (running, no 200 yet: the last answer in self.last) or Docker's state."""
+        state = self.docker.state(container) if container else "missing"
+        if state != "running":
+            return state
+        row = self.plan.get(service) or {}
+        if row.get("port") is None or not row.get("health_path"):
+            return "healthy"
+        status = self.health_fn(row["port"], row["health_path"])
+        self.last[service] = status
+        return "healthy" if status == 200 else "starting"
 
     def changed(self, service, container):
         """Whether Compose would recreate the container: its hash differs from the
@@ -233,12 +291,11 @@ class Roll:
         have = self.docker.container_hash(container)
         return want is None or have is None or want != have
 
-    def refuse_last_healthy(self, service, container, backends):
-        peers = [b for b in backends if b != service]
-        if service not in backends or not peers or self.docker.health(container) != "healthy":
+    def refuse_last_healthy(self, service, container):
+        peers = self.peers(service)
+        if not peers or self.health(container, service) != "healthy":
             return
-        others = filter(None, map(self.docker.container, peers))
-        if not any(self.docker.health(c) == "healthy" for c in others):
+        if not any(self.health(self.docker.container(p), p) == "healthy" for p in peers):
             raise RollError(f"not restarting {service}: no other replica is healthy, "
                             "requests would fail")  # fmt: skip
 
@@ -248,30 +305,39 @@ class Roll:
         exited, at most stop_timeout (+30 s for Docker itself). Returns (seconds, the
         container's exit code or None, the most requests seen in flight meanwhile)."""
         port = self.port(service)
+        grace = self.stop_timeout(service)
         started = self.clock.monotonic()
-        stopping = self.docker.start_stop(container, self.stop_timeout)
-        deadline = started + self.stop_timeout + 30
+        stopping = self.docker.start_stop(container, grace)
+        deadline = started + grace + 30
         most = 0
         while stopping.poll() is None:
             if self.clock.monotonic() > deadline:
                 stopping.kill()
                 raise RollError(f"{service}: `docker stop` did not return within "
-                                f"{self.stop_timeout + 30}s")  # fmt: skip
+                                f"{grace + 30}s")  # fmt: skip
             most = max(most, (self.docker.open_connections(port) if port else None) or 0)
             self.clock.sleep(0.5)
         return self.clock.monotonic() - started, self.docker.exit_code(container), most
 
     def wait_healthy(self, service):
+        """Until the replica is healthy (see health), at most self.timeout seconds; a
+        container that exited or is gone fails at once. RollError names the replica, its
+        service, port and health path and what it last answered."""
         deadline = self.clock.monotonic() + self.timeout
+        self.last.pop(service, None)
+        state = "missing"
         while self.clock.monotonic() < deadline:
-            container = self.docker.container(service)
-            state = self.docker.health(container) if container else "missing"
-            if state in ("healthy", "running"):
+            state = self.health(self.docker.container(service), service)
+            if state == "healthy":
                 return
-            if state == "unhealthy":
-                raise RollError(f"{service} is unhealthy after the restart")
+            if state in ("exited", "dead", "missing"):
+                raise RollError(f"{self.where(service)}: the container is {state}")
             self.clock.sleep(0.5)
-        raise RollError(f"{service} not healthy within {self.timeout}s")
+        answer = self.last.get(service)
+        last = (f"last answer {answer}" if answer is not None else "no answer") \
+            if state == "starting" else f"container {state}"
+        raise RollError(f"{self.where(service)}: not healthy within {self.timeout}s "
+                        f"(expected 200; {last})")
 
     def wait_routed(self, service):
         """Until nginx's /healthz answered from this replica. An app whose health body does
@@ -295,7 +361,7 @@ class Roll:
         raise RollError(f"nginx did not route to {service} within {self.route_timeout}s")
 
     # -- the roll ---------------------------------------------------------------------------
-    def roll_one(self, service, backends):
+    def roll_one(self, service):
         """Drain, recreate and wait for one service; True when it was recreated."""
         t0 = self.clock.monotonic()
         before = self.docker.container(service)
@@ -303,8 +369,8 @@ class Roll:
             self.say(f"{service}: unchanged")
             return False
         killed = False
-        if before and self.docker.health(before) not in ("exited", "dead", "missing"):
-            self.refuse_last_healthy(service, before, backends)
+        if before and self.docker.state(before) not in ("exited", "dead", "missing"):
+            self.refuse_last_healthy(service, before)
             seconds, code, most = self.drain(service, before)
             killed = code == KILLED
             self.say(f"{service}: drained in {seconds:.1f}s ({most} connection(s) in flight"
@@ -314,7 +380,7 @@ class Roll:
             self.say(f"{service}: started again unchanged")
         self.wait_healthy(service)
         healthy_s = self.clock.monotonic() - t0
-        if service in backends:
+        if (self.plan.get(service) or {}).get("healthz"):
             how = self.wait_routed(service)
             self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
                      f"({how}) after {self.clock.monotonic() - t0:.1f}s")  # fmt: skip
@@ -322,23 +388,30 @@ class Roll:
             self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
                      "a short gap)")  # fmt: skip
         if killed:
-            raise RollError(f"{service} was still serving requests after {self.stop_timeout}s "
-                            "and was killed: a request outlasted the timeout chain")  # fmt: skip
+            raise RollError(f"{service} was still serving requests after "
+                            f"{self.stop_timeout(service)}s and was killed: a request "
+                            "outlasted the timeout chain")  # fmt: skip
         return True
 
     def serving(self, services):
-        """The services whose container runs and is not unhealthy."""
-        out = []
-        for service in services:
-            container = self.docker.container(service)
-            if container and self.docker.health(container) in ("healthy", "running", "starting"):
-                out.append(service)
-        return out
+        """The services whose container is healthy."""
+        return [s for s in services if self.health(self.docker.container(s), s) == "healthy"]
+
+    def check(self):
+        """Every replica probed once: 0 when all are healthy, else 1 (each one reported)."""
+        bad = 0
+        for service in self.order(self.docker.services()):
+            state = self.health(self.docker.container(service), service)
+            answer = self.last.get(service)
+            self.say(f"{self.where(service)}: {state}"
+                     + (f" (answered {answer})" if state == "starting" else ""))  # fmt: skip
+            bad += state != "healthy"
+        return 1 if bad else 0
 
     def start(self):
         """app.service's start (see the module docstring): 0 once every service is healthy."""
         services = self.docker.services()
-        serving = self.serving(backend_order(services))
+        serving = self.serving(services)
         if serving:
             self.say(f"already serving ({', '.join(serving)}): rolling changed replicas one "
                      "at a time, starting what is stopped")  # fmt: skip
@@ -356,11 +429,11 @@ class Roll:
     def run(self):
         started = self.clock.monotonic()
         services = self.docker.services()
-        backends = backend_order(services)
-        others = [s for s in services if s not in backends]
-        if len(backends) < 2:
-            self.say("warning: one backend replica only: requests fail while it restarts")
-        rolled = sum(self.roll_one(service, backends) for service in backends + others)
+        healthz = [s for s in services if (self.plan.get(s) or {}).get("healthz")]
+        if len(healthz) < 2:
+            self.say("warning: one replica behind /healthz only: requests fail while it "
+                     "restarts")  # fmt: skip
+        rolled = sum(self.roll_one(service) for service in self.order(services))
         for service, container in self.docker.orphans(services):
             seconds, _, _ = self.drain(service, container)
             self.say(f"{service}: removed from the compose file, drained in {seconds:.1f}s")
@@ -414,11 +487,11 @@ def main(argv=None):
     )
     parser.add_argument("--route-timeout", type=int, default=30)
     parser.add_argument("--settle", type=float, default=6.0)
-    parser.add_argument("--stop-timeout", type=int, default=310,
-                        help="seconds a draining replica gets to finish its requests "
-                        "(the compose file's stop_grace_period)")  # fmt: skip
-    parser.add_argument("--base-port", type=int, default=8001,
-                        help="port of backend-1 (backend-N listens on base + N - 1)")  # fmt: skip
+    parser.add_argument("--services", default="/etc/app/services.json",
+                        help="the app's containers: ports, health paths, stop grace "
+                        "periods (written by the app formula)")  # fmt: skip
+    parser.add_argument("--check", action="store_true",
+                        help="probe every replica once; exit 0 when all are healthy")  # fmt: skip
     parser.add_argument("--start", action="store_true",
                         help="app.service's start: roll when already serving, else start "
                         "everything; succeed only when every service is healthy")  # fmt: skip
@@ -427,11 +500,16 @@ def main(argv=None):
                         "restarting (then they keep serving)")  # fmt: skip
     args = parser.parse_args(argv)
 
+    plan = load_plan(args.services)
     if args.stop:
         # compose gives each container its grace period; the unit's TimeoutStopSec is
         # longer still, so this bound only catches a hung docker CLI.
+        longest = max((int(row.get("stop_grace") or 0) for row in plan), default=310)
         return stop(Docker(args.project, args.file, args.env_file), args.unit,
-                    timeout=args.stop_timeout + 60)
+                    timeout=longest + 60)
+    if args.check:
+        return Roll(Docker(args.project, args.file, args.env_file), args.probe_url,
+                    plan).check()
     if not args.start and subprocess.run(
         ["systemctl", "is-active", "--quiet", args.unit]
     ).returncode != 0:
@@ -440,9 +518,8 @@ def main(argv=None):
     if args.runtime:
         run([args.runtime])
     docker = Docker(args.project, args.file, args.env_file)
-    roll = Roll(docker, args.probe_url, timeout=args.timeout,
-                route_timeout=args.route_timeout, settle=args.settle,
-                stop_timeout=args.stop_timeout, base_port=args.base_port)  # fmt: skip
+    roll = Roll(docker, args.probe_url, plan, timeout=args.timeout,
+                route_timeout=args.route_timeout, settle=args.settle)  # fmt: skip
     return roll.start() if args.start else roll.run()
 
 

@@ -2,34 +2,38 @@
 """golden-app-runtime: decides, at every start of app.service (and before every roll), what
 depends on the machine rather than the image.
 
-- Workers per backend replica = ceil(vCPU / replicas), at least 1, capped by WORKER_CAP.
-  The workers are uvicorn event loops, so one loop per vCPU across all replicas already
-  fills the CPU; more processes only add scheduling cost (docs/performance.md, "Workers
-  per replica"). -> /run/app/runtime.env (WEB_CONCURRENCY, GOLDEN_VCPU), an env file of
-  the backend containers.
-- Memory and process limits of the containers, from the instance's memory and the
-  workers -> /run/app/limits.env, which compose reads for interpolation
-  (BACKEND_MEMORY, BACKEND_PIDS, BACKEND_SCRATCH, FRONTEND_MEMORY, FRONTEND_PIDS).
+- Workers per replica of the services that take WEB_CONCURRENCY = ceil(vCPU / their
+  replicas), at least 1, capped by WORKER_CAP. The workers are event loops (uvicorn), so
+  one loop per vCPU across all replicas already fills the CPU; more processes only add
+  scheduling cost (docs/performance.md, "Workers per replica"). -> /run/app/runtime.env
+  (WEB_CONCURRENCY, GOLDEN_VCPU), an env file of those services' containers.
+- Memory and process limits of every service's containers, from the instance's memory
+  and the workers -> /run/app/limits.env, which compose reads for interpolation
+  (<PREFIX>_MEMORY, <PREFIX>_SCRATCH, <PREFIX>_PIDS per service: BACKEND_MEMORY, ...).
 
-Inputs: /etc/app/runtime.conf (REPLICAS, WORKER_CAP, SYSTEM_RESERVE_MB,
-FRONTEND_MEMORY_MB, PIDS_PER_WORKER; written by the app formula), the CPU count and
-/proc/meminfo. Both files are replaced atomically; a bad input exits 2 naming it."""
+Inputs: /etc/app/runtime.conf (WORKER_CAP, SYSTEM_RESERVE_MB, PIDS_PER_WORKER) and
+/etc/app/services.json (per service: prefix, replicas, workers, memory_mb), both written
+by the app formula; the CPU count and /proc/meminfo. Both outputs are replaced
+atomically; a bad input exits with a message naming it."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 CONF = Path("/etc/app/runtime.conf")
+SERVICES = Path("/etc/app/services.json")
 RUN = Path("/run/app")
 MIB = 1024 * 1024
 # Below these a container cannot start its interpreter and workers at all.
-MIN_BACKEND_MB = 256
-MIN_FRONTEND_MB = 128
-# The gunicorn master, the container's init and health checks, on top of the workers'.
+MIN_SHARED_MB = 256
+MIN_FIXED_MB = 128
+# The gunicorn master and the container's init, on top of the workers'.
 BASE_PIDS = 64
-FRONTEND_PIDS = 256
+# A service that does not take WEB_CONCURRENCY (a Node server, a worker).
+SERVICE_PIDS = 256
 
 
 def workers(vcpu: int, replicas: int, cap: int) -> int:
@@ -38,29 +42,59 @@ def workers(vcpu: int, replicas: int, cap: int) -> int:
     return max(1, min(-(-vcpu // replicas), cap))
 
 
-def limits(mem_total_mb: int, vcpu: int, replicas: int, cap: int, *, system_reserve_mb: int,
-           frontend_memory_mb: int, pids_per_worker: int) -> dict[str, str]:
+def worker_replicas(services: list[dict]) -> int:
+    """Replicas of the services that take WEB_CONCURRENCY, together."""
+    return sum(int(s["replicas"]) for s in services if s.get("workers"))
+
+
+def limits(mem_total_mb: int, vcpu: int, services: list[dict], cap: int, *,
+           system_reserve_mb: int, pids_per_worker: int) -> dict[str, str]:
     """Container limits for an instance with ``mem_total_mb`` MiB and ``vcpu`` CPUs.
 
+    ``services``: one dict per declared service (services.json): prefix, replicas,
+    workers (takes WEB_CONCURRENCY), memory_mb (a fixed share per replica, or None).
     Memory: the instance's memory less what the system keeps (the larger of
     ``system_reserve_mb`` and a fifth of it: dockerd, nginx, the CloudWatch agent, Salt
-    runs, the page cache), then the frontend's share (``frontend_memory_mb``, at most a
-    quarter of what is left), and the rest split evenly over the backend replicas. A
+    runs, the page cache), then each fixed share (its memory_mb, at most a quarter of
+    what is left), and the rest split evenly over the other services' replicas. A
     replica's scratch tmpfs (/tmp: uploads in flight) is half of its memory, which the
-    tmpfs is charged to. Processes (threads count): a base per container plus
-    ``pids_per_worker`` per gunicorn worker (the event loop's thread pool, database and
-    S3 client threads). Values in docker's syntax ("512m", "640")."""
+    tmpfs is charged to. Processes (threads count): for a service taking WEB_CONCURRENCY
+    a base per container plus ``pids_per_worker`` per worker (the event loop's thread
+    pool, database and S3 client threads), else SERVICE_PIDS. Values in docker's syntax
+    ("512m", "640")."""
     available = mem_total_mb - max(system_reserve_mb, mem_total_mb // 5)
-    frontend = max(MIN_FRONTEND_MB, min(frontend_memory_mb, available // 4))
-    backend = max(MIN_BACKEND_MB, (available - frontend) // max(1, replicas))
-    per_replica = workers(vcpu, replicas, cap)
-    return {
-        "BACKEND_MEMORY": f"{backend}m",
-        "BACKEND_SCRATCH": f"{backend // 2}m",
-        "BACKEND_PIDS": str(BASE_PIDS + per_replica * pids_per_worker),
-        "FRONTEND_MEMORY": f"{frontend}m",
-        "FRONTEND_PIDS": str(FRONTEND_PIDS),
-    }
+    fixed = {s["prefix"]: max(MIN_FIXED_MB, min(int(s["memory_mb"]), available // 4))
+             for s in services if s.get("memory_mb")}  # fmt: skip
+    fixed_total = sum(fixed[s["prefix"]] * int(s["replicas"])
+                      for s in services if s["prefix"] in fixed)  # fmt: skip
+    shared_replicas = sum(int(s["replicas"]) for s in services if s["prefix"] not in fixed)
+    shared = max(MIN_SHARED_MB, (available - fixed_total) // max(1, shared_replicas))
+    per_replica = workers(vcpu, worker_replicas(services), cap)
+    out = {}
+    for service in services:
+        memory = fixed.get(service["prefix"], shared)
+        pids = BASE_PIDS + per_replica * pids_per_worker if service.get("workers") \
+            else SERVICE_PIDS
+        out.update({f"{service['prefix']}_MEMORY": f"{memory}m",
+                    f"{service['prefix']}_SCRATCH": f"{memory // 2}m",
+                    f"{service['prefix']}_PIDS": str(pids)})
+    return out
+
+
+def read_services(text: str) -> list[dict]:
+    """The services of services.json; SystemExit naming the file and the entry that is
+    not a service (each needs an integer replicas and a prefix)."""
+    try:
+        services = json.loads(text)["services"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"golden-app-runtime: {SERVICES}: not the app's services "
+                         f"({type(exc).__name__}: {exc})") from None
+    for index, service in enumerate(services):
+        if not (isinstance(service, dict) and isinstance(service.get("replicas"), int)
+                and service.get("prefix")):
+            raise SystemExit(f"golden-app-runtime: {SERVICES}: services[{index}]: expected "
+                             f"replicas (integer) and prefix, got {service!r}")
+    return services
 
 
 def read_conf(text: str) -> dict[str, int]:
@@ -100,19 +134,19 @@ def write_atomically(path: Path, text: str) -> None:
 
 def main() -> int:
     conf = read_conf(CONF.read_text())
+    services = read_services(SERVICES.read_text())
     # The CPUs this process may run on, as nproc counts them.
     vcpu = len(os.sched_getaffinity(0)) or 1
-    replicas = conf.get("REPLICAS", 1)
     cap = conf.get("WORKER_CAP", 8)
     decided = limits(
-        mem_total_mb(Path("/proc/meminfo").read_text()), vcpu, replicas, cap,
+        mem_total_mb(Path("/proc/meminfo").read_text()), vcpu, services, cap,
         system_reserve_mb=conf.get("SYSTEM_RESERVE_MB", 768),
-        frontend_memory_mb=conf.get("FRONTEND_MEMORY_MB", 512),
         pids_per_worker=conf.get("PIDS_PER_WORKER", 128),
     )
     RUN.mkdir(parents=True, exist_ok=True)
     write_atomically(RUN / "runtime.env", env_text(
-        {"WEB_CONCURRENCY": workers(vcpu, replicas, cap), "GOLDEN_VCPU": vcpu}))
+        {"WEB_CONCURRENCY": workers(vcpu, worker_replicas(services), cap),
+         "GOLDEN_VCPU": vcpu}))
     write_atomically(RUN / "limits.env", env_text(decided))
     return 0
 

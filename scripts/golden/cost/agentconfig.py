@@ -83,9 +83,12 @@ def render(role: str, repo: Path = REPO) -> list[dict]:
             "log_file": f"{tmp}/minion.log", "log_level_logfile": "quiet",
             "grains": {"role": role, **IMAGE_GRAINS}, "grains_cache": False,
         }))  # fmt: skip
+        base = [_salt_call(), "--local", "-c", str(conf), "--out=json", "--retcode-passthrough"]
+        # The app formula renders through salt/_modules (golden_app): sync them first.
+        shell.run(base + ["saltutil.sync_modules", "saltenv=base"], timeout=RENDER_TIMEOUT,
+                  what="salt-call saltutil.sync_modules (golden's execution modules)")
         proc = shell.run(
-            [_salt_call(), "--local", "-c", str(conf), "--out=json", "--retcode-passthrough",
-             "state.show_sls", f"cloudwatch,{role}"],
+            base + ["state.show_sls", f"cloudwatch,{role}"],
             timeout=RENDER_TIMEOUT,
             what=f"salt-call state.show_sls cloudwatch,{role} (the agent config)",
         )  # fmt: skip
