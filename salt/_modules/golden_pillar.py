@@ -5,8 +5,9 @@ unknown role stops the highstate before any state runs, with messages naming the
 (``a:b:c``). What pillar may hold is described once, in the JSON Schema
 schemas/pillar.schema.json, which travels with the state tree (salt/ + pillar/ +
 schemas/); this module checks a pillar against it with the jsonschema library and adds
-what a schema cannot say: keys that look like secrets, the role grain, and the ports of
-the chroma role."""
+what a schema cannot say: keys that look like secrets, the role grain, the ports of
+the chroma role, and the app's declared services taken together (ports, routes, image
+keys, the port mechanisms' placeholders)."""
 
 import json
 import os
@@ -16,6 +17,13 @@ SCHEMA_FILE = "pillar.schema.json"
 FORBIDDEN_WORDS = ("password", "secret", "token", "private_key", "access_key")
 # The chroma formula's own default (salt/chroma/defaults.yaml).
 DEFAULT_PROXY_PORT = 8000
+# The app formula's defaults (salt/app/defaults.yaml): the sample app's image keys, the
+# replicas of a service declared with replicas: null, the service behind /healthz; and
+# nginx's own ports (salt/nginx/defaults.yaml: status_port), which no service may take.
+DEFAULT_IMAGES = ("backend", "frontend")
+DEFAULT_REPLICAS = 2
+DEFAULT_HEALTHZ_SERVICE = "backend"
+DEFAULT_STATUS_PORT = 8081
 
 _TYPE_WORDS = {"array": "list", "object": "mapping"}
 # When one key breaks several rules, the most basic one is reported.
@@ -61,7 +69,8 @@ def check(pillar, role_grain=None, schema=None):
                 found[path] = (rank, message)
     found.update({path: (_SECRET, message) for path, message in secrets.items()})
     listed = [f"{_key(path)}: {found[path][1]}" for path in sorted(found, key=_sort_key)]
-    return listed + _role_problems(pillar, role_grain, schema) + _chroma_port_problems(pillar)
+    return (listed + _role_problems(pillar, role_grain, schema)
+            + _chroma_port_problems(pillar) + app_service_problems(pillar))
 
 
 def problems():
@@ -212,3 +221,116 @@ def _chroma_port_problems(pillar):
                 f"({proxy_port}) or no client can reach the proxy"
             )
     return found
+
+
+# -- the app's services taken together ----------------------------------------------------------
+def app_service_problems(pillar):
+    """What the schema cannot say about app:services (docs/app-contract.md): each problem
+    ``"app:...: what is wrong, what was expected"``. Pure; entries of a wrong shape are left
+    to the schema's messages."""
+    app = pillar.get("app")
+    if not isinstance(app, dict):
+        return []
+    services = app.get("services")
+    if not isinstance(services, dict) or not services:
+        return _image_problems(app, {name: {"image": name} for name in DEFAULT_IMAGES})
+    services = {n: s for n, s in services.items() if isinstance(s, dict)}
+    found = []
+    for name, spec in sorted(services.items()):
+        found += _service_problems(name, spec)
+    found += _port_overlaps(app, services, pillar.get("nginx"))
+    found += _route_overlaps(services)
+    found += _healthz_problems(app, services)
+    return found + _image_problems(app, services)
+
+
+def _service_problems(name, spec):
+    """One service on its own: a worker (port null) has no probe and no route; a service
+    with a port says how it is told it, and the args/env mechanisms carry {port}."""
+    key = f"app:services:{name}"
+    if spec.get("port") is None:
+        return [f"{key}:{field}: a service without a port (a worker) has nothing to "
+                f"{what}: expected null" for field, what in
+                (("routes", "route to"), ("health_path", "probe"))
+                if spec.get(field)]  # fmt: skip
+    mechanism = spec.get("port_mechanism")
+    if mechanism is None:
+        return [f"{key}:port_mechanism: required key is missing (when port is set: how the "
+                "service is told its port)"]
+    if mechanism == "args" and not any("{port}" in str(a) for a in spec.get("args") or []):
+        return [f"{key}:args: expected {{port}} in an argument (port_mechanism args)"]
+    if mechanism == "env" and not any("{port}" in str(v)
+                                      for v in (spec.get("environment") or {}).values()):
+        return [f"{key}:environment: expected {{port}} in a value (port_mechanism env)"]
+    return []
+
+
+def _replicas(app, spec):
+    """The service's replicas, or None when the schema refuses them (reported there)."""
+    replicas = spec.get("replicas")
+    if replicas is None:
+        replicas = app.get("backend_replicas")
+        replicas = replicas if _is_int(replicas) and replicas >= 1 else DEFAULT_REPLICAS
+    return replicas if _is_int(replicas) and replicas >= 1 else None
+
+
+def _port_overlaps(app, services, nginx):
+    """Every replica needs its own port, none of nginx's (80, 443, its status port)."""
+    nginx = nginx if isinstance(nginx, dict) else {}
+    status = nginx.get("status_port") if _is_int(nginx.get("status_port")) else DEFAULT_STATUS_PORT
+    taken = {80: "nginx", 443: "nginx", status: "nginx:status_port"}
+    found = []
+    for name, spec in sorted(services.items()):
+        first, replicas = spec.get("port"), _replicas(app, spec)
+        # Values the schema refuses are reported there, once.
+        if not (_is_int(first) and 1024 <= first <= 65535 and replicas):
+            continue
+        ports = range(first, first + replicas)
+        clash = sorted({taken[p] for p in ports if p in taken})
+        if ports[-1] > 65535:
+            found.append(f"app:services:{name}:port: its replicas would need ports up to "
+                         f"{ports[-1]}, expected at most 65535")
+        elif clash:
+            found.append(f"app:services:{name}:port: its replicas use ports {ports[0]}-"
+                         f"{ports[-1]}, which {', '.join(clash)} already use(s): expected a "
+                         "range of its own")
+        taken.update({p: name for p in ports if p not in taken})
+    return found
+
+
+def _route_overlaps(services):
+    """A location prefix goes to one service (so at most one is routed at /)."""
+    owner, found = {}, []
+    for name, spec in sorted(services.items()):
+        for prefix in spec.get("routes") or []:
+            if prefix in owner:
+                found.append(f"app:services:{name}:routes: {prefix!r} is already routed to "
+                             f"{owner[prefix]}: expected each prefix once")
+            owner.setdefault(prefix, name)
+    return found
+
+
+def _healthz_problems(app, services):
+    name = app.get("healthz_service") or DEFAULT_HEALTHZ_SERVICE
+    spec = services.get(name)
+    if spec is None:
+        return [f"app:healthz_service: {name!r} is not a service of app:services: expected "
+                f"one of {', '.join(sorted(services))}"]
+    if spec.get("port") is None or not spec.get("health_path"):
+        return [f"app:healthz_service: {name!r} has no port or no health_path: expected a "
+                "service nginx's /healthz can ask"]
+    return []
+
+
+def _image_problems(app, services):
+    """registry: every image key a service names is pinned in app:images."""
+    images = app.get("images")
+    if app.get("image_source") != "registry" or not isinstance(images, dict):
+        return []
+    found = []
+    for name, spec in sorted(services.items()):
+        image = spec.get("image")
+        if isinstance(image, str) and image not in images:
+            found.append(f"app:images:{image}: required key is missing (app:services:{name} "
+                         "runs it; image_source is registry)")
+    return sorted(set(found))

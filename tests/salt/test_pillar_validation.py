@@ -30,6 +30,13 @@ CASES = {
                     "nginx:client_max_body: unknown key"),
     "secret in pillar": (lambda p: p["app"].update(db_password="hunter2"),
                          "app:db_password: secrets do not belong in pillar"),
+    # Checked across services (golden_pillar.app_service_problems), not by the schema.
+    "route taken twice": (lambda p: p["app"].update(services={
+        "backend": {"image": "backend", "port": 8001, "port_mechanism": "BIND",
+                    "health_path": "/health", "routes": ["/"]},
+        "frontend": {"image": "frontend", "port": 3000, "port_mechanism": "PORT",
+                     "routes": ["/"]}}),
+        "app:services:frontend:routes: '/' is already routed to backend"),
 }
 
 
