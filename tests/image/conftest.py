@@ -125,9 +125,11 @@ def host(request):
 
 
 def all_replicas_healthy(host) -> bool:
-    out = host.run("docker ps --filter label=com.docker.compose.project=app "
-                   "--format '{{.Names}} {{.Status}}'").stdout.strip().splitlines()
-    return bool(out) and all("(healthy)" in line for line in out)
+    """golden's own probe from the host (no healthcheck runs inside the images): every
+    replica of app:services answers its health path on 127.0.0.1 (or, a worker, runs)."""
+    return host.run("/usr/local/sbin/golden-app-roll --project app --file /opt/app/compose.yaml "
+                    "--env-file /run/app/limits.env --probe-url http://127.0.0.1:80/healthz "
+                    "--services /etc/app/services.json --check").rc == 0
 
 
 @pytest.fixture(scope="session")
