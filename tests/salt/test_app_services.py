@@ -92,8 +92,9 @@ def test_the_default_pillar_runs_the_sample_as_before_without_in_image_healthche
         "REPLICA_NAME": "frontend", "FRONTEND_HOST": "127.0.0.1", "FRONTEND_PORT": "3000"}
     assert "env_file" not in services["frontend"] and "tmpfs" not in services["frontend"]
     for name, service in services.items():
-        # Health is golden's probe from the host: no program of golden's in the image.
-        assert "healthcheck" not in service, name
+        # Health is golden's probe from the host: no program of golden's in the image,
+        # and the image's own HEALTHCHECK (built for another port) is off.
+        assert service["healthcheck"] == {"disable": True}, name
         assert {k: service[k] for k in HARDENING} == HARDENING, name
         assert service["network_mode"] == "host" and service["stop_grace_period"] == "310s"
         assert "command" not in service and "entrypoint" not in service

@@ -78,7 +78,9 @@ CLAIMS = [
     ("docs/chroma.md", r"\(`Restart=(\w+)`\)", _chroma_unit_restart()),
     # ports
     ("docs/architecture.md", r"stub_status on 127\.0\.0\.1:(\d+)", NGINX["status_port"]),
-    ("docs/architecture.md", r"N backend replicas \(ports (\d+)\.\.\)", APP["backend_base_port"]),
+    ("docs/architecture.md", r"N backend replicas on ports (\d+)\.\.",
+     APP["services"]["backend"]["port"]),
+    ("docs/architecture.md", r"the frontend on (\d+)\)", APP["services"]["frontend"]["port"]),
     ("docs/chroma.md", r"`127\.0\.0\.1:(\d+)` only", CHROMA["port"]),
     ("docs/chroma.md", r"`0\.0\.0\.0:(\d+)` \(`chroma:proxy_port`\)", CHROMA["proxy_port"]),
     ("docs/chroma.md", r"Chroma's own port on 127\.0\.0\.1 \((\d+)\)", CHROMA["port"]),

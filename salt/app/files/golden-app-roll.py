@@ -162,7 +162,7 @@ class Docker:
 
     def up_all(self, *, recreate, timeout):
         """`compose up --wait` of the whole project: RECREATE every container (a fresh
-        start) or only start what is stopped. With no healthcheck in the compose file,
+        start) or only start what is stopped. With healthchecks disabled in the compose file,
         --wait waits until each container runs. Returns compose's exit code: it fails when
         a container exited at some moment, which the caller checks again."""
         how = "--force-recreate" if recreate else "--no-recreate"
