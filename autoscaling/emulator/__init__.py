@@ -48,6 +48,11 @@ Fixed
   and CancelCommand; GetCommandInvocation and ListCommands report Pending, InProgress,
   Success, Failed, TimedOut, Cancelled with AWS's StatusDetails (Undeliverable, Delivery
   Timed Out, Execution Timed Out, Incomplete) and output limits (24,000 / 2,500 chars).
+- SSM DescribeInstanceInformation (moto lacks it; emulator/ssm_api.py): the running
+  instances as managed nodes (PingStatus Online, ResourceType EC2Instance), stopped and
+  terminated ones left out, filters InstanceIds, PingStatus, ResourceType, PlatformTypes
+  (Filters or the legacy InstanceInformationFilterList, not both), InvalidInstanceId for
+  an id EC2 does not know.
 - CloudFormation (emulator/stacks.py, cfn_parsing.py, cfn_models.py, cfn_resources.py):
   change sets as the API reference describes them (no changes: Status FAILED with AWS's
   reason; parameters and IAM capabilities checked; Add/Modify/Remove with parameters and
@@ -85,8 +90,9 @@ Test controls (HTTP, JSON)
 - GET/POST /moto-api/golden/config {"step_seconds", "time_scale"}.
 - POST /moto-api/golden/ssm/outcome {"instance_id", "status", "stdout", "stderr",
   "response_code", "steps", "match"}: what that instance answers to Run Command (to
-  commands containing ``match``, when given), POST .../ssm/outcome/clear forgets them all;
-  GET /moto-api/golden/ssm: the rules and every
+  commands containing ``match``, when given; "instance_id": "*" for every instance
+  without a rule of its own, e.g. one the code under test launches), POST
+  .../ssm/outcome/clear forgets them all; GET /moto-api/golden/ssm: the rules and every
   command's timeline (step each invocation started and ended, most ever in progress).
 - POST /moto-api/reset (moto's) also clears all of the above.
 - moto's own recorder works too (MOTO_ENABLE_RECORDING / MOTO_RECORDER_FILEPATH).
@@ -123,8 +129,9 @@ What it does NOT model
   ExecutionTimeout and the delivery TimeoutSeconds are stored, never counted down; the
   command's ExpiresAfter is informative. Only AWS-RunShellScript is accepted; Targets keys
   other than InstanceIds, tag:KEY, tag-key (resource groups) are refused; several
-  Targets must all match (AND). Instances need no SSM agent or instance profile
-  (DescribeInstanceInformation is not modelled); Delayed, Terminated, Access Denied and
+  Targets must all match (AND). Instances need no SSM agent or instance profile: every
+  running instance is a managed node whose agent is Online at once (no registration
+  delay, never ConnectionLost); Delayed, Terminated, Access Denied and
   Invalid Platform never happen; no S3 or CloudWatch output, no notifications, no rate
   exceeded. Assumptions where the documentation is silent: invocations that MaxErrors
   stopped end Cancelled, Undeliverable is Status Failed, Incomplete is Status Failed.

@@ -385,7 +385,7 @@ def _store(ssm_backend) -> list[Command]:
     return ssm_backend.__dict__.setdefault("golden_commands", [])
 
 
-def _instances(account: str, region: str) -> dict[str, Any]:
+def instances(account: str, region: str) -> dict[str, Any]:
     ec2 = ec2_backends[account][region]
     return {i.id: i for r in ec2.all_reservations() for i in r.instances}
 
@@ -405,7 +405,7 @@ def _resolve_targets(params: dict, account: str, region: str) -> list[tuple[str,
         raise ValidationException("Specify either InstanceIds or Targets, not both.")
     if not ids and not targets:
         raise ValidationException("InstanceIds or Targets is required.")
-    known = _instances(account, region)
+    known = instances(account, region)
     if ids:
         if len(ids) > MAX_INSTANCE_IDS:
             raise ValidationException(

@@ -9,8 +9,10 @@ The emulator runs nothing on its "instances". A test says what an instance answe
 
 A rule with ``match`` applies only to commands whose script contains that text and wins
 over the instance's rule without one; ``steps`` is how many steps the invocation stays In
-Progress. Without a rule an invocation succeeds with empty output. /moto-api/reset clears
-the rules.
+Progress. ``"instance_id": "*"`` is a rule for every instance without one of its own
+(an instance a test cannot name in advance, such as one the code under test launches).
+Without a rule an invocation succeeds with empty output. /moto-api/reset clears the
+rules.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 
 _lock = threading.Lock()
 _rules: dict[str, list[dict]] = {}
+ANY = "*"
 STATUSES = ("Success", "Failed", "Undeliverable", "TimedOut", "DeliveryTimedOut")
 
 
@@ -48,9 +51,10 @@ def set_rule(payload: dict) -> dict:
 
 
 def outcome_for(instance_id: str, script: str) -> dict | None:
-    """The rule for this instance and command text: a matching ``match`` rule first."""
+    """The rule for this instance and command text: a matching ``match`` rule first; the
+    ``*`` rules when the instance has none of its own."""
     with _lock:
-        rules = _rules.get(instance_id, [])
+        rules = _rules.get(instance_id) or _rules.get(ANY, [])
         for rule in rules:
             if rule["match"] and rule["match"] in script:
                 return dict(rule)
