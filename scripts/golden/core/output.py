@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def emit(
@@ -49,5 +50,7 @@ def print_table(title: str, rows: list[dict], columns: list[str], width: int = 1
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        # Text, not markup: a value such as "INFO  [alembic.runtime.migration] ..." or an
+        # AWS reason in brackets is printed as it is, not taken for a style.
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
     console(width).print(table)
