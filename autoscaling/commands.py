@@ -19,6 +19,7 @@ from golden.core.errors import ConfigError, GoldenError, OperationFailed
 
 from autoscaling import amis as amis_ops
 from autoscaling import envapply, refresh, settings, supplychain
+from autoscaling import migration as migration_ops
 from autoscaling import release as release_ops
 from autoscaling import rollback as rollback_ops
 from autoscaling import status as status_ops
@@ -89,6 +90,9 @@ def _timing(
         raise ConfigError("--poll-max-seconds: expected a value >= --poll-min-seconds")
     minutes = timeout_minutes or role.refresh["timeout_minutes"]
     return refresh.Timing(min_interval=poll_min, max_interval=poll_max, timeout=minutes * 60)
+
+
+WAIT_KEYS = ("poll_min_seconds", "poll_max_seconds", "timeout_minutes")  # _wait_options
 
 
 def _wait_options(func):
@@ -261,11 +265,33 @@ def env_apply(env, roles, yes, dry_run, as_json):
 @click.option(
     "--ami", required=True, help="AMI id, or 'latest' for the newest tested AMI of the role."
 )
+@click.option(
+    "--migrate",
+    "migrate",
+    metavar="CMD",
+    default=None,
+    help="The app's migration command (e.g. 'alembic upgrade head'), run once with the new "
+    "image and the environment's settings on a one-off instance before the refresh; a "
+    "failure stops the release with nothing rolled (default: the role's migration.command).",
+)
+@click.option(
+    "--migrate-service",
+    default=None,
+    help="The app:services service whose container runs it (default: the role's "
+    "migration.service, else app:healthz_service).",
+)
+@click.option(
+    "--migrate-timeout",
+    type=click.IntRange(min=30, max=172800),
+    default=None,
+    help="Seconds the migration command may run (default: the role's "
+    f"migration.timeout_seconds, else {migration_ops.DEFAULT_TIMEOUT_SECONDS}).",
+)
 @click.option("--dry-run", is_flag=True, help="Run the pre-flight and show the plan only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_wait_options
 @aws_errors
-def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds, timeout_minutes):
+def release(env, role, ami, migrate, migrate_service, migrate_timeout, dry_run, as_json, **wait):
     """Roll an AMI through ENV's Auto Scaling group for ROLE, with health gates and
     automatic rollback.
 
@@ -296,6 +322,10 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
         Successful         100%  0 instance(s) left
       done: every instance of golden-local-app runs ami-0f3c... (version 3, now the default)
 
+    With --migrate CMD, CMD runs once before the refresh on a one-off instance of the
+    new version, outside the group; a failure stops the release, nothing rolled (exit
+    4). A release that rolls nothing (already released, attaching) runs no migration.
+
     If new instances fail their health checks or a gating alarm fires, AWS rolls the
     group back; the command exits 4 with AWS's reason and what the group runs now.
     Interrupted? Run the same command again: it attaches to the refresh in flight (only
@@ -308,7 +338,10 @@ def release(env, role, ami, dry_run, as_json, poll_min_seconds, poll_max_seconds
     opts = release_ops.Options(
         dry_run=dry_run,
         reporter=Reporter(),
-        timing=_timing(role_settings, poll_min_seconds, poll_max_seconds, timeout_minutes),
+        timing=_timing(role_settings, *(wait[k] for k in WAIT_KEYS)),
+        migration=migration_ops.resolve(
+            role_settings, migrate, migrate_service, migrate_timeout, str(environment.path)
+        ),
     )
     result = release_ops.release(environment, clients, role, ami, opts)
     _print_result(result, as_json, "release")
@@ -319,7 +352,8 @@ def _print_result(result: dict, as_json: bool, title: str) -> None:
         _emit_json(result)
         return
     rows = result.get("instances")
-    summary = {k: v for k, v in result.items() if k not in ("instances", "preferences", "changes")}
+    hidden = ("instances", "preferences", "changes", "steps", "migration")
+    summary = {k: v for k, v in result.items() if k not in hidden}
     _table(title, [{"key": k, "value": _brief(v)} for k, v in summary.items()], ["key", "value"])
     if result.get("changes"):
         _table(
@@ -329,6 +363,16 @@ def _print_result(result: dict, as_json: bool, title: str) -> None:
                 for k, (b, a) in result["changes"].items()
             ],
             ["field", "before", "after"],
+        )
+    if result.get("steps"):
+        _table(
+            "plan", [{"n": n, "step": s} for n, s in enumerate(result["steps"], 1)], ["n", "step"]
+        )
+    if result.get("migration"):
+        _table(
+            "migration",
+            [{"key": k, "value": _brief(v)} for k, v in result["migration"].items()],
+            ["key", "value"],
         )
     if rows:
         _table(

@@ -8,9 +8,13 @@
 3. else a launch-template version: one that already holds exactly this launch data is
    reused (the group's own, or one an interrupted run left), otherwise a new one is
    created from the group's current one (SourceVersion) and read back before use;
-4. StartInstanceRefresh naming that version only in DesiredConfiguration, AutoRollback on;
-   or attach to the refresh an earlier run of the same release started;
-5. wait (refresh.wait), then verify every InService instance runs the AMI and version and
+4. with a migration (--migrate, or the role's migration setting), the app's migration
+   command on a one-off instance of that version, outside the group (autoscaling/
+   migration.py); a failed one stops here, the group untouched and no refresh started;
+5. StartInstanceRefresh naming that version only in DesiredConfiguration, AutoRollback on;
+   or attach to the refresh an earlier run of the same release started (its migration
+   ran before it started: none is run again, nor when nothing rolls);
+6. wait (refresh.wait), then verify every InService instance runs the AMI and version and
    is healthy in its target groups; only then record it as known-good and make it the
    template's default. When AWS reports success but this check fails, the group is not
    left silently on the unverified version: the error names the state and the exact
@@ -32,7 +36,16 @@ from golden.core import retry
 from golden.core import tags as T
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 
-from autoscaling import awsstate, batches, images, knowngood, preflight, refresh, templates
+from autoscaling import (
+    awsstate,
+    batches,
+    images,
+    knowngood,
+    migration,
+    preflight,
+    refresh,
+    templates,
+)
 from autoscaling import verification as check
 from autoscaling.aws import Clients
 from autoscaling.fleet import instance_rows, running_summary, verify
@@ -49,6 +62,7 @@ class Options:
     verify_attempts: int = 10
     reporter: Reporter = field(default_factory=Reporter)
     backoff: retry.Backoff | None = None  # None: golden.core.retry.DEFAULT
+    migration: migration.Migration | None = None  # run before the refresh (migration.py)
 
 
 def timing_for(role: Role, timing: refresh.Timing | None) -> refresh.Timing:
@@ -175,6 +189,10 @@ def release(
         "launch_template": role.template,
         "previous_version": int(inputs.group["LaunchTemplate"]["Version"]),
     }
+    if opts.migration and decision.action != "start":
+        reason = migration.NOT_RUN[decision.action]
+        base["migration"] = {"ran": False, "reason": reason}
+        opts.reporter.info(f"migration: not run: {reason}")
     run = _Run(env, clients, role, ami_id, inputs, opts, base)
     if decision.action in ("none", "record"):
         return run.already_released(decision)
@@ -259,9 +277,11 @@ class _Run:
         current = self.inputs.group_version["LaunchTemplateData"]
         prefs = refresh.start_request(self.role, self.template_id, reuse or 0)["Preferences"]
         changes = templates.differences(current, self.inputs.expected)
+        version = reuse or "(new)"
         return {
             **self.base,
-            "new_version": reuse or "(new)",
+            **migration.release_plan(self.opts.migration, self.role, version, self.inputs.group),
+            "new_version": version,
             "changes": {k: [b, a] for k, (b, a) in changes.items()}
             | {"ImageId": [current.get("ImageId"), self.ami_id]},
             "batches": batches.batches(
@@ -296,6 +316,7 @@ class _Run:
         elif reuse:
             self.say(f"reusing launch template version {reuse}, which holds exactly this release")
         new_version = reuse or self.create_version(current, user_data)
+        migrated = {"migration": self.migrate(new_version)} if self.opts.migration else {}
         refresh_id = self.start_refresh(new_version)
         return run_refresh(
             self.clients,
@@ -305,9 +326,21 @@ class _Run:
             self.ami_id,
             refresh_id,
             self.opts,
-            base={**self.base, "new_version": new_version, "env_ref": env_ref(self.env)},
+            base={
+                **self.base,
+                **migrated,
+                "new_version": new_version,
+                "env_ref": env_ref(self.env),
+            },
             history_on_success=True,
         )
+
+    def migrate(self, version: int) -> dict:
+        """The migration before the refresh of VERSION (migration.before_refresh)."""
+        return migration.before_refresh(
+            self.clients, self.role, self.template_id, version, self.inputs.group,
+            self.opts.migration, timing_for(self.role, self.opts.timing), self.opts.reporter,
+        )  # fmt: skip
 
     def create_version(self, current: int, user_data: str) -> int:
         """A new version from CURRENT with this release's data, read back (EC2 may not

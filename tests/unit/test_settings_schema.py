@@ -61,6 +61,7 @@ ROLE_DEFAULTS = {
     "scaling_policy": None,
     "initial_ami": "latest",
     "overrides": {},
+    "migration": None,
 }
 DATA_VOLUME_DEFAULTS = {"device_name": "/dev/xvdf"}
 POLICY_DEFAULTS = {"resource_label": None, "disable_scale_in": False}
@@ -201,8 +202,8 @@ def test_of_several_problems_the_first_by_key_is_reported(tmp_path):
         "roles.app.capacity.desired: expected an integer, got str 'two'",
         "roles.app.colour: unknown key (expected one of: alarms, auto_scaling_group, capacity, "
         "data_volume, health_check, initial_ami, instance_profile, instance_type, "
-        "instance_warmup, launch_template, load_balancer, overrides, refresh, root_volume, "
-        "scaling_policy, security_groups, subnets, target_groups)",
+        "instance_warmup, launch_template, load_balancer, migration, overrides, refresh, "
+        "root_volume, scaling_policy, security_groups, subnets, target_groups)",
     ]
     with pytest.raises(ConfigError, match=r"env.yaml: environment: expected a string"):
         load(str(_write(tmp_path, data)))
