@@ -23,7 +23,7 @@ from golden.instance import boot
 from golden.twin import build as twin_build
 from golden.twin import localstack
 
-from autoscaling import timeouts
+from autoscaling import migration, timeouts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,6 +115,13 @@ CLAIMS = [
      hotfix_plan.MAX_INSTANCE_IDS),
     ("docs/hotfix.md", r"at most (\d+) states per list", hotfix_results.MAX_ITEMS),
     ("docs/hotfix.md", r"comments cut at (\d+) characters", hotfix_results.MAX_COMMENT),
+    # a release's migration
+    ("docs/release.md", r"golden waits \(at most (\d+) s\)", migration.BOOT_TIMEOUT_SECONDS),
+    ("docs/release.md", r"the last (\d+) lines of its output", migration.TAIL_LINES),
+    ("docs/release.md", r"timeout_seconds: (\d+)", migration.DEFAULT_TIMEOUT_SECONDS),
+    ("docs/app-contract.md", r"their last (\d+) lines", migration.TAIL_LINES),
+    ("docs/app-contract.md", r"\(`--migrate-timeout`, (\d+) s by default\)",
+     migration.DEFAULT_TIMEOUT_SECONDS),
     # timeouts: the chain and the roll's waits
     ("docs/architecture.md", r"`api_read` (\d+)", APP["timeouts"]["api_read"]),
     ("docs/architecture.md", r"`upload_read` (\d+)", APP["timeouts"]["upload_read"]),
