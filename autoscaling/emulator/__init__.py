@@ -37,6 +37,9 @@ Fixed
 - Group launches use the group's own launch-template version (ImageId, UserData, block
   devices, security groups, tags), not $Default, and spread over the group's subnets;
   DescribeAutoScalingGroups/Instances report each instance's own template version.
+- RunInstances with a LaunchTemplate outside any group (a one-off task's instance, such
+  as a release's migration) reaches the runtime like a group launch (its version's user
+  data), and so does its TerminateInstances; without a template it stays a record.
 - Target health: terminated instances show "draining", instances declared unhealthy show
   "unhealthy" (moto keeps every registered target "healthy").
 - PutScalingPolicy answers PolicyARN (moto's PolicyArn is dropped by botocore).

@@ -16,6 +16,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.instances import InstanceResponse
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.elbv2 import models as elbv2_models
 
@@ -305,6 +306,43 @@ def _describe_auto_scaling_instances(self) -> ActionResult:
     return _original_describe_instances(self)
 
 
+# -- instances launched from a launch template outside any group ---------------------------
+# RunInstances with LaunchTemplate (a one-off task's instance, such as a release's
+# migration) boots a machine from the template version's user data, as a group launch
+# does: the runtime is told (lifecycle.launched), and TerminateInstances of such an
+# instance tells it too. A RunInstances without a launch template (a Packer builder's
+# instance) stays a record, as before.
+_original_run_instances = InstanceResponse.run_instances
+_original_terminate_instances = InstanceResponse.terminate_instances
+_standalone: set[str] = set()
+
+
+def _run_instances(self) -> ActionResult:
+    template_arg = self._get_param("LaunchTemplate", {}) or {}
+    before = {i.id for r in self.ec2_backend.all_reservations() for i in r.instances}
+    result = _original_run_instances(self)
+    if template_arg:
+        version = self.ec2_backend._get_template_from_args(template_arg)
+        for reservation in self.ec2_backend.all_reservations():
+            for instance in reservation.instances:
+                if instance.id not in before:
+                    _standalone.add(instance.id)
+                    lifecycle.launched(
+                        self.ec2_backend, instance, version.data, None, version.number
+                    )
+    return result
+
+
+def _terminate_instances(self) -> ActionResult:
+    ids = self._get_param("InstanceIds", []) or []
+    result = _original_terminate_instances(self)
+    for instance_id in ids:
+        if instance_id in _standalone:
+            _standalone.discard(instance_id)
+            lifecycle.terminated(instance_id, 0.0)
+    return result
+
+
 def _template_tags(self) -> list[dict]:
     # moto snapshots a launch template's tags at creation; CreateTags later was invisible.
     return [{"Key": t["key"], "Value": t["value"]} for t in self.get_tags()]
@@ -321,6 +359,8 @@ def install() -> None:
     asg_models.InstanceState.launch_template = property(_instance_launch_template)
     LaunchTemplates.create_launch_template_version = _create_launch_template_version
     LaunchTemplate.tags = property(_template_tags, lambda self, value: None)
+    InstanceResponse.run_instances = _run_instances
+    InstanceResponse.terminate_instances = _terminate_instances
     AmiBackend._load_amis = _load_amis
     AmisResponse.enable_image_deprecation = _enable_image_deprecation
     AmisResponse.disable_image_deprecation = _disable_image_deprecation

@@ -170,3 +170,36 @@ def test_a_rollback_drains_and_terminates_the_new_instance_that_failed(world):
     assert status == "RollbackSuccessful" and new
     assert new <= {c["instance"] for c in _calls(log, "deregister")}
     assert new <= {c["instance"] for c in _calls(log, "terminate")}
+
+
+def test_an_instance_launched_from_a_template_outside_a_group_reaches_the_runtime(world):
+    """A one-off task's instance (a release's migration): RunInstances with the launch
+    template and version boots from that version's user data like a group's instance,
+    runs its Run Command scripts in the runtime, and its termination reaches the runtime.
+    An instance launched without a template (a Packer builder's) stays a record."""
+    emu, log, _ = world
+    ami, _tg = _group(emu)
+    ec2, ssm = _client(emu, "ec2"), _client(emu, "ssm")
+    (template,) = ec2.describe_launch_templates()["LaunchTemplates"]
+    in_group = {c["instance_id"] for c in _calls(log, "launch")}
+    (one_off,) = ec2.run_instances(
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
+        MinCount=1, MaxCount=1,
+    )["Instances"]  # fmt: skip
+    ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)
+    (launch,) = [c for c in _calls(log, "launch") if c["instance_id"] not in in_group]
+    assert launch["instance_id"] == one_off["InstanceId"]
+    assert launch["user_data"] == USER_DATA and launch["template_version"] == 1
+    assert launch["group_name"] is None
+    command = ssm.send_command(
+        InstanceIds=[one_off["InstanceId"]], DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["alembic upgrade head", "exit 4"]},
+    )["Command"]["CommandId"]  # fmt: skip
+    for _ in range(100):
+        inv = ssm.get_command_invocation(CommandId=command, InstanceId=one_off["InstanceId"])
+        if inv["Status"] not in ("Pending", "InProgress", "Delayed"):
+            break
+        time.sleep(0.05)
+    assert (inv["Status"], inv["ResponseCode"]) == ("Failed", 4)
+    ec2.terminate_instances(InstanceIds=[one_off["InstanceId"]])
+    assert [c["instance"] for c in _calls(log, "terminate")] == [one_off["InstanceId"]]
