@@ -338,6 +338,7 @@ def test_migration_runs_once_on_a_one_off_instance_of_the_new_version_before_the
     (instance,) = _migration_instances(world)
     assert instance["InstanceId"] == ran["instance_id"]
     assert instance["ImageId"] == new_ami and instance["State"]["Name"] == "terminated"
+    assert instance["SubnetId"] == world.group()["VPCZoneIdentifier"].split(",")[0]
     tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
     assert tags["aws:ec2launchtemplate:version"] == str(out["new_version"])
     assert tags["golden:role"] == "app" and tags["golden:environment"] == "local"
