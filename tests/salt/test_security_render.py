@@ -313,7 +313,8 @@ def _candidate(package: str, preferences: Path | None) -> str:
     for line in proc.stdout.splitlines():
         if line.strip().startswith("Candidate:"):
             return line.split(":", 1)[1].strip()
-    raise AssertionError(f"apt-cache policy {package}: no candidate line: {proc.stdout}{proc.stderr}")
+    raise AssertionError(f"apt-cache policy {package}: no candidate line: "
+                         f"{proc.stdout}{proc.stderr}")
 
 
 @pytest.mark.skipif(shutil.which("apt-cache") is None, reason="apt-cache: Debian or Ubuntu only")
