@@ -124,7 +124,7 @@ drift: setup ## Show what on the local twin differs from its state tree (golden 
 test: bootstrap setup ## Everything CI runs: builds the images, runs the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: image ## Load bench: one uvicorn process vs the golden image, same load (QUICK=1: 2-min smoke; needs wrk)
+bench: image ## Load bench: one uvicorn process, the plan's gunicorn layout and the golden image, same load (QUICK=1: 2-min smoke; needs wrk)
 	$(GOLDEN) bench load $(if $(QUICK),--quick)
 
 bench-image: image ## Time the base image, highstates and start-to-healthy (prints a table)

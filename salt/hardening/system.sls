@@ -3,7 +3,8 @@
     only logins are administrators' ssh keys. Left out on purpose (docs/security.md):
     separate partitions, a GRUB password, password expiry (it would lock key-only users
     out of an instance after PASS_MAX_DAYS), fail2ban, AIDE, malware scanners,
-    needrestart, process accounting. #}
+    process accounting. needrestart and the toolchain are not only left out but kept out
+    (never_installed in defaults.yaml). #}
 
 {#- Packages: per-session temporary directories (libpam-tmpdir), a password quality
     check for any password ever set (libpam-pwquality), verification of installed files
@@ -11,6 +12,22 @@
 hardening-system-packages-installed:
   pkg.installed:
     - pkgs: [libpam-tmpdir, libpam-pwquality, debsums]
+
+{#- Before the docker formula installs docker.io: with the pin in place, apt skips the
+    packages among docker.io's Recommends. #}
+hardening-never-installed-packages-pinned:
+  file.managed:
+    - name: /etc/apt/preferences.d/60-golden-never-installed
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (golden hardening formula): apt never installs these.
+        Package: {{ hardening.never_installed | join(' ') }}
+        Pin: release *
+        Pin-Priority: -1
+
+hardening-never-installed-packages-purged:
+  pkg.purged:
+    - pkgs: {{ hardening.never_installed | json }}
 
 {#- New files and home directories are not readable by others; stronger hashing of any
     password set with chpasswd; a day between password changes. #}
@@ -59,6 +76,16 @@ hardening-core-dumps-off-limits:
     - contents: |
         # Managed by Salt (golden hardening formula).
         * hard core 0
+
+{#- The same limit for shells that start without PAM's limits (a root shell from
+    `docker exec` on the twin, `su` without pam_limits). #}
+hardening-core-dumps-off-shells:
+  file.managed:
+    - name: /etc/profile.d/60-golden-no-core.sh
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (golden hardening formula).
+        ulimit -c 0
 
 hardening-core-dumps-off-systemd:
   file.managed:

@@ -137,3 +137,14 @@ def test_host_settings_from_the_benchmarks(host):
     # Resolved from modprobe's configuration only: nothing is loaded.
     for module in ("usb-storage", "dccp", "sctp"):
         assert "install /bin/false" in host.check_output(f"modprobe -n -v {module} 2>&1 || true")
+
+
+def test_no_needrestart_and_no_toolchain(host):
+    """Kept out although docker.io recommends needrestart (which brings binutils)."""
+    for package in ("needrestart", "binutils", "binutils-x86-64-linux-gnu"):
+        assert not host.package(package).is_installed, package
+    assert host.run("command -v as").rc != 0
+
+
+def test_a_login_shell_makes_no_core_dump(host):
+    assert host.check_output("bash -lc 'ulimit -c'").strip() == "0"

@@ -1,5 +1,6 @@
 """What the load bench sends and where, checked without docker: the loopback guard,
-per-user client addresses, the plan and the options that shape it, the dry run, the
+per-user client addresses, the plan and the options that shape it (layouts and parts
+among them), the closed loop's interleaving, the dry run, the layouts' commands, the
 twin's seed for the bench and the bench's ports.
 
 The locustfile's own guard is exercised by running Locust itself with a forbidden host:
@@ -8,13 +9,16 @@ it must refuse before any user starts (nothing is sent, so the test needs no ser
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from golden.bench import layouts, report, workload
+from golden.cli import main
 from golden.core.errors import ConfigError
 
 # --- the loopback guard ---------------------------------------------------------------
@@ -106,10 +110,19 @@ def test_negative_index_or_pool_is_refused():
 # --- the plan -------------------------------------------------------------------------
 
 
-def test_default_plan_fits_in_twelve_minutes_and_quick_in_about_two():
+def test_default_plan_of_three_layouts_fits_in_eighteen_minutes_and_quick_in_three():
     # 45 s of closed loop per level: 5 s rounds let wrk's 200-connection start-up set p95.
-    assert workload.Plan().validate().estimate_seconds() < 720
-    assert workload.QUICK.validate().estimate_seconds() <= 150
+    assert workload.Plan().validate().estimate_seconds() < 18 * 60
+    assert workload.QUICK.validate().estimate_seconds() <= 180
+
+
+def test_the_estimate_counts_only_the_selected_parts_over_the_layouts_each_measures():
+    plan = workload.plan_from_options(parts="closed", layouts="plan,golden", closed_seconds=45)
+    # Two layouts x two connection counts x (45 s + 3 s), plus 30 s of boot.
+    assert plan.estimate_seconds() == 2 * 2 * 48 + 30
+    full = workload.Plan()
+    two = replace(full, layouts=("baseline", "golden"))
+    assert full.estimate_seconds() > two.estimate_seconds()
 
 
 @pytest.mark.parametrize(
@@ -154,7 +167,136 @@ def test_the_dry_run_shows_the_settings_the_ports_and_the_wall_time():
     assert preview["estimated_seconds"] == round(workload.QUICK.estimate_seconds())
     table = report.render_plan_preview(preview)
     assert "| levels " in table and "(200,)" in table
-    assert "| ports (twin, baseline api, baseline web) | 18380, 18381, 18382" in table
+    assert "| ports (twin, baseline api, frontend, plan api) | 18380, 18381, 18382, 18383" in table
+
+
+def test_the_dry_run_shows_the_layouts_and_what_each_part_measures():
+    plan = workload.plan_from_options(layouts="golden,plan", parts="closed,upload")
+    preview = report.plan_preview(plan, layouts.Names().ports())
+    assert preview["plan"]["layouts"] == ("plan", "golden")
+    assert preview["measures"] == {
+        "think": [], "closed": ["plan", "golden"], "nginx": [], "upload": ["golden"],
+    }  # fmt: skip
+    table = report.render_plan_preview(preview)
+    assert "| part closed " in table and "plan, golden" in table
+    assert "| part think " in table and "not run" in table
+
+
+# --- layouts and parts ----------------------------------------------------------------
+
+
+def test_every_layout_and_part_runs_by_default_with_the_plans_four_workers():
+    plan = workload.plan_from_options()
+    assert plan.layouts == ("baseline", "plan", "golden")
+    assert plan.parts == ("think", "closed", "nginx", "upload")
+    assert plan.plan_workers == 4
+    # The upload and nginx's overhead stay with the layouts the issue's targets name.
+    assert plan.part_layouts("closed") == ("baseline", "plan", "golden")
+    assert plan.part_layouts("think") == ("baseline", "plan", "golden")
+    assert plan.part_layouts("upload") == ("baseline", "golden")
+    assert plan.part_layouts("nginx") == ("golden",)
+
+
+def test_layouts_and_parts_are_taken_in_the_benchs_order_whatever_order_they_are_given():
+    plan = workload.plan_from_options(layouts="golden, PLAN,golden", parts="closed,think")
+    assert plan.layouts == ("plan", "golden")
+    assert plan.parts == ("think", "closed")
+    assert plan.part_layouts("upload") == ()
+
+
+def test_without_parts_only_the_parts_that_measure_a_selected_layout_run():
+    assert workload.plan_from_options(layouts="baseline,plan").parts == (
+        "think", "closed", "upload",
+    )  # fmt: skip
+    assert workload.plan_from_options(layouts="plan").parts == ("think", "closed")
+    assert workload.plan_from_options(layouts="golden").parts == workload.PARTS
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"layouts": "plan,nginx"}, "--layouts: unknown 'nginx'; expected a comma list of "
+                                    "baseline,plan,golden"),
+        ({"layouts": " , "}, "--layouts: nothing given"),
+        ({"parts": "closed,wrk"}, "--parts: unknown 'wrk'; expected a comma list of "
+                                  "think,closed,nginx,upload"),
+        ({"layouts": "baseline,plan", "parts": "nginx"}, "--parts: nginx measures the golden"),
+        ({"layouts": "plan", "parts": "closed,upload"}, "--parts: upload measures the baseline"),
+        ({"plan_workers": 65}, "--plan-workers: expected 1..64"),
+    ],
+)  # fmt: skip
+def test_bad_layouts_parts_or_workers_are_refused_naming_the_option(options, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        workload.plan_from_options(**options)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--layouts", "plan,nginx"], "Invalid value for '--layouts': unknown 'nginx'; "
+                                      "expected a comma list of baseline,plan,golden"),
+        (["--parts", "closd"], "Invalid value for '--parts': unknown 'closd'; "
+                               "expected a comma list of think,closed,nginx,upload"),
+        (["--plan-workers", "0"], "Invalid value for '--plan-workers'"),
+    ],
+)  # fmt: skip
+def test_the_command_refuses_bad_layouts_and_parts_as_usage_errors(args, fragment, tmp_path):
+    # --out points at a fresh folder: a value that got through would show as files there.
+    result = CliRunner().invoke(main, ["bench", "load", *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_commands_dry_run_shows_the_chosen_layouts_and_parts():
+    result = CliRunner().invoke(
+        main,
+        ["bench", "load", "--parts", "closed", "--layouts", "plan,golden",
+         "--closed-seconds", "45", "--plan-workers", "6", "--dry-run", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    preview = json.loads(result.output)
+    assert preview["plan"]["layouts"] == ["plan", "golden"]
+    assert preview["plan"]["parts"] == ["closed"]
+    assert preview["plan"]["plan_workers"] == 6
+    assert preview["estimated_seconds"] == 2 * 2 * 48 + 30
+
+
+def test_closed_loop_rounds_visit_every_layout_before_the_next_round():
+    order = workload.interleaved(("baseline", "plan", "golden"), 3)
+    assert order == [
+        (1, "baseline"), (1, "plan"), (1, "golden"),
+        (2, "baseline"), (2, "plan"), (2, "golden"),
+        (3, "baseline"), (3, "plan"), (3, "golden"),
+    ]  # fmt: skip
+    assert workload.interleaved(("plan", "golden"), 2) == [
+        (1, "plan"), (1, "golden"), (2, "plan"), (2, "golden"),
+    ]  # fmt: skip
+
+
+# --- the layouts' commands ------------------------------------------------------------
+
+SAMPLE_BACKEND = Path(__file__).resolve().parents[1] / "sample_app" / "backend"
+
+
+def test_the_plan_layout_runs_the_plans_gunicorn_command_with_its_worker_count():
+    assert layouts.plan_argv(4) == [
+        "gunicorn", "-w", "4", "-k", "uvicorn.workers.UvicornWorker",
+        "sample_backend.asgi:app", "--bind", "0.0.0.0:8000",
+    ]  # fmt: skip
+    assert layouts.plan_argv(6)[1:3] == ["-w", "6"]
+    # No access log option: gunicorn writes none without --access-logfile.
+    assert not [a for a in layouts.plan_argv(4) if "access" in a]
+
+
+def test_both_single_container_layouts_serve_the_sample_backends_asgi_app():
+    module, attr = layouts.APP_MODULE.split(":")
+    source = SAMPLE_BACKEND.joinpath(*module.split(".")).with_suffix(".py")
+    assert f"\n{attr} = " in source.read_text()
+    assert layouts.APP_MODULE in layouts.plan_argv(4)
+    assert layouts.APP_MODULE in layouts.baseline_argv()
+    # uvicorn's own plain-text access log off, as the app writes its JSON line.
+    assert "--no-access-log" in layouts.baseline_argv()
 
 
 # --- the locustfile refuses before sending ------------------------------------------------
@@ -229,12 +371,16 @@ def test_bench_seed_uses_the_boot_steps_own_build_marker_path():
     assert f"[mkdir, -p, {marker.parent}]" in user_data
 
 
-@pytest.mark.parametrize("base", [18379, 18398, 8080])
+@pytest.mark.parametrize("base", [18379, 18397, 18398, 8080])
 def test_ports_outside_the_benchs_range_are_refused_before_anything_starts(base):
-    with pytest.raises(ConfigError, match="--port-base"):
+    # 18397 would put the plan's port at 18400, past the bench's range.
+    with pytest.raises(ConfigError, match=r"--port-base: expected 18380\.\.18396 \(it uses 4"):
         layouts.Names(port_base=base).validate()
 
 
-def test_the_default_ports_are_three_consecutive_ones_in_range():
-    ports = layouts.Names().validate().ports()
-    assert list(ports.values()) == [18380, 18381, 18382]
+def test_the_default_ports_are_four_consecutive_ones_in_range():
+    names = layouts.Names().validate()
+    assert names.ports() == {"twin": 18380, "api": 18381, "web": 18382, "plan": 18383}
+    assert layouts.Names(port_base=18396).validate().ports()["plan"] == 18399
+    assert names.plan == "golden-perf-plan-api"
+    assert names.plan in names.all() and len(set(names.all())) == 4

@@ -1,15 +1,15 @@
 """What the load bench measures and shows, checked without docker: result parsing
-(Locust CSV, wrk), medians, ratios, targets, processes and memory, and table, CSV, report
-and plot rendering."""
+(Locust CSV, wrk), medians, ratios (golden over the baseline and over the plan), the
+rounds' p99 spread, targets, processes and memory, and table, CSV, report and plot
+rendering with three layouts and with a subset."""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict
 
 import pytest
-from golden.bench import meters, report, results, workload
+from golden.bench import meters, report, results
 from golden.core.errors import OperationFailed
 
 LOCUST_CSV = """\
@@ -97,7 +97,57 @@ def _stats(rps, p50, p95, failures=0):
 
 def test_compare_gives_throughput_and_latency_ratios():
     out = results.compare(_stats(300.0, 150.0, 4000.0), _stats(480.0, 100.0, 800.0))
-    assert out == {"throughput_ratio": 1.6, "p50_ratio": 0.67, "p95_ratio": 0.2}
+    assert out == {"throughput_ratio": 1.6, "p50_ratio": 0.67, "p95_ratio": 0.2,
+                   "p99_ratio": None}  # fmt: skip
+    p99 = results.compare(_round(900.0), _round(450.0))["p99_ratio"]
+    assert p99 == 0.5
+
+
+def _round(p99, rps=500.0, p95=300.0):
+    return results.RouteStats("/api/search", 1000, 0, rps, 100.0, p95, p99)
+
+
+def test_closed_compare_sets_golden_against_the_baseline_and_the_plan_at_200_conns():
+    saturation = {
+        "baseline": {50: _round(160.0, 560.0), 200: _round(7000.0, 580.0, 3400.0)},
+        "plan": {50: _round(150.0, 850.0), 200: _round(4000.0, 880.0, 1500.0)},
+        "golden": {50: _round(120.0, 890.0), 200: _round(3000.0, 920.0, 1200.0)},
+    }
+    out = results.closed_compare(saturation, (50, 200))
+    assert out["connections"] == 200
+    assert out["golden_over"]["baseline"]["throughput_ratio"] == 1.59  # 920 / 580
+    assert out["golden_over"]["plan"] == {
+        "throughput_ratio": 1.05, "p50_ratio": 1.0, "p95_ratio": 0.8, "p99_ratio": 0.75,
+    }  # fmt: skip
+    assert out["peak_rps"] == {"baseline": 580.0, "plan": 880.0, "golden": 920.0}
+
+
+def test_closed_compare_without_200_uses_the_largest_count_and_skips_layouts_not_run():
+    saturation = {"plan": {100: _round(90.0, 800.0)}, "golden": {100: _round(80.0, 880.0)}}
+    out = results.closed_compare(saturation, (50, 100))
+    assert out["connections"] == 100
+    assert list(out["golden_over"]) == ["plan"]
+    # Without golden there is nothing to set against the others.
+    assert results.closed_compare({"plan": {200: _round(1.0)}}, (200,))["golden_over"] == {}
+
+
+@pytest.mark.parametrize(
+    "p99s, ok, worst_over_median",
+    [
+        ([600.0, 640.0, 700.0], True, 1.09),
+        ([600.0, 640.0, 1280.0], True, 2.0),  # exactly 2x the median round: still stable
+        ([600.0, 640.0, 1300.0], False, 2.03),  # one round above 2x the median round
+        ([3100.0, 400.0, 380.0], False, 7.75),
+        ([600.0, None, 640.0], False, 1.03),  # a round that answered nothing
+        ([], None, None),  # not measured
+    ],
+)
+def test_the_rounds_p99_is_stable_when_no_round_exceeds_twice_the_median_round(
+    p99s, ok, worst_over_median
+):
+    out = results.round_spread(p99s, 2.0)
+    assert out["ok"] is ok
+    assert out["worst_over_median"] == worst_over_median
 
 
 def test_compare_with_a_missing_run_gives_no_ratio_instead_of_failing():
@@ -113,7 +163,14 @@ def _summary(**over):
                 "800": _stats(130.0, 900.0, 9000.0, failures=30),
             }
         },
-        "saturation_compare": {"connections": 200, "throughput_ratio": 1.6, "p95_ratio": 0.3},
+        "saturation_compare": {
+            "connections": 200,
+            "golden_over": {
+                "baseline": {"throughput_ratio": 1.6, "p95_ratio": 0.3, "p99_ratio": 0.4},
+                "plan": {"throughput_ratio": 1.08, "p95_ratio": 0.9, "p99_ratio": 1.0},
+            },
+        },
+        "saturation_rounds": {"golden": {"200": [_round(600.0), _round(650.0), _round(700.0)]}},
         "nginx_overhead": {"p50_overhead_pct": 4.0},
         "upload": {"golden": {"mib": 100, "seconds": 3.2, "ok": True}},
     }
@@ -129,8 +186,66 @@ def test_targets_pass_and_fail_on_the_measured_figures():
     assert "golden p95 at 800 users (errors)" not in checks
     assert checks["closed-loop throughput golden/baseline at 200 conns"] is True
     assert checks["closed-loop p95 golden/baseline"] is True
+    assert checks["closed-loop throughput golden/plan at 200 conns"] is True
+    assert checks["closed-loop p95 golden/plan"] is True
+    assert checks["closed-loop p99 golden/plan"] is True  # no worse than the plan: passes
+    assert checks["golden p99 per round at 200 conns (ms)"] is True
     assert checks["nginx overhead on p50 vs one replica"] is True
     assert checks["100 MiB upload through nginx"] is True
+
+
+@pytest.mark.parametrize(
+    "plan_ratios, failing",
+    [
+        ({"throughput_ratio": 1.04, "p95_ratio": 0.9, "p99_ratio": 0.9},
+         "closed-loop throughput golden/plan at 200 conns"),
+        ({"throughput_ratio": 1.2, "p95_ratio": 1.01, "p99_ratio": 0.9},
+         "closed-loop p95 golden/plan"),
+        ({"throughput_ratio": 1.2, "p95_ratio": 0.9, "p99_ratio": 1.3},
+         "closed-loop p99 golden/plan"),
+        ({"throughput_ratio": None, "p95_ratio": 0.9, "p99_ratio": 0.9},
+         "closed-loop throughput golden/plan at 200 conns"),
+    ],
+)  # fmt: skip
+def test_golden_must_beat_the_plan_by_five_percent_with_no_worse_tail(plan_ratios, failing):
+    summary = _summary()
+    summary["saturation_compare"]["golden_over"]["plan"] = plan_ratios
+    checks = report.evaluate(summary)
+    assert [c["figure"] for c in checks if c["figure"].startswith("closed") and not c["ok"]] == [
+        failing
+    ]
+
+
+def test_one_golden_round_with_a_p99_above_twice_the_median_round_fails_the_stability_target():
+    summary = _summary()
+    summary["saturation_rounds"]["golden"]["200"] = [_round(600.0), _round(3100.0), _round(650.0)]
+    (check,) = [c for c in report.evaluate(summary) if "per round" in c["figure"]]
+    assert check["ok"] is False
+    assert check["measured"] == "600, 3100, 650"
+    assert check["target"] == "no round > 2x the median round"
+
+
+def test_targets_of_layouts_or_parts_not_run_say_not_measured_instead_of_failing():
+    summary = _summary(
+        saturation_compare={
+            "connections": 200,
+            "golden_over": {"plan": {"throughput_ratio": 1.1, "p95_ratio": 0.8, "p99_ratio": 0.9}},
+        },
+        upload={},
+    )
+    del summary["nginx_overhead"]
+    checks = {c["figure"]: c for c in report.evaluate(summary)}
+    for figure in ("closed-loop throughput golden/baseline at 200 conns",
+                   "closed-loop p95 golden/baseline", "nginx overhead on p50 vs one replica",
+                   "100 MiB upload through nginx"):  # fmt: skip
+        assert (checks[figure]["measured"], checks[figure]["ok"]) == ("not measured", None)
+    assert checks["closed-loop throughput golden/plan at 200 conns"]["ok"] is True
+    # No closed loop at all: every closed-loop target is "not measured", the rounds' too.
+    del summary["saturation_compare"], summary["saturation_rounds"]
+    checks = report.evaluate(summary)
+    closed = [c for c in checks if "conns" in c["figure"] or "closed" in c["figure"]]
+    assert len(closed) == 6 and {c["measured"] for c in closed} == {"not measured"}
+    assert {c["ok"] for c in closed} == {None}
 
 
 def test_any_error_at_200_users_fails_its_target_even_under_the_latency_budget():
@@ -141,7 +256,10 @@ def test_any_error_at_200_users_fails_its_target_even_under_the_latency_budget()
 
 def test_a_failed_or_slow_upload_and_a_low_ratio_fail_their_targets():
     summary = _summary(
-        saturation_compare={"connections": 200, "throughput_ratio": 1.2, "p95_ratio": 1.1},
+        saturation_compare={
+            "connections": 200,
+            "golden_over": {"baseline": {"throughput_ratio": 1.2, "p95_ratio": 1.1}},
+        },
         nginx_overhead={"p50_overhead_pct": 12.5},
         upload={"golden": {"mib": 100, "seconds": 12.0, "ok": True}},
     )
@@ -306,78 +424,3 @@ def test_cpu_rows_give_cores_per_part_and_backend_cpu_per_answered_request():
 def test_mean_cores_average_each_part_over_rounds_counting_a_missing_part_as_idle():
     out = results.mean_cores([{"backend": 1.0, "nginx": 0.1}, {"backend": 2.0}])
     assert out == {"backend": 1.5, "nginx": 0.05}
-
-
-# --- the report -----------------------------------------------------------------------
-
-
-def _full_summary():
-    def s(rps, p95, route="ALL"):
-        return results.RouteStats(route, 1000, 0, rps, p95 / 10, p95, p95 * 1.5)
-
-    runs = [
-        {"target": t, "kind": "think", "load": 200,
-         "routes": [s(60.0, p), s(30.0, p / 4, "/api/search")]}
-        for t, p in (("baseline", 600.0), ("golden", 400.0))
-    ] + [
-        {"target": t, "kind": "closed", "load": 200, "routes": [s(r, p, "/api/search")],
-         "cores": {"backend": c}, "host_busy_pct": 90.0}
-        for t, r, p, c in (("baseline", 500.0, 3000.0, 0.95), ("golden", 760.0, 600.0, 1.5))
-    ]  # fmt: skip
-    summary = {
-        "plan": asdict(workload.QUICK),
-        "machine": {"cpus": 2, "loadavg_start": (1.0, 2.0, 3.0), "loadavg_end": (1.5, 2.0, 3.0)},
-        "think": {r["target"]: {"200": results.route_of(r["routes"])} for r in runs[:2]},
-        "think_search": {
-            r["target"]: {"200": results.route_of(r["routes"], "/api/search")} for r in runs[:2]
-        },
-        "saturation_compare": {
-            "connections": 200,
-            **results.compare(runs[2]["routes"][0], runs[3]["routes"][0]),
-            "peak_rps": {"baseline": 500.0, "golden": 760.0},
-        },
-        "nginx_overhead": {
-            "connections": 8,
-            "direct_replica": s(280.0, 31.0, "/api/search"),
-            "via_nginx": s(279.0, 32.0, "/api/search"),
-            "p50_overhead_pct": 3.2,
-            "p95_overhead_pct": 3.2,
-        },
-        "boot_to_healthy_s": {"baseline": 2.0, "golden": 13.0},
-        "golden_workers_per_replica": 5,
-        "upload": {
-            "golden": {
-                "mib": 100,
-                "seconds": 0.6,
-                "ok": True,
-                "memory": {"backend": {"idle_mib": 400.0, "peak_mib": 402.0, "growth_mib": 2.0}},
-            },
-        },  # fmt: skip
-        "runs": [
-            {k: v for k, v in r.items() if k != "routes"} | {"all": r["routes"][0]} for r in runs
-        ],
-        "rows": results.result_rows(runs),
-        "seconds": 100.0,
-        "csv": "results.csv",
-        "plot": "plot.png",
-    }
-    summary["checks"] = report.evaluate(summary)
-    return summary
-
-
-def test_report_shows_every_section_the_ratios_and_the_verdicts():
-    text = report.report(_full_summary())
-    for heading in ("## Think-time runs", "## Closed loop", "## Golden over baseline",
-                    "## nginx overhead", "## Boot, upload, CPU", "## CPU during each run",
-                    "## Targets"):  # fmt: skip
-        assert heading in text
-    # 760 / 500 req/s at 200 connections, p95 600 / 3000 ms.
-    assert "| closed |   200 |             1.52 |      0.20 |" in text
-    assert "golden 100 MiB upload (s)" in text and "400.0 -> 402.0" in text
-    assert "backend_ms_per_req" in text and "1.97" in text  # 1.5 cores / 760 req/s
-    assert "wall time 100.0 s" in text
-
-
-def test_the_plot_is_a_png_file(tmp_path):
-    path = report.plot(_full_summary(), tmp_path / "p.png", workload.QUICK)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -298,6 +298,51 @@ def test_apt_sees_security_origins_only(highstates, tmp_path, os_name):
     assert all("=" in value for value in values), values
 
 
+# -- packages kept out -------------------------------------------------------------------------
+
+
+def _candidate(package: str, preferences: Path | None) -> str:
+    """apt's install candidate for ``package`` on this machine, with ``preferences`` as the
+    only preferences folder (None: apt's own)."""
+    argv = ["apt-cache"]
+    if preferences is not None:
+        argv += ["-o", f"Dir::Etc::PreferencesParts={preferences}",
+                 "-o", f"Dir::Etc::Preferences={preferences}/none"]
+    proc = subprocess.run([*argv, "policy", package], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+    for line in proc.stdout.splitlines():
+        if line.strip().startswith("Candidate:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"apt-cache policy {package}: no candidate line: "
+                         f"{proc.stdout}{proc.stderr}")
+
+
+@pytest.mark.skipif(shutil.which("apt-cache") is None, reason="apt-cache: Debian or Ubuntu only")
+@pytest.mark.parametrize("os_name", ["Debian", "Ubuntu"])
+def test_apt_never_installs_needrestart_or_the_toolchain(highstates, tmp_path, os_name):
+    """The pin, read by this machine's apt against its own package lists: a package with a
+    candidate without it has none with it (so a Recommends that names it is skipped)."""
+    highstate = highstates("app", "aws", os_name)
+    pin = args(highstate, "hardening-never-installed-packages-pinned")
+    purged = args(highstate, "hardening-never-installed-packages-purged")["pkgs"]
+    assert {"needrestart", "binutils"} <= set(purged)
+    prefs = tmp_path / "preferences.d"
+    prefs.mkdir()
+    (prefs / "60-golden-never-installed").write_text(pin["contents"])
+    for package in purged:
+        assert _candidate(package, None) != "(none)", f"{package}: not in this machine's lists"
+        assert _candidate(package, prefs) == "(none)", package
+
+
+@pytest.mark.parametrize("role", ["app", "chroma"])
+def test_the_pin_is_in_place_before_docker_is_installed(highstates, role):
+    """docker.io recommends needrestart: the pin must be read by that install."""
+    highstate = highstates(role, "aws", "Ubuntu")
+    docker = args(highstate, "docker-engine-installed")["order"]
+    assert args(highstate, "hardening-never-installed-packages-pinned")["order"] < docker
+    assert args(highstate, "hardening-never-installed-packages-purged")["order"] < docker
+
+
 # -- containers and units -----------------------------------------------------------------------
 
 

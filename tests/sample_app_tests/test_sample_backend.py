@@ -232,6 +232,31 @@ def test_every_request_writes_one_json_access_line(backend):
     assert "ts" in line
 
 
+@pytest.mark.parametrize("value, lines", [("false", 0), ("off", 0), ("true", 1)])
+def test_access_log_setting_turns_the_apps_own_line_off(backend, value, lines):
+    """Behind golden's nginx (which logs every request) the replicas run with
+    ACCESS_LOG=false."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep()
+    logging.getLogger(ACCESS_LOGGER).addHandler(handler)
+    try:
+        client = backend({"ACCESS_LOG": value})
+        assert client.get("/api/whoami").status_code == 200
+    finally:
+        logging.getLogger(ACCESS_LOGGER).removeHandler(handler)
+    assert len(records) == lines
+
+
+def test_a_bad_access_log_setting_is_refused_naming_it():
+    with pytest.raises(SettingsError, match="ACCESS_LOG"):
+        create_app({"ACCESS_LOG": "sometimes"})
+
+
 # -- /healthz/deps -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from golden.bench import image as bench_image
 from golden.bench import layouts, runner, workload
 from golden.bench import report as bench_report
 from golden.core import provenance
+from golden.core.errors import ConfigError
 from golden.core.output import emit
 from golden.twin import build as twin
 
@@ -113,8 +114,45 @@ def cutover_command(env, root, rows, mb, files, vectors_n, ca_bundle, as_json):
          rows=result)
 
 
+def _names_option(allowed: tuple[str, ...]):
+    """A click callback: a comma list of ``allowed`` names, or a usage error naming the
+    option and the allowed values (before anything starts)."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None):
+        if value is None:
+            return None
+        try:
+            return ",".join(workload.parse_names(value, param.opts[0], allowed))
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1], ctx, param) from None
+
+    return parse
+
+
 @bench_group.command("load")
 @click.option("--quick", is_flag=True, help="2-minute smoke: 200 users only, short runs.")
+@click.option(
+    "--layouts",
+    "layout_names",
+    default=None,
+    callback=_names_option(workload.LAYOUTS),
+    help="Layouts to measure, a comma list of " + ",".join(workload.LAYOUTS) + " [all].",
+)
+@click.option(
+    "--parts",
+    "part_names",
+    default=None,
+    callback=_names_option(workload.PARTS),
+    help="Parts to run, a comma list of " + ",".join(workload.PARTS)
+    + " [every part that measures a selected layout].",
+)
+@click.option(
+    "--plan-workers",
+    type=click.IntRange(1, 64),
+    default=workload.PLAN_WORKERS,
+    show_default=True,
+    help="gunicorn workers of the plan layout (the plan's `-w 4`).",
+)
 @click.option(
     "--levels", default=None, help="User counts for the think-time runs [100,200,400,800]."
 )
@@ -134,7 +172,7 @@ def cutover_command(env, root, rows, mb, files, vectors_n, ca_bundle, as_json):
     type=int,
     default=layouts.PORT_RANGE[0],
     show_default=True,
-    help="127.0.0.1 ports BASE..BASE+2.",
+    help="127.0.0.1 ports BASE..BASE+3.",
 )
 @click.option("--image", "twin_image", default="golden/twin-app:latest", show_default=True)
 @click.option(
@@ -145,6 +183,9 @@ def cutover_command(env, root, rows, mb, files, vectors_n, ca_bundle, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def load_command(
     quick,
+    layout_names,
+    part_names,
+    plan_workers,
     levels,
     duration,
     connections,
@@ -157,13 +198,19 @@ def load_command(
     dry_run,
     as_json,
 ):
-    """The single uvicorn baseline and the golden image under the same load.
+    """The single uvicorn baseline, the plan's own layout (one gunicorn, uvicorn workers)
+    and the golden image under the same load.
 
-    Runs Locust (tests/load/locustfile.py) at each user count against both, wrk closed
-    loop against both, nginx vs one replica, a 100 MB upload, boot-to-healthy; prints
-    the tables, ratios and targets; writes results.csv, summary.json and a PNG plot."""
+    Runs Locust (tests/load/locustfile.py) at each user count against each layout, the wrk
+    closed loop in rounds interleaved over them, nginx vs one replica, a 100 MB upload
+    (baseline and golden), boot-to-healthy; prints the tables, ratios and targets; writes
+    results.csv, summary.json and a PNG plot. --layouts and --parts pick a subset, e.g.
+    `--parts closed --layouts plan,golden`."""
     plan = workload.plan_from_options(
         quick=quick,
+        layouts=layout_names,
+        parts=part_names,
+        plan_workers=plan_workers,
         levels=levels,
         duration=duration,
         connections=connections,

@@ -1,5 +1,6 @@
-"""The two layouts `golden bench load` compares, as docker containers on this machine:
-the seed's baseline (one uvicorn process for the backend, the frontend beside it) and the
+"""The layouts `golden bench load` compares, as docker containers on this machine: the
+seed's baseline (one uvicorn process for the backend, the frontend beside it), the plan's
+own layout (one gunicorn with uvicorn workers, same backend image, same frontend) and the
 golden twin (nginx in front of the gunicorn replicas). Their names and 127.0.0.1 ports,
 starting them and waiting until they answer, their addresses and root processes."""
 
@@ -20,6 +21,8 @@ from golden.twin import build as twin
 
 NAME_PREFIX = "golden-perf-"
 PORT_RANGE = (18380, 18399)
+# The sample backend's ASGI app (tests/sample_app/backend/sample_backend/asgi.py).
+APP_MODULE = "sample_backend.asgi:app"
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Target:
     """One started layout: where to send load, its root processes (for the meters), its
     boot-to-healthy time (s) and its published 127.0.0.1 ports."""
 
-    name: str  # baseline | golden
+    name: str  # baseline | plan | golden
     url: str
     roots: list[int] = field(default_factory=list)
     frontend_url: str | None = None
@@ -41,7 +44,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Names:
-    """The bench's container names and its three 127.0.0.1 ports from ``port_base``."""
+    """The bench's container names and its four 127.0.0.1 ports from ``port_base``."""
 
     port_base: int = PORT_RANGE[0]
 
@@ -57,14 +60,26 @@ class Names:
     def web(self) -> str:
         return f"{NAME_PREFIX}baseline-web"
 
+    @property
+    def plan(self) -> str:
+        return f"{NAME_PREFIX}plan-api"
+
+    def all(self) -> tuple[str, ...]:
+        """Every container the bench may start."""
+        return (self.twin, self.api, self.web, self.plan)
+
     def ports(self) -> dict[str, int]:
-        return {"twin": self.port_base, "api": self.port_base + 1, "web": self.port_base + 2}
+        """role -> 127.0.0.1 port: twin, api (baseline), web (frontend), plan."""
+        base = self.port_base
+        return {"twin": base, "api": base + 1, "web": base + 2, "plan": base + 3}
 
     def validate(self) -> Names:
         low, high = PORT_RANGE
-        if not low <= self.port_base <= high - 2:
+        count = len(self.ports())
+        if not low <= self.port_base <= high - count + 1:
             raise ConfigError(
-                f"--port-base: expected {low}..{high - 2} (it uses 3 ports), got {self.port_base}"
+                f"--port-base: expected {low}..{high - count + 1} (it uses {count} ports), "
+                f"got {self.port_base}"
             )
         return self
 
@@ -110,46 +125,74 @@ def container_pid(name: str) -> int:
     return pid
 
 
-def start_baseline(names: Names, backend_image: str, frontend_image: str) -> Target:
-    """The seed's "current state": one uvicorn process serving the backend directly, and
-    the frontend on its own port, both published on 127.0.0.1 (no nginx, no gunicorn)."""
-    ports = names.ports()
-    started = time.monotonic()
-    run(
-        [
-            "docker", "run", "-d", "--name", names.api,
-            "-p", f"127.0.0.1:{ports['api']}:8000",
-            "-e", "REPLICA_NAME=baseline",
-            backend_image,
-            # uvicorn's own plain-text access log off: the app writes the same JSON access
-            # line as under gunicorn, so both layouts do the same logging work.
-            "uvicorn", "sample_backend.asgi:app", "--host", "0.0.0.0", "--port", "8000",
-            "--no-access-log",
-        ],
-        what="docker run (baseline backend)",
-    )  # fmt: skip
+def start_frontend(names: Names, frontend_image: str) -> tuple[str, int]:
+    """The sample frontend as its own process, published on 127.0.0.1, as the seed and
+    the plan run it: the baseline and the plan layouts share it. Returns (its URL, its
+    container's pid) once /health answers (60 s at most)."""
+    port = names.ports()["web"]
     run(
         [
             "docker", "run", "-d", "--name", names.web,
-            "-p", f"127.0.0.1:{ports['web']}:3000",
+            "-p", f"127.0.0.1:{port}:3000",
             "-e", "FRONTEND_HOST=0.0.0.0", "-e", "FRONTEND_PORT=3000",
             frontend_image,
         ],
-        what="docker run (baseline frontend)",
+        what="docker run (frontend)",
     )  # fmt: skip
-    url = f"http://127.0.0.1:{ports['api']}"
-    web = f"http://127.0.0.1:{ports['web']}"
+    url = f"http://127.0.0.1:{port}"
     _wait_http(url + "/health", 60)
-    seconds = time.monotonic() - started
-    _wait_http(web + "/health", 60)
+    return url, container_pid(names.web)
+
+
+def baseline_argv() -> list[str]:
+    """The seed's "current state": one uvicorn process serving the backend directly. Its
+    own plain-text access log is off: the app writes the same JSON access line as under
+    gunicorn, so every layout does the same logging work."""
+    return ["uvicorn", APP_MODULE, "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+
+
+def plan_argv(workers: int) -> list[str]:
+    """The plan's own layout: `gunicorn -w 4 -k uvicorn.workers.UvicornWorker` in front of
+    nothing, ``workers`` for its -w. gunicorn writes no access log without
+    --access-logfile, and its uvicorn workers log access through gunicorn's (then empty)
+    access handlers, as the golden replicas' workers do; the app writes its JSON line.
+    gunicorn also reads ./gunicorn.conf.py from the image's working directory (/app), as
+    the plan's command does in this image: preload, backlog, timeouts and the JSON log
+    set-up come from there, and -w, -k and --bind given here take precedence."""
+    return [
+        "gunicorn", "-w", str(workers), "-k", "uvicorn.workers.UvicornWorker",
+        APP_MODULE, "--bind", "0.0.0.0:8000",
+    ]  # fmt: skip
+
+
+def start_backend(names: Names, layout: str, backend_image: str, plan_workers: int) -> Target:
+    """The backend of the ``layout`` "baseline" (baseline_argv) or "plan" (plan_argv with
+    ``plan_workers``) from ``backend_image``, published on 127.0.0.1 (no nginx); waits up
+    to 60 s for /health. Its boot time runs from `docker run` to the first 200. The
+    frontend (start_frontend) is added by the caller."""
+    if layout == "plan":
+        name, port, argv = names.plan, names.ports()["plan"], plan_argv(plan_workers)
+    else:
+        name, port, argv = names.api, names.ports()["api"], baseline_argv()
+    started = time.monotonic()
+    run(
+        [
+            "docker", "run", "-d", "--name", name,
+            "-p", f"127.0.0.1:{port}:8000",
+            "-e", f"REPLICA_NAME={layout}",
+            backend_image, *argv,
+        ],
+        what=f"docker run ({layout} backend)",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(url + "/health", 60)
     return Target(
-        name="baseline",
+        name=layout,
         url=url,
-        frontend_url=web,
-        roots=[container_pid(names.api), container_pid(names.web)],
-        boot_seconds=round(seconds, 2),
-        ports=[ports["api"], ports["web"]],
-        direct_url=f"http://{container_address(names.api)}:8000",
+        roots=[container_pid(name)],
+        boot_seconds=round(time.monotonic() - started, 2),
+        ports=[port],
+        direct_url=f"http://{container_address(name)}:8000",
     )
 
 

@@ -14,16 +14,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from golden.bench.results import RESULT_COLUMNS, RouteStats, ratio
-from golden.bench.workload import Plan
+from golden.bench.results import REFERENCES, TABLE_COLUMNS, RouteStats, ratio, round_spread
+from golden.bench.workload import PARTS, Plan
 
 # What the issue promises, checked against every run.
 TARGETS = {
     "p95_ms": 2000.0,
+    # Closed loop at 200 connections, golden over the seed's single uvicorn.
     "throughput_ratio": 1.5,
+    # ... and over the plan's own layout, with p95 and p99 no worse than the plan's.
+    "plan_throughput_ratio": 1.05,
+    # No round of golden's closed loop with a p99 above this many times the median round's.
+    "p99_round_spread": 2.0,
     "nginx_overhead_pct": 10.0,
     "upload_seconds": 10.0,
 }
+NOT_MEASURED = "not measured"
 TARGET_MAX_USERS = 400
 
 
@@ -119,12 +125,36 @@ def cpu_rows(runs: Sequence[Mapping]) -> list[dict]:
 
 
 def evaluate(summary: Mapping) -> list[dict]:
-    """The issue's targets against the measured figures: one row each, ok or not."""
-    checks = []
+    """The issue's targets against the measured figures: one row each (figure, measured,
+    target, ok). A target whose layout or part was not run says "not measured" with ok
+    None instead of failing; the think-time rows are there for the user counts run."""
+    checks: list[dict] = []
 
     def add(figure: str, measured, target: str, ok: bool | None) -> None:
         checks.append({"figure": figure, "measured": measured, "target": target, "ok": ok})
 
+    _think_checks(summary, add)
+    _closed_checks(summary, add)
+    oh = summary.get("nginx_overhead")
+    pct = (oh or {}).get("p50_overhead_pct")
+    add(
+        "nginx overhead on p50 vs one replica",
+        f"{fmt(pct)} %" if oh else NOT_MEASURED,
+        f"<= {TARGETS['nginx_overhead_pct']:.0f} %",
+        (pct is not None and pct <= TARGETS["nginx_overhead_pct"]) if oh else None,
+    )
+    up = (summary.get("upload") or {}).get("golden")
+    mib = up.get("mib") if up else (summary.get("plan") or {}).get("upload_mb", 100)
+    add(
+        f"{mib} MiB upload through nginx",
+        f"{fmt(up.get('seconds'))} s" if up else NOT_MEASURED,
+        f"< {TARGETS['upload_seconds']:.0f} s",
+        bool(up.get("ok") and up.get("seconds", 1e9) < TARGETS["upload_seconds"]) if up else None,
+    )
+    return checks
+
+
+def _think_checks(summary: Mapping, add) -> None:
     think = summary.get("think", {})
     # The issue's targets are at 200 and 400 users; larger counts look for the knee.
     for users in sorted(int(u) for u in think.get("golden", {}) if int(u) <= TARGET_MAX_USERS):
@@ -138,93 +168,72 @@ def evaluate(summary: Mapping) -> list[dict]:
             "< 2000 ms" + (", 0 errors" if users <= 200 else ""),
             ok,
         )
-    sat = summary.get("saturation_compare")
-    if sat:
-        tr = sat.get("throughput_ratio")
-        pr = sat.get("p95_ratio")
-        add(
-            f"closed-loop throughput golden/baseline at {sat.get('connections')} conns",
-            tr,
-            f">= {TARGETS['throughput_ratio']}",
-            tr is not None and tr >= TARGETS["throughput_ratio"],
+
+
+# (reference layout, ratio, target text, test): golden over the reference, closed loop.
+_CLOSED_TARGETS = (
+    ("baseline", "throughput_ratio", f">= {TARGETS['throughput_ratio']}",
+     lambda v: v >= TARGETS["throughput_ratio"]),
+    ("baseline", "p95_ratio", "< 1.0", lambda v: v < 1.0),
+    ("plan", "throughput_ratio", f">= {TARGETS['plan_throughput_ratio']}",
+     lambda v: v >= TARGETS["plan_throughput_ratio"]),
+    ("plan", "p95_ratio", "<= 1.0", lambda v: v <= 1.0),
+    ("plan", "p99_ratio", "<= 1.0", lambda v: v <= 1.0),
+)  # fmt: skip
+
+
+def _closed_checks(summary: Mapping, add) -> None:
+    sat = summary.get("saturation_compare") or {}
+    conns = sat.get("connections", 200)
+    over = sat.get("golden_over") or {}
+    for ref, key, target, test in _CLOSED_TARGETS:
+        figure = key.removesuffix("_ratio")
+        figure = f"closed-loop {figure} golden/{ref}" + (
+            f" at {conns} conns" if figure == "throughput" else ""
         )
-        add("closed-loop p95 golden/baseline", pr, "< 1.0", pr is not None and pr < 1.0)
-    oh = summary.get("nginx_overhead", {}).get("p50_overhead_pct")
-    if "nginx_overhead" in summary:
-        add(
-            "nginx overhead on p50 vs one replica",
-            f"{fmt(oh)} %",
-            f"<= {TARGETS['nginx_overhead_pct']:.0f} %",
-            oh is not None and oh <= TARGETS["nginx_overhead_pct"],
-        )
-    up = summary.get("upload", {}).get("golden")
-    if up:
-        add(
-            f"{up.get('mib')} MiB upload through nginx",
-            f"{fmt(up.get('seconds'))} s",
-            f"< {TARGETS['upload_seconds']:.0f} s",
-            up.get("ok") and up.get("seconds", 1e9) < TARGETS["upload_seconds"],
-        )
-    return checks
+        if ref not in over:
+            add(figure, NOT_MEASURED, target, None)
+            continue
+        value = over[ref].get(key)
+        add(figure, value, target, value is not None and test(value))
+    rounds = (summary.get("saturation_rounds") or {}).get("golden", {}).get(str(conns)) or []
+    p99s = [_p99(r) for r in rounds]
+    spread = round_spread(p99s, TARGETS["p99_round_spread"])
+    add(
+        f"golden p99 per round at {conns} conns (ms)",
+        ", ".join(fmt(v) for v in p99s) if p99s else NOT_MEASURED,
+        f"no round > {TARGETS['p99_round_spread']:g}x the median round",
+        spread["ok"],
+    )
+
+
+def _p99(stats) -> float | None:
+    return stats.p99_ms if isinstance(stats, RouteStats) else stats.get("p99_ms")
 
 
 def report(summary: Mapping) -> str:
-    """The human-readable report: every table the bench measured, then the targets."""
-    parts = []
+    """The human-readable report: every table the bench measured (the parts it ran), the
+    golden-over-baseline and golden-over-plan ratios, then the targets."""
     plan = summary["plan"]
-    parts.append(
-        f"## Think-time runs (Locust, uniform {plan['think_min']:g}-{plan['think_max']:g} s "
-        f"between actions, {plan['think_seconds']} s measured after the ramp)"
-    )
-    think_rows = [r for r in summary["rows"] if r["kind"] == "think"]
-    parts.append(render_table(think_rows, RESULT_COLUMNS))
-    cores_rows = cpu_rows(summary["runs"])
-    parts.append(
-        "## Closed loop (wrk, no think time, GET /api/search; each layout at its container's "
-        "address, as an ALB reaches an instance, without docker's 127.0.0.1 proxy)"
-    )
-    parts.append(
-        render_table([r for r in summary["rows"] if r["kind"] == "closed"], RESULT_COLUMNS)
-    )
-    sat = summary.get("saturation_compare") or {}
-    parts.append("## Golden over baseline")
-    searches = summary.get("think_search", {})
-    compare_rows = [
-        {
-            "users": int(u),
-            "throughput_ratio": ratio(g.rps, summary["think"]["baseline"][u].rps),
-            "p95_ratio": ratio(g.p95_ms, summary["think"]["baseline"][u].p95_ms),
-            "search_p95_ratio": _search_ratio(searches, u),
-        }
-        for u, g in summary["think"].get("golden", {}).items()
-        if u in summary["think"].get("baseline", {})
-    ]
-    for row in compare_rows:
-        row["kind"] = "think"
-    if sat:
-        compare_rows.append(
-            {
-                "users": sat["connections"],
-                "throughput_ratio": sat["throughput_ratio"],
-                "p95_ratio": sat["p95_ratio"],
-                "search_p95_ratio": sat["p95_ratio"],
-                "kind": "closed",
-            }
-        )
-    parts.append(
-        render_table(
-            compare_rows, ("kind", "users", "throughput_ratio", "p95_ratio", "search_p95_ratio")
-        )
-    )
-    parts.append(
-        "(think-time runs: throughput is set by the users and their think time, so its ratio "
-        "is ~1 until one layout saturates; the closed loop compares capacity)"
-    )
-    if sat:
+    ran = plan.get("parts", PARTS)
+    parts = [f"Layouts: {', '.join(plan.get('layouts', ()))}; parts: {', '.join(ran)}"]
+    if "think" in ran:
         parts.append(
-            f"saturation (best closed-loop rps): baseline {fmt(sat['peak_rps'].get('baseline'))}, "
-            f"golden {fmt(sat['peak_rps'].get('golden'))}"
+            f"## Think-time runs (Locust, uniform {plan['think_min']:g}-"
+            f"{plan['think_max']:g} s between actions, {plan['think_seconds']} s measured "
+            "after the ramp)"
         )
+        parts.append(render_table(_rows(summary, "think"), TABLE_COLUMNS))
+    if "closed" in ran:
+        parts.append(
+            "## Closed loop (wrk, no think time, GET /api/search; each layout at its "
+            "container's address, as an ALB reaches an instance, without docker's 127.0.0.1 "
+            "proxy; the median of the rounds)"
+        )
+        parts.append(render_table(_rows(summary, "closed"), TABLE_COLUMNS))
+        parts.append("p99 (ms) and req/s of each round, in the order they ran:")
+        parts.append(render_table(round_rows(summary.get("saturation_rounds") or {})))
+    parts += _ratio_section(summary)
     oh = summary.get("nginx_overhead")
     if oh:
         parts.append(f"## nginx overhead ({oh['connections']} conns, wrk inside the twin's netns)")
@@ -241,27 +250,8 @@ def report(summary: Mapping) -> str:
             f"p95 overhead {fmt(oh['p95_overhead_pct'])} %"
         )
     parts.append("## Boot, upload, CPU")
-    misc = [
-        {"figure": f"{n} boot to healthy (s)", "value": v}
-        for n, v in summary.get("boot_to_healthy_s", {}).items()
-    ]
-    misc.append(
-        {
-            "figure": "golden gunicorn workers per replica",
-            "value": summary.get("golden_workers_per_replica"),
-        }
-    )
-    for name, up in (summary.get("upload") or {}).items():
-        misc.append({"figure": f"{name} {up['mib']} MiB upload (s)", "value": up.get("seconds")})
-        for cls, mem in (up.get("memory") or {}).items():
-            if cls in ("nginx", "backend"):
-                misc.append(
-                    {
-                        "figure": f"{name} {cls} memory (PSS) idle -> peak (MiB)",
-                        "value": f"{mem['idle_mib']} -> {mem['peak_mib']}",
-                    }
-                )
-    parts.append(render_table(misc, ("figure", "value")))
+    parts.append(render_table(_misc_rows(summary), ("figure", "value")))
+    cores_rows = cpu_rows(summary["runs"])
     if cores_rows:
         parts.append(
             "## CPU during each run (cores used; host_busy_pct is the whole machine, other "
@@ -280,10 +270,124 @@ def report(summary: Mapping) -> str:
     return "\n\n".join(parts)
 
 
-def _search_ratio(searches: Mapping, users: str) -> float | None:
+def _rows(summary: Mapping, kind: str) -> list[dict]:
+    return [r for r in summary["rows"] if r["kind"] == kind]
+
+
+def round_rows(rounds: Mapping[str, Mapping[str, Sequence]]) -> list[dict]:
+    """One row per layout and connection count: each closed-loop round's p99 (ms) and
+    req/s, in the order the rounds ran. ``rounds``: layout -> str(conns) -> RouteStats
+    (or their dicts) per round."""
+    rows = []
+    for name, by_conns in rounds.items():
+        for conns, measured in by_conns.items():
+            stats = [_fields(m) for m in measured]
+            rows.append(
+                {
+                    "target": name,
+                    "conns": int(conns),
+                    "p99_ms per round": ", ".join(fmt(s["p99_ms"]) for s in stats),
+                    "rps per round": ", ".join(fmt(s["rps"]) for s in stats),
+                }
+            )
+    return rows
+
+
+def _fields(stats) -> Mapping:
+    return asdict(stats) if isinstance(stats, RouteStats) else stats
+
+
+def compare_rows(summary: Mapping) -> list[dict]:
+    """Golden over each reference layout (REFERENCES) that ran beside it: one row per
+    think-time user count and one for the closed loop's comparison count (in the users
+    column), with the throughput, p95, p99 and /api/search p95 ratios."""
+    think = summary.get("think", {})
+    searches = summary.get("think_search", {})
+    rows = []
+    for ref in REFERENCES:
+        for users, golden in think.get("golden", {}).items():
+            other = think.get(ref, {}).get(users)
+            if other is None:
+                continue
+            rows.append(
+                {
+                    "kind": "think",
+                    "golden over": ref,
+                    "users": int(users),
+                    "throughput_ratio": ratio(golden.rps, other.rps),
+                    "p95_ratio": ratio(golden.p95_ms, other.p95_ms),
+                    "p99_ratio": ratio(golden.p99_ms, other.p99_ms),
+                    "search_p95_ratio": _search_ratio(searches, users, ref),
+                }
+            )
+    sat = summary.get("saturation_compare") or {}
+    for ref, cmp in (sat.get("golden_over") or {}).items():
+        rows.append(
+            {
+                "kind": "closed",
+                "golden over": ref,
+                "users": sat["connections"],
+                "throughput_ratio": cmp["throughput_ratio"],
+                "p95_ratio": cmp["p95_ratio"],
+                "p99_ratio": cmp.get("p99_ratio"),
+                "search_p95_ratio": cmp["p95_ratio"],
+            }
+        )
+    return rows
+
+
+def _ratio_section(summary: Mapping) -> list[str]:
+    rows = compare_rows(summary)
+    out = ["## Golden over baseline and plan"]
+    if not rows:
+        return [*out, "(golden and another layout did not run in the same part: no ratio)"]
+    out.append(render_table(rows, tuple(rows[0])))
+    out.append(
+        "(think-time runs: throughput is set by the users and their think time, so its ratio "
+        "is ~1 until one layout saturates; the closed loop compares capacity, and its users "
+        "column is the connection count)"
+    )
+    peak = (summary.get("saturation_compare") or {}).get("peak_rps") or {}
+    if peak:
+        out.append(
+            "saturation (best closed-loop rps): "
+            + ", ".join(f"{name} {fmt(rps)}" for name, rps in peak.items())
+        )
+    return out
+
+
+def _misc_rows(summary: Mapping) -> list[dict]:
+    misc = [
+        {"figure": f"{n} boot to healthy (s)", "value": v}
+        for n, v in summary.get("boot_to_healthy_s", {}).items()
+    ]
+    if "golden_workers_per_replica" in summary:
+        misc.append(
+            {
+                "figure": "golden gunicorn workers per replica",
+                "value": summary.get("golden_workers_per_replica"),
+            }
+        )
+    plan = summary.get("plan") or {}
+    if "plan" in plan.get("layouts", ()):
+        misc.append({"figure": "plan gunicorn workers (-w)", "value": plan.get("plan_workers")})
+    for name, up in (summary.get("upload") or {}).items():
+        misc.append({"figure": f"{name} {up['mib']} MiB upload (s)", "value": up.get("seconds")})
+        for cls, mem in (up.get("memory") or {}).items():
+            if cls in ("nginx", "backend"):
+                misc.append(
+                    {
+                        "figure": f"{name} {cls} memory (PSS) idle -> peak (MiB)",
+                        "value": f"{mem['idle_mib']} -> {mem['peak_mib']}",
+                    }
+                )
+    return misc
+
+
+def _search_ratio(searches: Mapping, users: str, ref: str = "baseline") -> float | None:
     golden = searches.get("golden", {}).get(users)
-    baseline = searches.get("baseline", {}).get(users)
-    return ratio(golden.p95_ms, baseline.p95_ms) if golden and baseline else None
+    other = searches.get(ref, {}).get(users)
+    return ratio(golden.p95_ms, other.p95_ms) if golden and other else None
 
 
 def _loadavg(values) -> str:
@@ -302,22 +406,30 @@ def _lat(stats: RouteStats) -> dict:
 
 
 def plan_preview(plan: Plan, ports: Mapping[str, int]) -> dict:
-    """What `--dry-run` shows: {"plan": the plan's settings, "estimated_seconds": its wall
-    time rounded to the second, "ports": role -> 127.0.0.1 port (twin, api, web)}."""
+    """What `--dry-run` shows: {"plan": the plan's settings (layouts and parts among
+    them), "measures": part -> the layouts it runs against (every part, [] for one not
+    run), "estimated_seconds": its wall time rounded to the second, "ports": role ->
+    127.0.0.1 port (twin, api, web, plan)}."""
     return {
         "plan": asdict(plan),
+        "measures": {part: list(plan.part_layouts(part)) for part in PARTS},
         "estimated_seconds": round(plan.estimate_seconds()),
         "ports": ports,
     }
 
 
 def render_plan_preview(preview: Mapping) -> str:
-    """plan_preview() as a table of settings, ports and estimated wall time."""
+    """plan_preview() as a table of settings, what each part measures, ports and
+    estimated wall time."""
     return render_table(
         [{"setting": k, "value": str(v)} for k, v in preview["plan"].items()]
         + [
+            {"setting": f"part {part}", "value": ", ".join(names) or "not run"}
+            for part, names in preview["measures"].items()
+        ]
+        + [
             {
-                "setting": "ports (twin, baseline api, baseline web)",
+                "setting": "ports (twin, baseline api, frontend, plan api)",
                 "value": ", ".join(str(p) for p in preview["ports"].values()),
             },
             {
@@ -337,7 +449,7 @@ def jsonable(value):
 
 
 def plot(summary: Mapping, path: Path, plan: Plan) -> Path:
-    """Left: latency against users (think time), both layouts. Right: the closed loop,
+    """Left: latency against users (think time), every layout. Right: the closed loop,
     throughput and p95 against connections."""
     import matplotlib
 
@@ -346,6 +458,7 @@ def plot(summary: Mapping, path: Path, plan: Plan) -> Path:
 
     styles = {
         "baseline": ("tab:red", "single uvicorn (baseline)"),
+        "plan": ("tab:green", "plan: one gunicorn, uvicorn workers"),
         "golden": ("tab:blue", "golden: nginx + gunicorn"),
     }
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)

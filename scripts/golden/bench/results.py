@@ -1,7 +1,7 @@
 """The figures `golden bench load` measures: one RouteStats per route and run, read from
 Locust's stats CSV and from the JSON line tests/load/xff.lua prints from wrk; medians of
-repeated rounds, mean CPU, golden-over-baseline ratios, and the flat result rows the
-tables and CSV are made of.
+repeated rounds, mean CPU, golden-over-baseline and golden-over-plan ratios, the spread
+of the rounds' p99, and the flat result rows the tables and CSV are made of.
 
 Pure: tests/load/locustfile.py imports this module inside Locust's gevent-patched
 process."""
@@ -151,19 +151,63 @@ def mean_cores(samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 
 def compare(baseline: RouteStats | None, golden: RouteStats | None) -> dict:
-    """Golden over baseline: throughput ratio (higher is better) and p95/p50 ratios
-    (lower is better)."""
+    """Golden over another layout (``baseline``: the seed's or the plan's): throughput
+    ratio (higher is better) and p50/p95/p99 ratios (lower is better); None where either
+    figure is missing."""
     b = baseline or RouteStats("", 0, 0, 0.0, None, None, None)
     g = golden or RouteStats("", 0, 0, 0.0, None, None, None)
     return {
         "throughput_ratio": ratio(g.rps, b.rps),
         "p50_ratio": ratio(g.p50_ms, b.p50_ms),
         "p95_ratio": ratio(g.p95_ms, b.p95_ms),
+        "p99_ratio": ratio(g.p99_ms, b.p99_ms),
     }
 
 
+# The layouts golden is compared against, as the ratio table lists them.
+REFERENCES = ("baseline", "plan")
+
+
+def closed_compare(
+    saturation: Mapping[str, Mapping[int, RouteStats]], connections: Sequence[int]
+) -> dict:
+    """The closed loop's comparison at the issue's 200 connections (the largest count
+    when 200 was not run). ``saturation``: layout -> connections -> median RouteStats of
+    the layouts measured. Returns {"connections": that count, "golden_over": reference
+    layout -> compare(reference, golden) for each of REFERENCES measured beside golden,
+    "peak_rps": layout -> best rps over the counts}."""
+    ref = 200 if 200 in connections else max(connections)
+    golden = saturation.get("golden", {}).get(ref)
+    over = {
+        name: compare(saturation[name].get(ref), golden)
+        for name in REFERENCES
+        if golden is not None and name in saturation
+    }
+    return {
+        "connections": ref,
+        "golden_over": over,
+        "peak_rps": {n: max(s.rps for s in v.values()) for n, v in saturation.items() if v},
+    }
+
+
+def round_spread(p99s: Sequence[float | None], limit: float) -> dict:
+    """Whether the rounds' p99 (ms, one per round) are stable: no round above ``limit``
+    times the median round. Returns {"median_ms", "worst_ms", "worst_over_median", "ok"};
+    a round that answered nothing (None) makes it unstable, and no rounds at all give
+    ok None (not measured)."""
+    if not p99s:
+        return {"median_ms": None, "worst_ms": None, "worst_over_median": None, "ok": None}
+    measured = [v for v in p99s if v is not None]
+    median = statistics.median(measured) if measured else None
+    worst = max(measured) if measured else None
+    spread = ratio(worst, median)
+    ok = len(measured) == len(p99s) and spread is not None and spread <= limit
+    return {"median_ms": median, "worst_ms": worst, "worst_over_median": spread, "ok": ok}
+
+
 def result_rows(runs: Sequence[Mapping]) -> list[dict]:
-    """Flatten runs (each with target, kind, load and its RouteStats) into table rows."""
+    """Flatten runs (each with target, kind, load, its RouteStats and, for one round of
+    the closed loop, its round number) into table rows."""
     rows = []
     for run in runs:
         for stats in run["routes"]:
@@ -180,6 +224,7 @@ def result_rows(runs: Sequence[Mapping]) -> list[dict]:
                     "p99_ms": stats.p99_ms,
                     "errors": stats.failures,
                     "error_pct": round(stats.error_pct, 2),
+                    "round": run.get("round"),
                 }
             )
     return rows
@@ -197,4 +242,7 @@ RESULT_COLUMNS = (
     "p99_ms",
     "errors",
     "error_pct",
+    "round",
 )
+# The report's tables: the round number is blank there (they show medians and runs).
+TABLE_COLUMNS = RESULT_COLUMNS[:-1]

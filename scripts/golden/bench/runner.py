@@ -1,6 +1,6 @@
-"""Running `golden bench load`: preflight, the two layouts started and removed, Locust and
-wrk run against them with their CPU metered, the large upload with memory sampled, and
-run_bench, which does all of it in order and writes the results."""
+"""Running `golden bench load`: preflight, the selected layouts started and removed,
+Locust and wrk run against them with their CPU metered, the large upload with memory
+sampled, and run_bench, which does the selected parts in order and writes the results."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from golden.bench.layouts import (
     Target,
     container_pid,
     host_port,
-    start_baseline,
+    start_backend,
+    start_frontend,
     start_golden,
     twin_address,
     workers_per_replica,
@@ -31,7 +32,7 @@ from golden.bench.report import evaluate, jsonable, plot, rows_to_csv
 from golden.bench.results import (
     RESULT_COLUMNS,
     RouteStats,
-    compare,
+    closed_compare,
     mean,
     mean_cores,
     median_stats,
@@ -41,7 +42,15 @@ from golden.bench.results import (
     result_rows,
     route_of,
 )
-from golden.bench.workload import LOCUSTFILE, SEARCH_PATH, WRK_SCRIPT, Plan, client_address
+from golden.bench.workload import (
+    LAYOUTS,
+    LOCUSTFILE,
+    SEARCH_PATH,
+    WRK_SCRIPT,
+    Plan,
+    client_address,
+    interleaved,
+)
 from golden.core import containers, ports
 from golden.core.errors import OperationFailed, PreflightError
 from golden.core.shell import eprint, in_background, run
@@ -182,8 +191,15 @@ def upload(target: Target, mib: int) -> dict:
     return result
 
 
-def preflight(names: Names, twin_image: str, backend_image: str, frontend_image: str) -> None:
-    """Everything checked before anything starts; names what is missing.
+def preflight(
+    names: Names,
+    twin_image: str,
+    backend_image: str,
+    frontend_image: str,
+    layouts: Sequence[str] = LAYOUTS,
+) -> None:
+    """Everything checked before anything starts; names what is missing. Only the images
+    of the selected ``layouts`` are required.
 
     Raises ConfigError for a port base outside the bench's range, PreflightError for a
     missing file, tool, Python package or image, for not running as root, or for a port
@@ -191,7 +207,13 @@ def preflight(names: Names, twin_image: str, backend_image: str, frontend_image:
     removed on the way."""
     names.validate()
     _require_checkout_and_tools()
-    _require_images(twin_image, backend_image, frontend_image)
+    images = []
+    if "golden" in layouts:
+        images.append((twin_image, "make image ROLE=app"))
+    if {"baseline", "plan"} & set(layouts):
+        images += [(backend_image, "golden app-images build"),
+                   (frontend_image, "golden app-images build")]  # fmt: skip
+    _require_images(images)
     if os.geteuid() != 0:
         raise PreflightError("nsenter into the twin's network namespace needs root")
     # Our own containers from an interrupted run go first; then the ports must be free.
@@ -217,18 +239,15 @@ def _require_checkout_and_tools() -> None:
             raise PreflightError(f"Python package {module} missing: pip install -e '.[dev]'")
 
 
-def _require_images(twin_image: str, backend_image: str, frontend_image: str) -> None:
-    for image, hint in (
-        (twin_image, "make image ROLE=app"),
-        (backend_image, "golden app-images build"),
-        (frontend_image, "golden app-images build"),
-    ):
+def _require_images(images: Sequence[tuple[str, str]]) -> None:
+    """Each (image, how to make it) must exist locally."""
+    for image, hint in images:
         if containers.image_inspect(image) is None:
             raise PreflightError(f"image {image} not found: run `{hint}` first")
 
 
 def _remove_containers(names: Names) -> None:
-    for name in (names.twin, names.api, names.web):
+    for name in names.all():
         containers.remove_container(name)
 
 
@@ -242,22 +261,26 @@ def run_bench(
     frontend_image: str = "golden-sample/frontend:dev",
     keep: bool = False,
 ) -> dict:
-    """The whole bench: preflight, both layouts started, the think-time runs, the closed
-    loop, nginx's overhead, the upload; the containers removed afterwards unless ``keep``.
+    """The whole bench: preflight, the plan's layouts started, then its parts in order
+    (think-time runs, closed loop, nginx's overhead, the upload); the containers removed
+    afterwards unless ``keep``.
 
     Writes ``out_dir``/raw/ (Locust's CSVs, wrk.log), results.csv, summary.json and
     latency-vs-users.png; progress goes to stderr. Returns the summary: plan, machine,
     think and think_search (layout -> users -> RouteStats), runs, boot_to_healthy_s,
-    golden_workers_per_replica, saturation, saturation_compare, nginx_overhead, upload,
-    seconds, checks, plot, csv and rows. Raises ConfigError or PreflightError before
-    anything starts, OperationFailed when a step fails."""
+    golden_workers_per_replica, and for the parts run saturation (layout -> conns ->
+    median RouteStats), saturation_rounds (layout -> conns -> RouteStats per round),
+    saturation_compare, nginx_overhead, upload; then seconds, checks, plot, csv and rows.
+    Raises ConfigError or PreflightError before anything starts, OperationFailed when a
+    step fails."""
     plan.validate()
-    preflight(names, twin_image, backend_image, frontend_image)
+    preflight(names, twin_image, backend_image, frontend_image, plan.layouts)
     raw = out_dir / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     wall0 = time.monotonic()
     eprint(
-        f"bench load: levels {list(plan.levels)} users x {plan.think_seconds}s, closed loop "
+        f"bench load: layouts {', '.join(plan.layouts)}; parts {', '.join(plan.parts)}; "
+        f"levels {list(plan.levels)} users x {plan.think_seconds}s, closed loop "
         f"{list(plan.saturation_connections)} conns x {plan.saturation_seconds}s; "
         f"about {plan.estimate_seconds() / 60:.0f} min; results in {out_dir}"
     )
@@ -270,14 +293,12 @@ def run_bench(
     }
     runs: list[dict] = []
     try:
-        eprint("starting the baseline (one uvicorn process) and the golden twin")
-        targets = _start_layouts(names, twin_image, backend_image, frontend_image, out_dir)
+        eprint(f"starting {', '.join(plan.layouts)}")
+        targets = _start_layouts(names, plan, twin_image, backend_image, frontend_image, out_dir)
         summary["boot_to_healthy_s"] = {n: t.boot_seconds for n, t in targets.items()}
-        summary["golden_workers_per_replica"] = workers_per_replica(names.twin)
-        summary["think"], summary["think_search"] = _think_runs(targets, plan, raw, wall0, runs)
-        summary.update(_closed_loop(targets, plan, raw / "wrk.log", wall0, runs))
-        summary["nginx_overhead"] = _nginx_overhead(names, plan, raw / "wrk.log", wall0, runs)
-        summary["upload"] = _uploads(targets, plan, wall0)
+        if "golden" in targets:
+            summary["golden_workers_per_replica"] = workers_per_replica(names.twin)
+        _run_parts(summary, names, targets, plan, raw, wall0, runs)
     finally:
         if not keep:
             _remove_containers(names)
@@ -285,17 +306,61 @@ def run_bench(
     return summary
 
 
+def _run_parts(
+    summary: dict,
+    names: Names,
+    targets: Mapping[str, Target],
+    plan: Plan,
+    raw: Path,
+    wall0: float,
+    runs: list[dict],
+) -> None:
+    """The plan's parts in order, each against the layouts it measures; their figures go
+    into ``summary`` and their runs onto ``runs``."""
+
+    def only(part: str) -> dict[str, Target]:
+        return {n: targets[n] for n in plan.part_layouts(part)}
+
+    if "think" in plan.parts:
+        summary["think"], summary["think_search"] = _think_runs(
+            only("think"), plan, raw, wall0, runs
+        )
+    if "closed" in plan.parts:
+        summary.update(_closed_loop(only("closed"), plan, raw / "wrk.log", wall0, runs))
+    if "nginx" in plan.parts:
+        summary["nginx_overhead"] = _nginx_overhead(names, plan, raw / "wrk.log", wall0, runs)
+    if "upload" in plan.parts:
+        summary["upload"] = _uploads(only("upload"), plan, wall0)
+
+
 def _progress(wall0: float, text: str) -> None:
     eprint(f"  [{time.monotonic() - wall0:4.0f}s] {text}")
 
 
 def _start_layouts(
-    names: Names, twin_image: str, backend_image: str, frontend_image: str, out_dir: Path
+    names: Names,
+    plan: Plan,
+    twin_image: str,
+    backend_image: str,
+    frontend_image: str,
+    out_dir: Path,
 ) -> dict[str, Target]:
-    """Both layouts, baseline first, each measured with the docker-proxy processes that
-    relay its published ports."""
-    targets = {"baseline": start_baseline(names, backend_image, frontend_image)}
-    targets["golden"] = start_golden(names, twin_image, out_dir / "seed")
+    """The plan's layouts in LAYOUTS order, each measured with the docker-proxy processes
+    that relay its published ports. The baseline and the plan share one frontend
+    container: it is in both layouts' processes, as the seed and the plan run it."""
+    targets: dict[str, Target] = {}
+    web = None
+    for name in plan.layouts:
+        if name == "golden":
+            targets[name] = start_golden(names, twin_image, out_dir / "seed")
+            continue
+        if web is None:
+            web = start_frontend(names, frontend_image)
+        target = start_backend(names, name, backend_image, plan.plan_workers)
+        target.frontend_url, web_pid = web
+        target.roots.append(web_pid)
+        target.ports.append(names.ports()["web"])
+        targets[name] = target
     for t in targets.values():
         t.roots += proxy_pids(t.ports)
     return targets
@@ -322,35 +387,36 @@ def _think_runs(
 def _closed_loop(
     targets: Mapping[str, Target], plan: Plan, wrk_log: Path, wall0: float, runs: list[dict]
 ) -> dict:
-    """wrk without think time at each connection count, CLOSED_ROUNDS interleaved rounds
-    per layout; appends one run (the rounds' median) per layout and count to ``runs``.
-    Returns {"saturation": layout -> str(conns) -> RouteStats, "saturation_compare": ...}."""
+    """wrk without think time at each connection count, CLOSED_ROUNDS rounds interleaved
+    over the layouts (interleaved()); appends each round and then the rounds' median per
+    layout and count to ``runs``. Returns {"saturation": layout -> str(conns) -> median
+    RouteStats, "saturation_rounds": layout -> str(conns) -> [RouteStats per round],
+    "saturation_compare": closed_compare()}."""
     saturation: dict[str, dict[int, RouteStats]] = {}
+    per_round: dict[str, dict[str, list[RouteStats]]] = {}
     seconds = max(3, plan.saturation_seconds // CLOSED_ROUNDS)
     for conns in plan.saturation_connections:
         _progress(
             wall0,
-            f"closed loop, {conns} conns: "
-            f"{CLOSED_ROUNDS} interleaved rounds of {seconds}s per layout",
+            f"closed loop, {conns} conns: {CLOSED_ROUNDS} rounds of {seconds}s interleaved "
+            f"over {', '.join(targets)}",
         )
         rounds: dict[str, list[tuple[RouteStats, CpuMeter]]] = {n: [] for n in targets}
-        # Interleaved short rounds, median per layout: a burst of someone else's build
-        # lands on both layouts alike instead of on whichever ran during it.
-        for _ in range(CLOSED_ROUNDS):
-            for name, target in targets.items():
-                rounds[name].append(
-                    run_wrk(
-                        target.direct_url or target.url,
-                        SEARCH_PATH,
-                        conns,
-                        seconds,
-                        roots=target.roots,
-                        log=wrk_log,
-                    )
-                )
+        for number, name in interleaved(tuple(targets), CLOSED_ROUNDS):
+            target = targets[name]
+            stats, meter = run_wrk(
+                target.direct_url or target.url, SEARCH_PATH, conns, seconds,
+                roots=target.roots, log=wrk_log,
+            )  # fmt: skip
+            rounds[name].append((stats, meter))
+            runs.append(
+                {"target": name, "kind": "closed-round", "load": conns, "round": number,
+                 "routes": [stats]}
+            )  # fmt: skip
         for name, measured in rounds.items():
             stats = median_stats([m[0] for m in measured])
             saturation.setdefault(name, {})[conns] = stats
+            per_round.setdefault(name, {})[str(conns)] = [m[0] for m in measured]
             runs.append(
                 {
                     "target": name,
@@ -361,17 +427,13 @@ def _closed_loop(
                     "host_busy_pct": mean([m[1].host_busy_pct for m in measured]),
                 }
             )
-    ref = 200 if 200 in plan.saturation_connections else max(plan.saturation_connections)
     return {
         "saturation": {
             name: {str(c): stats for c, stats in by_conns.items()}
             for name, by_conns in saturation.items()
         },
-        "saturation_compare": {
-            "connections": ref,
-            **compare(saturation["baseline"][ref], saturation["golden"][ref]),
-            "peak_rps": {n: max(s.rps for s in v.values()) for n, v in saturation.items()},
-        },
+        "saturation_rounds": per_round,
+        "saturation_compare": closed_compare(saturation, plan.saturation_connections),
     }
 
 

@@ -27,6 +27,17 @@ WRK_SCRIPT = LOCUSTFILE.parent / "xff.lua"
 # What the closed loop and the nginx-overhead runs ask: one retrieval-shaped search.
 SEARCH_PATH = "/api/search?q=how+does+a+release+roll+back"
 
+# The layouts the bench can compare, in the order each round visits them: the seed's
+# single uvicorn, the plan's own gunicorn layout, the golden image.
+LAYOUTS = ("baseline", "plan", "golden")
+# Its parts: think-time runs (Locust), closed loop (wrk), nginx's overhead, the large upload.
+PARTS = ("think", "closed", "nginx", "upload")
+# The parts that measure only some layouts: nginx's overhead is inside the twin; the
+# upload compares the image with the seed, as the issue's target asks.
+PART_LAYOUTS = {"nginx": ("golden",), "upload": ("baseline", "golden")}
+# The plan's `gunicorn -w 4`.
+PLAN_WORKERS = 4
+
 
 def check_target(url: str, *, allow_remote: bool = False, what: str = "--host") -> str:
     """The base URL a load generator may send to: loopback unless ``allow_remote``.
@@ -104,6 +115,9 @@ class Plan:
     overhead_connections: int = 8
     overhead_seconds: int = 10
     upload_mb: int = 100
+    layouts: tuple[str, ...] = LAYOUTS
+    parts: tuple[str, ...] = PARTS
+    plan_workers: int = PLAN_WORKERS
 
     def validate(self) -> Plan:
         if not self.levels or any(n < 1 or n > 2000 for n in self.levels):
@@ -127,7 +141,28 @@ class Plan:
             raise ConfigError(
                 f"--upload-mb: expected 1..100 (nginx allows 100m), got {self.upload_mb}"
             )
+        self._validate_selection()
         return self
+
+    def _validate_selection(self) -> None:
+        parse_names(",".join(self.layouts), "--layouts", LAYOUTS)
+        parse_names(",".join(self.parts), "--parts", PARTS)
+        for part in self.parts:
+            needs = PART_LAYOUTS.get(part)
+            if needs and not set(needs) & set(self.layouts):
+                raise ConfigError(
+                    f"--parts: {part} measures the {' or '.join(needs)} layout, which "
+                    f"--layouts leaves out ({','.join(self.layouts)})"
+                )
+        if not 1 <= self.plan_workers <= 64:
+            raise ConfigError(f"--plan-workers: expected 1..64, got {self.plan_workers}")
+
+    def part_layouts(self, part: str) -> tuple[str, ...]:
+        """The selected layouts ``part`` measures, in LAYOUTS order (none if the part is
+        not selected)."""
+        if part not in self.parts:
+            return ()
+        return tuple(n for n in self.layouts if n in PART_LAYOUTS.get(part, LAYOUTS))
 
     @property
     def warmup_seconds(self) -> int:
@@ -138,14 +173,20 @@ class Plan:
         return math.ceil(users / self.spawn_rate)
 
     def estimate_seconds(self, boot_seconds: float = 30.0) -> float:
-        """Wall time of the whole bench, for the plan printed before it starts."""
-        per_target = sum(
+        """Wall time of the whole bench (s), for the plan printed before it starts: the
+        selected parts over the layouts each measures, plus ``boot_seconds``."""
+        think = sum(
             self.think_seconds + self.ramp_seconds(n) + self.warmup_seconds + 8 for n in self.levels
         )
-        per_target += len(self.saturation_connections) * (self.saturation_seconds + 3)
+        closed = len(self.saturation_connections) * (self.saturation_seconds + 3)
         overhead = 2 * (self.overhead_seconds + 2)
-        upload = 2 * 8
-        return 2 * per_target + overhead + upload + boot_seconds
+        return (
+            len(self.part_layouts("think")) * think
+            + len(self.part_layouts("closed")) * closed
+            + (overhead if self.part_layouts("nginx") else 0)
+            + 8 * len(self.part_layouts("upload"))
+            + boot_seconds
+        )
 
 
 QUICK = Plan(
@@ -158,11 +199,33 @@ QUICK = Plan(
 )
 
 
+def interleaved(layouts: tuple[str, ...], rounds: int) -> list[tuple[int, str]]:
+    """The order of the closed loop's runs at one connection count: round 1 of every
+    layout (in ``layouts``' order), then round 2 of every layout, and so on; as
+    (round number from 1, layout) pairs. A burst of other work on the machine then lands
+    on every layout alike instead of on whichever ran during it."""
+    return [(r, name) for r in range(1, rounds + 1) for name in layouts]
+
+
 def _ints(value: str, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise ConfigError(f"{option}: expected comma-separated integers, got {value!r}") from None
+
+
+def parse_names(value: str, option: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma list of names (``--layouts``, ``--parts``) as a tuple in ``allowed``'s
+    order, repeats dropped. Raises ConfigError naming ``option``, the names it does not
+    know and the allowed ones, or that the list is empty."""
+    given = [v.strip().lower() for v in (value or "").split(",") if v.strip()]
+    unknown = [v for v in given if v not in allowed]
+    if unknown or not given:
+        what = f"unknown {', '.join(repr(v) for v in unknown)}" if unknown else "nothing given"
+        raise ConfigError(
+            f"{option}: {what}; expected a comma list of {','.join(allowed)}"
+        )
+    return tuple(name for name in allowed if name in given)
 
 
 def plan_from_options(
@@ -173,15 +236,31 @@ def plan_from_options(
     connections: str | None = None,
     closed_seconds: int | None = None,
     think: str | None = None,
+    layouts: str | None = None,
+    parts: str | None = None,
+    plan_workers: int | None = None,
 ) -> Plan:
     """The validated plan for `golden bench load`'s options: the default plan (or QUICK
     with ``quick``) with each option that is given in its place. ``levels`` and
     ``connections`` are comma-separated integers, ``think`` is "MIN,MAX" seconds,
-    ``duration`` and ``closed_seconds`` are seconds; unset (None, empty or 0) keeps the
-    plan's value. Raises ConfigError naming the option for a malformed or out-of-range
-    value."""
+    ``duration`` and ``closed_seconds`` are seconds, ``layouts`` and ``parts`` comma lists
+    of LAYOUTS and PARTS, ``plan_workers`` the plan layout's gunicorn workers; unset (None,
+    empty or 0) keeps the plan's value, except that without ``parts`` only the parts that
+    measure a selected layout run. Raises ConfigError naming the option for a malformed or
+    out-of-range value, or for a part none of the selected layouts takes part in."""
     plan = QUICK if quick else Plan()
-    changes = {}
+    changes: dict = {}
+    if layouts:
+        changes["layouts"] = parse_names(layouts, "--layouts", LAYOUTS)
+        if not parts:
+            chosen = changes["layouts"]
+            changes["parts"] = tuple(
+                p for p in PARTS if set(PART_LAYOUTS.get(p, LAYOUTS)) & set(chosen)
+            )
+    if parts:
+        changes["parts"] = parse_names(parts, "--parts", PARTS)
+    if plan_workers:
+        changes["plan_workers"] = plan_workers
     if levels:
         changes["levels"] = _ints(levels, "--levels")
     if duration:

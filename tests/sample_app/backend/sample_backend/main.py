@@ -66,7 +66,8 @@ def create_app(env: Mapping[str, str] | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _routes(app, settings)
-    app.add_middleware(AccessLog, replica=settings.replica)
+    if settings.access_log:
+        app.add_middleware(AccessLog, replica=settings.replica)
     return app
 
 

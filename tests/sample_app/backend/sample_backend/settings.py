@@ -95,6 +95,9 @@ class Settings:
     replica: str
     environment: str
     log_level: str
+    # The app's own JSON access line per request. Behind a proxy that logs every request
+    # (golden's nginx) it says the same thing again: golden turns it off (ACCESS_LOG=false).
+    access_log: bool
     web_concurrency: str | None
     database_url: str | None
     db_pool_size: int
@@ -152,6 +155,7 @@ class Settings:
             "replica": self.replica,
             "environment": self.environment,
             "log_level": self.log_level,
+            "access_log": self.access_log,
             "web_concurrency": self.web_concurrency,
             "db_pool_size": self.db_pool_size,
             "db_max_overflow": self.db_max_overflow,
@@ -180,6 +184,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         replica=env.get("REPLICA_NAME", "").strip() or socket.gethostname(),
         environment=env.get("ENVIRONMENT", "development").strip() or "development",
         log_level=(env.get("LOG_LEVEL", "info").strip() or "info").lower(),
+        access_log=_bool(env, "ACCESS_LOG", True),
         web_concurrency=_optional(env, "WEB_CONCURRENCY"),
         database_url=database_url,
         db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 1000),
