@@ -210,7 +210,9 @@ def test_chat_stream_bounds_its_parameters(backend, params):
     assert backend().get("/api/chat/stream", params=params).status_code == 422
 
 
-def test_every_request_writes_one_json_access_line(backend):
+@pytest.fixture
+def access_records():
+    """The records the app's access logger writes while the test runs."""
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -219,10 +221,13 @@ def test_every_request_writes_one_json_access_line(backend):
 
     handler = Keep()
     logging.getLogger(ACCESS_LOGGER).addHandler(handler)
-    try:
-        backend().get("/api/whoami", headers={"x-request-id": "req-42"})
-    finally:
-        logging.getLogger(ACCESS_LOGGER).removeHandler(handler)
+    yield records
+    logging.getLogger(ACCESS_LOGGER).removeHandler(handler)
+
+
+def test_every_request_writes_one_json_access_line(backend, access_records):
+    backend().get("/api/whoami", headers={"x-request-id": "req-42"})
+    records = access_records
     assert len(records) == 1
     line = json.loads(JsonFormatter().format(records[0]))
     assert line["path"] == "/api/whoami"
@@ -233,23 +238,11 @@ def test_every_request_writes_one_json_access_line(backend):
 
 
 @pytest.mark.parametrize("value, lines", [("false", 0), ("off", 0), ("true", 1)])
-def test_access_log_setting_turns_the_apps_own_line_off(backend, value, lines):
+def test_access_log_setting_turns_the_apps_own_line_off(backend, access_records, value, lines):
     """Behind golden's nginx (which logs every request) the replicas run with
     ACCESS_LOG=false."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    handler = Keep()
-    logging.getLogger(ACCESS_LOGGER).addHandler(handler)
-    try:
-        client = backend({"ACCESS_LOG": value})
-        assert client.get("/api/whoami").status_code == 200
-    finally:
-        logging.getLogger(ACCESS_LOGGER).removeHandler(handler)
-    assert len(records) == lines
+    assert backend({"ACCESS_LOG": value}).get("/api/whoami").status_code == 200
+    assert len(access_records) == lines
 
 
 def test_a_bad_access_log_setting_is_refused_naming_it():
