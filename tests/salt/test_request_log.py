@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from . import nginxconf
-from .conftest import pillar_root_with, rendered
+from .conftest import rendered
 from .test_timeout_chain import app_highstate
 
 
@@ -26,10 +26,7 @@ def test_nginx_logs_every_request_and_the_replicas_do_not_repeat_it(minion_facto
 
 
 def test_pillar_can_keep_the_replicas_own_access_line(minion_factory, tmp_path):
-    # The pillar copy with the test image manifest; the setting is merged into it.
-    _, root = app_highstate(minion_factory, tmp_path)
-    root = pillar_root_with(tmp_path, "roles/app.sls", "app", replica_access_log=True)
-    highstate = minion_factory("app", "aws", "Debian", pillar_root=root).show_highstate()
+    highstate, _ = app_highstate(minion_factory, tmp_path, {"replica_access_log": True})
     assert {env["ACCESS_LOG"] for env in _backend_env(highstate)} == {"true"}
 
 
