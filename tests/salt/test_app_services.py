@@ -83,7 +83,8 @@ def test_the_default_pillar_runs_the_sample_as_before_without_in_image_healthche
     for index, name in enumerate(["backend-1", "backend-2"]):
         assert services[name]["environment"] == {
             "REPLICA_NAME": name, "BIND": f"127.0.0.1:{8001 + index}",
-            "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL), "GUNICORN_KEEPALIVE": str(KEEPALIVE)}
+            "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL), "GUNICORN_KEEPALIVE": str(KEEPALIVE),
+            "ACCESS_LOG": "false"}
         assert [f["path"] for f in services[name]["env_file"]] == [
             "/etc/app/app-settings.env", "/etc/app/app.env", "/run/app/runtime.env"]
         assert services[name]["tmpfs"] == ["/tmp:size=${BACKEND_SCRATCH:-256m},mode=1777"]

@@ -66,10 +66,12 @@ def assert_chain_holds(files: dict, lb: dict) -> None:
     assert files["systemd_stop"] > files["stop_grace"]
 
 
-def app_highstate(minion_factory, tmp_path, **timeouts_pillar):
+def app_highstate(minion_factory, tmp_path, app_values=None, **timeouts_pillar):
+    """The app role's highstate with test image pins, ``app_values`` merged into the app
+    pillar and ``timeouts_pillar`` as app:timeouts; returns (highstate, pillar root)."""
     manifest = tmp_path / "sample-app.json"
     manifest.write_text(json.dumps({"images": {k: {"id": v} for k, v in IMAGES.items()}}))
-    values = {"image_manifest": str(manifest)}
+    values = {"image_manifest": str(manifest), **(app_values or {})}
     if timeouts_pillar:
         values["timeouts"] = timeouts_pillar
     root = pillar_root_with(tmp_path, "roles/app.sls", "app", **values)
