@@ -360,7 +360,9 @@ def twin_image(*, base: str = DEFAULT_BASE, out: str = DEFAULT_OUT, work: str = 
     pillar names is uploaded) and provisioned by scripts/provision.sh, the one path every
     image takes. Reused when the staged inputs and the base are unchanged.
 
-    The image suite (tests/image) is not run inside this build: it checks the sample
+    ``ca_bundle``: the database CA the image trusts (default: the local stand-ins' CA
+    when it exists, as `golden twin build`). The image suite (tests/image) is not run
+    inside this build: it checks the sample
     app's own services (backend-N replicas, /api/whoami, the sample's pages); the
     twin tests of the examples check these images from outside (tests/byo_apps).
     Returns {"images": build()'s result, "twin": the build record or {image, id,
@@ -368,6 +370,10 @@ def twin_image(*, base: str = DEFAULT_BASE, out: str = DEFAULT_OUT, work: str = 
     started = time.monotonic()
     images = build(base=base, out=out, work=work, force=force)
     wheelhouse.build(wheels)
+    # As `golden twin build`: the local stand-ins' CA when they made one (PostgreSQL's TLS).
+    local_ca = REPO / ".state" / "local" / "tls" / "ca.pem"
+    if ca_bundle is None and local_ca.is_file():
+        ca_bundle = local_ca
     pillar = pillar_tree(Path(work) / "pillar")
     entries = staging.plan(staging.Inputs(repo=REPO, role="app", wheelhouse=Path(wheels),
                                           images=Path(out), ca_bundle=ca_bundle,
