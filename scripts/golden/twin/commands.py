@@ -140,7 +140,13 @@ def byo_images_twin(base, force, as_json):
     role's pillar, provisioned by scripts/provision.sh. Boot it with
     `golden twin up --image golden-byo/twin-app:latest --name golden-byo-twin`."""
     result = byoimages.twin_image(base=base, force=force)
-    emit(result, as_json=as_json, title="byo twin image")
+    if as_json:
+        emit(result, as_json=True, title="byo twin image")
+        return
+    built = result["twin"]
+    images = ", ".join(f"{i['ref']} ({i['action']})" for i in result["images"]["images"].values())
+    state = f"built in {built['seconds']}s" if built["built"] else "up to date"
+    click.echo(f"{built['image']} {built['id'][:19]} ({state}); {images}")
 
 
 @click.group("app-images")
