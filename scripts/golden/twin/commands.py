@@ -138,7 +138,7 @@ def byo_images_twin(base, force, as_json):
     """Build the images, then a twin image of the app role running them instead of the
     sample (golden-byo/twin-app:latest): examples/golden-pillar.yaml merged into the
     role's pillar, provisioned by scripts/provision.sh. Boot it with
-    `golden twin up --image golden-byo/twin-app:latest --name golden-byo-twin`."""
+    `golden twin up --image golden-byo/twin-app:latest --seed .state/local/seed-app`."""
     result = byoimages.twin_image(base=base, force=force)
     if as_json:
         emit(result, as_json=True, title="byo twin image")
