@@ -54,6 +54,7 @@ lock: setup ## Re-resolve every lock file (images' and dev) with hashes: uv pip 
 	$(UV_COMPILE) --python-version 3.11 scripts/chroma-requirements.in -o scripts/chroma-requirements.txt
 	$(UV_COMPILE) --python-version 3.11 tests/sample_app/backend/requirements.in -o tests/sample_app/backend/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 tests/sample_app/frontend/requirements.in -o tests/sample_app/frontend/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 examples/fastapi-app/requirements.in -o examples/fastapi-app/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 --extra dev pyproject.toml -o scripts/dev-requirements.txt
 
 bootstrap: ## Install and start what make FOR=local|test needs (root), else print the command

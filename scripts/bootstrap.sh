@@ -8,7 +8,8 @@
 #              git, openssl, ...); --for test (default): that plus what the whole suite
 #              needs (packer, postgresql, redis-server, iproute2, haproxy for the
 #              release rehearsal, lynis for `golden audit`, pgloader for
-#              `golden cutover`).
+#              `golden cutover`, Node.js/npm and chromium for the Next.js example's
+#              build and browser check).
 # --check:     only report, one line per need, and the command that would fix it;
 #              exit 0 when nothing is missing, 1 otherwise. Changes nothing.
 # Otherwise:   as root, installs the missing packages with apt-get and starts dockerd
@@ -39,7 +40,8 @@ NEEDS_LOCAL=(
 )
 NEEDS_TEST=(
   "packer:packer" "ip:iproute2" "pg_ctlcluster:postgresql" "redis-server:redis-server"
-  "haproxy:haproxy" "lynis:lynis" "pgloader:pgloader"
+  "haproxy:haproxy" "lynis:lynis" "pgloader:pgloader" "node:nodejs" "npm:npm"
+  "chromium:chromium"
 )
 DOCKERD_LOG=/var/log/golden-dockerd.log
 DOCKERD_WAIT=60

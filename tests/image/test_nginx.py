@@ -55,7 +55,11 @@ def test_content_security_policy_comes_from_pillar(host, pillar):
     policy = pillar["nginx"].get("content_security_policy")
     conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
     if policy:
-        assert f'add_header Content-Security-Policy "{policy}" always;' in conf
+        # {nonce}: the request's random id, the same in the answer and in what the app is told.
+        sent = policy.replace("{nonce}", "$request_id")
+        assert f'add_header Content-Security-Policy "{sent}" always;' in conf
+        if "{nonce}" in policy:
+            assert f'proxy_set_header Content-Security-Policy "{sent}";' in conf
     assert conf.count("add_header Content-Security-Policy") == 1
 
 

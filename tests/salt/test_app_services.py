@@ -140,6 +140,29 @@ def test_a_fastapi_and_nextjs_declaration_is_told_its_ports_their_way(minion_fac
                    "memory_mb": 384}
 
 
+def test_the_examples_declaration_deploys_their_own_images_their_way(minion_factory, tmp_path):
+    """examples/golden-pillar.yaml, what the examples' twin is provisioned with: the
+    schema and the pillar guard accept it, gunicorn is told its address through
+    GUNICORN_CMD_ARGS (the image's own is replaced), Next.js through PORT/HOSTNAME."""
+    app = yaml.safe_load((REPO / "examples" / "golden-pillar.yaml").read_text())["app"]
+    # The archive the bake uploads; here a manifest in tmp_path stands for it.
+    assert (app.pop("image_archive"), app.pop("image_manifest")) == (
+        "/var/tmp/golden/images/byo-app.tar", "/var/tmp/golden/images/byo-app.json")
+    compose, nginx, plan, reserved = render_app(minion_factory, tmp_path, ["api", "web"], **app)
+    services = compose["services"]
+    assert list(services) == ["api-1", "api-2", "web"]  # app:backend_replicas: 2
+    assert services["api-1"]["environment"]["GUNICORN_CMD_ARGS"] == (
+        f"--bind 127.0.0.1:8001 --graceful-timeout {GRACEFUL} --keep-alive {KEEPALIVE} "
+        "--access-logfile -")
+    assert services["web"]["environment"]["PORT"] == "3000"
+    assert services["web"]["environment"]["HOSTNAME"] == "127.0.0.1"
+    assert "command" not in services["api-1"] and "command" not in services["web"]
+    assert proxied(nginx, "/api/") == "http://api" and proxied(nginx, "/") == "http://web"
+    assert proxied(nginx, "=", "/healthz") == "http://api_health/health"
+    assert [(c["name"], c["health_path"]) for c in plan["containers"]] == [
+        ("api-1", "/health"), ("api-2", "/health"), ("web", "/")]
+
+
 def test_a_worker_without_a_port_runs_with_no_port_probe_or_route(minion_factory, tmp_path):
     compose, nginx, plan, reserved = render_app(
         minion_factory, tmp_path, ["api", "web"], services={**FASTAPI_NEXTJS, **WORKER},

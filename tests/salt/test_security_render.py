@@ -8,6 +8,7 @@ What needs a running image is in tests/image."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -148,6 +149,27 @@ def test_a_real_app_sets_its_own_policy_in_pillar(minion_factory, tmp_path):
     highstate = minion_factory("app", "aws", "Ubuntu", pillar_root=root).show_highstate()
     site = nginx_files(highstate, "app")["/etc/nginx/conf.d/golden.conf"]
     assert f'add_header Content-Security-Policy "{policy}" always;' in site
+
+
+def test_the_default_policy_allows_inline_scripts_only_with_a_fresh_nonce_told_to_the_app(
+        highstates):
+    site = nginx_files(highstates("app", "aws", "Debian"), "app")["/etc/nginx/conf.d/golden.conf"]
+    server = site.split("server {", 1)[1]
+    header = re.search(r'add_header Content-Security-Policy "([^"]*)" always;', server).group(1)
+    script_src = next(d.split()[1:] for d in header.split(";") if d.split()[:1] == ["script-src"])
+    # No 'unsafe-inline' or 'unsafe-eval': inline code runs only with this request's nonce.
+    assert script_src == ["'self'", "'nonce-$request_id'"]
+    # Next.js reads the nonce from the policy in the request it renders.
+    assert f'proxy_set_header Content-Security-Policy "{header}";' in server
+
+
+def test_a_policy_without_a_nonce_is_not_passed_to_the_app(minion_factory, tmp_path):
+    policy = "default-src 'self'; script-src 'self'"
+    root = pillar_root(tmp_path, "nginx", content_security_policy=policy)
+    highstate = minion_factory("app", "aws", "Debian", pillar_root=root).show_highstate()
+    site = nginx_files(highstate, "app")["/etc/nginx/conf.d/golden.conf"]
+    assert f'add_header Content-Security-Policy "{policy}" always;' in site
+    assert "proxy_set_header Content-Security-Policy" not in site
 
 
 @pytest.mark.parametrize("role", ["app", "chroma"])

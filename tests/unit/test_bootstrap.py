@@ -21,7 +21,8 @@ BASH = shutil.which("bash")
 REAL_TOOLS = ("grep", "id", "sed", "cat")
 LOCAL_PACKAGES = ["docker.io", "debootstrap", "git", "openssl", "curl", "python3-venv"]
 TEST_PACKAGES = LOCAL_PACKAGES + [
-    "packer", "iproute2", "postgresql", "redis-server", "haproxy", "lynis", "pgloader"]
+    "packer", "iproute2", "postgresql", "redis-server", "haproxy", "lynis", "pgloader",
+    "nodejs", "npm", "chromium"]
 NO_DAEMON = (
     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
     "Is the docker daemon running?"
@@ -60,7 +61,8 @@ def docker_client(root: Path, *, daemon: bool) -> None:
 
 def everything(root: Path) -> None:
     for name in ("dockerd", "debootstrap", "git", "openssl", "curl", "packer", "ip",
-                 "pg_ctlcluster", "redis-server", "haproxy", "lynis", "pgloader"):  # fmt: skip
+                 "pg_ctlcluster", "redis-server", "haproxy", "lynis", "pgloader", "node", "npm",
+                 "chromium"):  # fmt: skip
         stand_in(root, name)
     stand_in(root, "python3")  # answers `python3 -c 'import ensurepip, venv'` with 0
     docker_client(root, daemon=True)

@@ -180,3 +180,48 @@ def test_provision_refuses_a_staging_folder_without_the_schemas(tmp_path):
     assert f"{tmp_path}/schemas is missing (upload salt/, pillar/ and schemas/ first)" in (
         proc.stderr
     )
+
+
+def _role_pillar(repo: Path, text: str) -> None:
+    (repo / "pillar" / "roles").mkdir(parents=True, exist_ok=True)
+    (repo / "pillar" / "roles" / "app.sls").write_text(text)
+
+
+def test_the_app_archive_uploaded_is_the_one_its_pillar_loads(repo):
+    images = repo / "build" / "images"
+    for suffix in (".tar", ".json"):
+        (images / f"byo-app{suffix}").write_bytes(b"b")
+    _role_pillar(repo, "app:\n  image_archive: /var/tmp/golden/images/byo-app.tar\n"
+                       "  image_manifest: /var/tmp/golden/images/byo-app.json\n")  # fmt: skip
+    staged = {k: v for k, v in _plan(repo, "app").items() if k.startswith("images/")}
+    assert staged == {"images/byo-app.tar": images / "byo-app.tar",
+                      "images/byo-app.json": images / "byo-app.json"}  # fmt: skip
+
+
+def test_another_pillar_folder_decides_what_is_staged_and_which_archive(repo, tmp_path):
+    other = tmp_path / "other-pillar"
+    (other / "roles").mkdir(parents=True)
+    (other / "roles" / "app.sls").write_text(
+        "app:\n  image_archive: /var/tmp/golden/images/byo-app.tar\n"
+        "  image_manifest: /var/tmp/golden/images/byo-app.json\n")
+    plan = _plan(repo, "app", pillar=other)
+    assert plan["pillar"] == other and "images/byo-app.tar" in plan
+    # The repository's own pillar (no role file here) keeps the sample's archive.
+    assert "images/sample-app.tar" in _plan(repo, "app")
+
+
+@pytest.mark.parametrize(("archive", "manifest", "expected"), [
+    ("/opt/images/byo-app.tar", "/var/tmp/golden/images/byo-app.json",
+     "app:image_archive '/opt/images/byo-app.tar': expected /var/tmp/golden/images/NAME.tar"),
+    ("/var/tmp/golden/images/byo-app.tar", "/var/tmp/golden/images/byo-app.yaml",
+     "app:image_manifest '/var/tmp/golden/images/byo-app.yaml': expected "
+     "/var/tmp/golden/images/NAME.json"),
+    ("/var/tmp/golden/images/byo-app.tar", "/var/tmp/golden/images/sample-app.json",
+     "name different archives (byo-app.tar, sample-app.json)"),
+])  # fmt: skip
+def test_a_pillar_naming_an_archive_no_build_uploads_is_refused(repo, archive, manifest,
+                                                                  expected):
+    _role_pillar(repo, f"app:\n  image_archive: {archive}\n  image_manifest: {manifest}\n")
+    with pytest.raises(ConfigError) as err:
+        _plan(repo, "app")
+    assert expected in str(err.value) and "roles/app.sls" in str(err.value)

@@ -13,14 +13,20 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import yaml
 
 from golden.core.errors import ConfigError
 
 # Each role uploads its own image archive and nothing else: app images have no business
-# on the Chroma host, and the base image carries no application at all.
+# on the Chroma host, and the base image carries no application at all. These are the
+# defaults; the role's pillar names the archive it loads (`archive_name`).
 ROLE_ARCHIVES: dict[str, str | None] = {"app": "sample-app", "chroma": "chroma", "base": None}
-ARCHIVE_BUILDERS = {"sample-app": "golden app-images build", "chroma": "golden chroma-image build"}
+ARCHIVE_BUILDERS = {"sample-app": "golden app-images build", "chroma": "golden chroma-image build",
+                    "byo-app": "golden byo-images build"}  # fmt: skip
+# Where a build uploads the staging folder's images/ (scripts/provision.sh --src).
+REMOTE_IMAGES = "/var/tmp/golden/images"
 # Where the golden formula finds the database CA bundle (salt/golden/defaults.yaml).
 CA_BUNDLE_DEST = "certs/rds-ca-bundle.pem"
 # Files at least this big are hard linked, not copied: image archives are hundreds of MB.
@@ -34,13 +40,15 @@ _PEM_BLOCK = re.compile(
 @dataclass(frozen=True)
 class Inputs:
     """Where a build's inputs are. ``wheelhouse`` and ``images`` default to the folders
-    under build/ of the repository."""
+    under build/ of the repository, ``pillar`` to its pillar/ (another folder: the same
+    state tree with another pillar, e.g. an app's own services)."""
 
     repo: Path
     role: str
     wheelhouse: Path | None = None
     images: Path | None = None
     ca_bundle: Path | None = None
+    pillar: Path | None = None
 
 
 def plan(inputs: Inputs) -> dict[str, Path]:
@@ -48,18 +56,19 @@ def plan(inputs: Inputs) -> dict[str, Path]:
     if inputs.role not in ROLE_ARCHIVES:
         raise ConfigError(f"role {inputs.role!r}: expected one of {', '.join(ROLE_ARCHIVES)}")
     repo = Path(inputs.repo)
+    pillar = Path(inputs.pillar or repo / "pillar")
     entries = {
         "provision.sh": repo / "scripts" / "provision.sh",
         # The state tree: the pillar guard in salt/ checks pillar/ against schemas/.
         "salt": repo / "salt",
-        "pillar": repo / "pillar",
+        "pillar": pillar,
         "schemas": repo / "schemas",
         "tests/image": repo / "tests" / "image",
     }
     # Every install method needs it: onedir brings Salt and its Python, but the golden
     # package and the image tests' tools still come from these wheels.
     entries["wheelhouse"] = Path(inputs.wheelhouse or repo / "build" / "wheelhouse")
-    archive = ROLE_ARCHIVES[inputs.role]
+    archive = archive_name(pillar, inputs.role)
     if archive:
         images = Path(inputs.images or repo / "build" / "images")
         for suffix in (".tar", ".json"):
@@ -67,6 +76,39 @@ def plan(inputs: Inputs) -> dict[str, Path]:
     if inputs.ca_bundle is not None:
         entries[CA_BUNDLE_DEST] = Path(inputs.ca_bundle)
     return entries
+
+
+def archive_name(pillar: Path, role: str) -> str | None:
+    """The image archive a role's build uploads: the one its pillar loads (the pillar
+    folder's roles/ROLE.sls, ``ROLE:image_archive`` and ``ROLE:image_manifest``, both in
+    REMOTE_IMAGES and of one name: NAME.tar and NAME.json), else ROLE_ARCHIVES' default.
+    So the archive uploaded and the archive the state tree loads cannot disagree.
+    Raises ConfigError naming the file and key when the pillar names another place."""
+    default = ROLE_ARCHIVES[role]
+    pillar = Path(pillar) / "roles" / f"{role}.sls"
+    if default is None or not pillar.is_file():
+        return default
+    try:
+        data = yaml.safe_load(pillar.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return default  # a templated pillar: the state tree's own check reports it
+    section = data.get(role) if isinstance(data, dict) else None
+    if not isinstance(section, dict) or "image_archive" not in section:
+        return default
+    names = {}
+    for key, suffix in (("image_archive", ".tar"), ("image_manifest", ".json")):
+        value = str(section.get(key) or "")
+        path = PurePosixPath(value)
+        if str(path.parent) != REMOTE_IMAGES or path.suffix != suffix:
+            raise ConfigError(f"{pillar}: {role}:{key} {value!r}: expected "
+                              f"{REMOTE_IMAGES}/NAME{suffix} (where the build uploads the "
+                              "role's image archive)")  # fmt: skip
+        names[key] = path.stem
+    if names["image_archive"] != names["image_manifest"]:
+        raise ConfigError(f"{pillar}: {role}:image_archive and {role}:image_manifest name "
+                          f"different archives ({names['image_archive']}.tar, "
+                          f"{names['image_manifest']}.json): expected NAME.tar and NAME.json")
+    return names["image_archive"]
 
 
 def archive_manifests(entries: dict[str, Path]) -> list[Path]:
@@ -145,7 +187,8 @@ def _hint(dest: str) -> str:
                "build/wheelhouse"  # fmt: skip
     if dest.startswith("images/"):
         name = Path(dest).stem
-        return f"the {name} image archive: run `{ARCHIVE_BUILDERS[name]}`"
+        builder = ARCHIVE_BUILDERS.get(name, "the builder of the archive the pillar names")
+        return f"the {name} image archive: run `{builder}`"
     if dest == CA_BUNDLE_DEST:
         return "the database CA bundle given with --ca-bundle"
     return f"part of the repository ({dest})"

@@ -268,7 +268,7 @@ _PROBE = (
 )
 
 
-def _probe_base(base: str) -> BaseFacts:
+def probe_base(base: str) -> BaseFacts:
     argv = ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", base]
     out = run([*argv, "-c", _PROBE], what=f"python3 in {base}").stdout.decode().split()
     return BaseFacts(python=out[0], machine=out[1], has_venv=out[2] == "1")
@@ -447,7 +447,7 @@ def _build_stale(
             continue
         started = time.monotonic()
         previous = containers.image_inspect(component.ref)
-        facts = facts or _probe_base(base)
+        facts = facts or probe_base(base)
         component_dir = source / component.name
         wheels = _wheelhouse(
             component, component_dir / "requirements.txt", wheelhouse, facts, clock

@@ -130,12 +130,27 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
         eprint(f"twin image {image_name(role)} is up to date ({wanted})")
         return {"image": image_name(role), "id": containers.image_inspect(image_name(role))["Id"],
                 "role": role, "built": False, "seconds": round(time.monotonic() - started, 1)}
+    labels = {**provenance.collect(role), "inputs": wanted}
+    return provision_image(staged, role=role, base=base, ref=image_name(role), labels=labels,
+                           builder=f"golden-build-{role}", keep=keep, started=started)
+
+
+def provision_image(staged: Path, *, role: str, base: str, ref: str, labels: dict[str, str],
+                    builder: str, keep: bool = False, skip_tests: bool = False,
+                    log: Path | None = None, started: float | None = None) -> dict:  # fmt: skip
+    """Run scripts/provision.sh from the ``staged`` upload in a systemd container
+    ``builder`` of ``base`` and commit it as ``ref`` (labels io.golden.twin.KEY=VALUE).
+    ``skip_tests``: provision.sh --skip-tests (the image suite is not run in the build);
+    ``log``: the provisioning log (default build/twin-build-ROLE.log).
+    Returns the build record {image, id, role, tests, packages, seconds, log}; raises
+    OperationFailed when a step fails (the builder is removed unless ``keep``)."""
+    started = time.monotonic() if started is None else started
     containers.network_ensure(NETWORK, SUBNET)
-    builder = f"golden-build-{role}"
     containers.remove_container(builder)
-    log = REPO / "build" / f"twin-build-{role}.log"
+    log = log or REPO / "build" / f"twin-build-{role}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    eprint(f"building {image_name(role)} in container {builder} (log: {log})")
+    eprint(f"building {ref} in container {builder} (log: {log})")
     run(
         [
             "docker",
@@ -181,6 +196,7 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
                 "twin",
                 "--src",
                 STAGE_REMOTE,
+                *(["--skip-tests"] if skip_tests else []),
             ],
             on_line=progress,
             log_path=str(log),
@@ -188,18 +204,17 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
         )
         packages = _copy_package_record(builder, role)
         run(["docker", "stop", "--time", "30", builder], what="docker stop (build container)")
-        labels = {**provenance.collect(role), "inputs": wanted}
         argv = ["docker", "commit", "-c", 'CMD ["/sbin/init"]', "-c", "ENV container=docker"]
         for key, value in labels.items():
             argv += ["-c", f"LABEL io.golden.twin.{key.replace('_', '-')}={value}"]
-        image_id = run(argv + [builder, image_name(role)], what="docker commit").stdout
+        image_id = run(argv + [builder, ref], what="docker commit").stdout
     finally:
         if not keep:
             containers.remove_container(builder)
     seconds = time.monotonic() - started
-    eprint(f"twin image {image_name(role)} built in {seconds:.0f}s")
+    eprint(f"twin image {ref} built in {seconds:.0f}s")
     return {
-        "image": image_name(role),
+        "image": ref,
         "id": image_id.decode().strip(),
         "role": role,
         "tests": tests,

@@ -264,7 +264,7 @@ def build(
     if action == "build":
         started = time.monotonic()
         previous = containers.image_inspect(COMPONENT.ref)
-        facts = appimages._probe_base(base)
+        facts = appimages.probe_base(base)
         wheels = appimages._wheelhouse(COMPONENT, lock, Path(wheelhouse), facts, clock)
         image_id = _build_image(base, facts, wheels, lock, wanted, version, clock)
         seconds = round(time.monotonic() - started, 1)

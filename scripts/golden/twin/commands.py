@@ -1,6 +1,6 @@
 """The local twin's commands: `golden base-image`, `golden twin build|wheelhouse|up|down`,
-`golden app-images build`, `golden chroma-image build` and `golden local up|down|status`
-(the stand-ins and the twin, see localstack.py)."""
+`golden app-images build`, `golden byo-images build`, `golden chroma-image build` and
+`golden local up|down|status` (the stand-ins and the twin, see localstack.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from golden.core.output import emit
-from golden.twin import appimages, baseimage, chromaimage
+from golden.twin import appimages, baseimage, byoimages, chromaimage
 from golden.twin import build as twin
 
 
 def register(main: click.Group) -> None:
-    for command in (base_image, twin_group, app_images, chroma_image, local_group):
+    for command in (base_image, twin_group, app_images, byo_images, chroma_image,
+                    local_group):
         main.add_command(command)
 
 
@@ -78,11 +79,13 @@ def twin_wheelhouse(out, force, as_json):
 @click.option("--port", default=8080, show_default=True, help="127.0.0.1 port for nginx.")
 @click.option("--seed", "seed_dir", default=None, help="NoCloud seed folder (user-data).")
 @click.option("--wait", default=90.0, show_default=True, help="Seconds to wait for /healthz.")
+@click.option("--image", default=None,
+              help="Image to boot (default golden/twin-ROLE:latest), e.g. golden-byo/twin-app.")
 @click.option("--json", "as_json", is_flag=True)
-def twin_up(role, name, port, seed_dir, wait, as_json):
+def twin_up(role, name, port, seed_dir, wait, image, as_json):
     """Boot a twin instance and wait until /healthz answers 200."""
     spec = twin.TwinSpec(
-        role=role, name=name or f"golden-twin-{role}", port=port, seed_dir=seed_dir
+        role=role, name=name or f"golden-twin-{role}", port=port, seed_dir=seed_dir, image=image
     )
     emit(twin.up(spec, wait=wait), as_json=as_json, title="twin")
 
@@ -93,6 +96,57 @@ def twin_up(role, name, port, seed_dir, wait, as_json):
 def twin_down(name, as_json):
     """Stop and remove a twin instance."""
     emit(twin.down(name), as_json=as_json, title="twin")
+
+
+@click.group("byo-images")
+def byo_images() -> None:
+    """Images of a real FastAPI backend and a real Next.js app (examples/), built from their
+    own Dockerfiles, to deploy instead of the sample (docs/app-contract.md)."""
+
+
+@byo_images.command("build")
+@click.option("--base", default=byoimages.DEFAULT_BASE, show_default=True,
+              help="Local base image both Dockerfiles start FROM (`golden base-image`).")
+@click.option("--out", default=byoimages.DEFAULT_OUT, show_default=True,
+              help=f"Folder for {byoimages.ARCHIVE_NAME} and {byoimages.MANIFEST_NAME}.")
+@click.option("--work", default=byoimages.DEFAULT_WORK, show_default=True,
+              help="Folder for the host builds (wheels, npm ci + next build) and contexts.")
+@click.option("--force", is_flag=True, help="Rebuild even when the inputs are unchanged.")
+@click.option("--dry-run", is_flag=True, help="Show what would be built; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def byo_images_build(base, out, work, force, dry_run, as_json):  # fmt: skip
+    """Build golden-byo/fastapi-app:dev and golden-byo/nextjs-app:dev and save both into
+    OUT/byo-app.tar with OUT/byo-app.json (image ids, keys api and web)."""
+    result = byoimages.build(base=base, out=out, work=work, force=force, dry_run=dry_run)
+    if as_json or dry_run:
+        emit(result, as_json=as_json, title="byo images (dry run)")
+        return
+    rows = [{"image": info["ref"], "id": info["id"][:19], "size MB": appimages.mb(info["bytes"]),
+             "action": info["action"]} for info in result["images"].values()]  # fmt: skip
+    emit(result, as_json=False, title="byo images", rows=rows)
+    archive = result["archive"]
+    click.echo(f"archive {archive['path']} ({appimages.mb(archive['bytes'])} MB); "
+               f"manifest {archive['manifest']}; {result['seconds']}s")  # fmt: skip
+
+
+@byo_images.command("twin")
+@click.option("--base", default=byoimages.DEFAULT_BASE, show_default=True,
+              help="Local base image (`golden base-image`).")
+@click.option("--force", is_flag=True, help="Rebuild even when the inputs are unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def byo_images_twin(base, force, as_json):
+    """Build the images, then a twin image of the app role running them instead of the
+    sample (golden-byo/twin-app:latest): examples/golden-pillar.yaml merged into the
+    role's pillar, provisioned by scripts/provision.sh. Boot it with
+    `golden twin up --image golden-byo/twin-app:latest --seed .state/local/seed-app`."""
+    result = byoimages.twin_image(base=base, force=force)
+    if as_json:
+        emit(result, as_json=True, title="byo twin image")
+        return
+    built = result["twin"]
+    images = ", ".join(f"{i['ref']} ({i['action']})" for i in result["images"]["images"].values())
+    state = f"built in {built['seconds']}s" if built["built"] else "up to date"
+    click.echo(f"{built['image']} {built['id'][:19]} ({state}); {images}")
 
 
 @click.group("app-images")
