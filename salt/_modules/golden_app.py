@@ -144,14 +144,16 @@ def ports(rows):
 
 def runtime_plan(app, rows):
     """What golden-app-runtime and golden-app-roll read (/etc/app/services.json):
-    per service its replicas, whether it takes WEB_CONCURRENCY, its fixed memory share;
+    per service its replicas, whether it takes WEB_CONCURRENCY, its fixed memory share,
+    the path prefixes nginx routes to it (what the image tests check);
     per container its port, health path, stop grace and whether nginx's /healthz answers
     from it (the ``healthz_service``)."""
     services = {}
     for row in rows:
         entry = services.setdefault(row["service"], {
             "name": row["service"], "prefix": row["prefix"], "replicas": 0,
-            "workers": row["workers"], "memory_mb": row["memory_mb"]})
+            "workers": row["workers"], "memory_mb": row["memory_mb"],
+            "routes": row["routes"]})
         entry["replicas"] += 1
     return {
         "services": list(services.values()),

@@ -16,12 +16,18 @@ as a container someone booted (GOLDEN_TEST_CONTAINER); its bake tests it in plac
 Tests marked `image_leftovers` check what the image carries after clean-up; from this
 machine they run against a container of the image that is not booted. Tests marked
 `build_only` need what only a build has (apt's package lists, removed by the clean-up):
-they run inside builds and are deselected from this machine."""
+they run inside builds and are deselected from this machine.
+
+Tests marked `sample_app` ask the sample app's own endpoints (/api/whoami, its backend-N
+replicas, its pages): they run when the image declares the sample's services (the
+default app:services) and are deselected for an image of another app, whose declared
+services the unmarked tests check (test_app_services.py, docs/app-contract.md)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +42,10 @@ IMAGE = os.environ.get("GOLDEN_TEST_IMAGE") or f"golden/twin-{ROLE}:latest"
 BOOTED = os.environ.get("GOLDEN_TEST_CONTAINER")
 # The chroma role's authenticating proxy (pillar chroma:proxy_port).
 CHROMA_PROXY_PORT = 8000
+# What the app formula writes from app:services (salt/_modules/golden_app.py runtime_plan).
+SERVICES_PLAN = "/etc/app/services.json"
+# The default app:services (salt/app/defaults.yaml): the sample app.
+SAMPLE_SERVICES = frozenset({"backend", "frontend"})
 
 
 def pytest_configure(config):
@@ -45,6 +55,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "base_role: only for the base role")
     config.addinivalue_line("markers", "finished_image: only checkable once the build ended")
     config.addinivalue_line("markers", "build_only: only checkable inside a build")
+    config.addinivalue_line("markers", "sample_app: asks the sample app's own endpoints")
     if ROLE not in ROLES:
         raise pytest.UsageError(f"GOLDEN_ROLE={ROLE!r}: expected one of {', '.join(ROLES)}")
     if ROLE == "base" and not _inside_build(config) and not BOOTED:
@@ -54,9 +65,14 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    # Deselected, not skipped: checks for the other role, and (inside a build) checks of
-    # what only exists once the build has finished.
+    # Deselected, not skipped: checks for the other role, checks of the sample app on an
+    # image of another app, and (inside a build) checks of what only exists once the
+    # build has finished.
+    sample = ROLE != "app" or declares_the_sample(_declared_services(config))
+
     def wanted(item):
+        if not sample and "sample_app" in item.keywords:
+            return False
         if ROLE != "app" and "app_role" in item.keywords:
             return False
         if ROLE != "chroma" and "chroma_role" in item.keywords:
@@ -74,6 +90,44 @@ def pytest_collection_modifyitems(config, items):
 
 def _inside_build(config) -> bool:
     return bool(config.getoption("hosts", None))
+
+
+def declares_the_sample(plan: dict | None) -> bool:
+    """Whether a services plan (services.json's content) runs the sample app. None (no
+    plan to read: the suite collected off an image, as tests/bake does) is the default
+    pillar's, the sample."""
+    if plan is None:
+        return True
+    return {service["name"] for service in plan.get("services", [])} == SAMPLE_SERVICES
+
+
+def _declared_services(config) -> dict | None:
+    """The image's services plan: read in place inside a build, else from the booted
+    container (GOLDEN_TEST_CONTAINER) or a throwaway container of IMAGE. None when the
+    file or the image is absent; pytest.UsageError when it cannot be read or parsed."""
+    if _inside_build(config):
+        try:
+            with open(SERVICES_PLAN, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            return None
+    elif not BOOTED and (shutil.which("docker") is None
+                         or _docker("image", "inspect", IMAGE, check=False).returncode):
+        return None  # no image yet: the suite's own twin image is the sample's
+    else:
+        argv = (["exec", BOOTED, "cat", SERVICES_PLAN] if BOOTED else
+                ["run", "--rm", "--network", "none", "--entrypoint", "cat", IMAGE,
+                 SERVICES_PLAN])  # fmt: skip
+        result = _docker(*argv, check=False)
+        if result.returncode != 0:
+            if "No such file" in result.stderr:
+                return None
+            raise pytest.UsageError(f"{SERVICES_PLAN} of {BOOTED or IMAGE}: {result.stderr}")
+        text = result.stdout
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{SERVICES_PLAN}: not JSON ({exc})") from None
 
 
 def _docker(*args, check=True, timeout=120):
@@ -175,6 +229,12 @@ def ssh_audit(request, host):
 def pillar(host):
     out = host.check_output("/opt/salt/bin/salt-call --local --out=json pillar.items unmask=True")
     return json.loads(out)["local"]
+
+
+@pytest.fixture(scope="session")
+def plan(host):
+    """The declared services as the app formula expanded them (SERVICES_PLAN)."""
+    return json.loads(host.file(SERVICES_PLAN).content_string)
 
 
 @pytest.fixture(scope="session")

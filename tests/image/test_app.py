@@ -14,9 +14,15 @@ def compose_ps(host):
     return json.loads(out) if out.startswith("[") else [json.loads(x) for x in out.splitlines()]
 
 
+@pytest.mark.sample_app
 def test_backend_replicas_match_pillar(host, replicas):
     services = {c["Service"] for c in compose_ps(host) if c["State"] == "running"}
     assert services == {f"backend-{i + 1}" for i in range(replicas)} | {"frontend"}
+
+
+def test_every_declared_container_runs(host, plan):
+    running = {c["Service"] for c in compose_ps(host) if c["State"] == "running"}
+    assert running == {c["name"] for c in plan["containers"]}
 
 
 def test_images_are_pinned_by_digest(host):
@@ -25,10 +31,12 @@ def test_images_are_pinned_by_digest(host):
     assert images and all(ref.startswith("sha256:") or "@sha256:" in ref for ref in images)
 
 
-def test_workers_follow_cpu_count_with_cap(host, pillar):
+def test_workers_follow_cpu_count_with_cap(host, pillar, plan):
+    """WEB_CONCURRENCY = ceil(vCPU / replicas of the services that take it), in 1..cap."""
     vcpu = int(host.check_output("nproc"))
     cap = pillar["app"].get("worker_cap", 8)
-    replicas = int(host.check_output("grep -c 'backend-[0-9]*:$' /opt/app/compose.yaml"))
+    replicas = sum(s["replicas"] for s in plan["services"] if s["workers"])
+    assert replicas, "no declared service takes WEB_CONCURRENCY"
     env = host.file("/run/app/runtime.env").content_string
     assert f"WEB_CONCURRENCY={max(1, min(-(-vcpu // replicas), cap))}" in env
 
@@ -37,6 +45,7 @@ def test_env_dir_is_private(host):
     assert host.file("/etc/app").mode == 0o700
 
 
+@pytest.mark.sample_app
 def test_killed_backend_is_replaced_without_5xx(host, replicas):
     """Kill one replica's process: nginx keeps answering /api/ (next upstream) and Docker
     restarts the container."""
@@ -56,23 +65,27 @@ def _size_bytes(value: str) -> int:
     return int(value[:-1]) * units[value[-1].lower()] if value[-1].isalpha() else int(value)
 
 
-def test_containers_run_without_capabilities_and_within_limits(host, replicas):
+def test_containers_run_without_capabilities_and_within_limits(host, plan):
     limits = dict(line.split("=", 1) for line in
                   host.file("/run/app/limits.env").content_string.splitlines() if "=" in line)
-    names = [f"app-backend-{i + 1}-1" for i in range(replicas)] + ["app-frontend-1"]
-    for name in names:
+    prefixes = {s["name"]: s["prefix"] for s in plan["services"]}
+    for container in plan["containers"]:
+        name, prefix = f"app-{container['name']}-1", prefixes[container["service"]]
         config = json.loads(host.check_output(f"docker inspect {name}"))[0]["HostConfig"]
-        kind = "FRONTEND" if "frontend" in name else "BACKEND"
         assert config["CapDrop"] == ["ALL"] and not config["CapAdd"], name
         assert "no-new-privileges:true" in config["SecurityOpt"], name
         assert config["ReadonlyRootfs"] is True, name
-        assert config["Memory"] == _size_bytes(limits[f"{kind}_MEMORY"]), name
-        assert config["PidsLimit"] == int(limits[f"{kind}_PIDS"]), name
+        assert config["Memory"] == _size_bytes(limits[f"{prefix}_MEMORY"]), name
+        assert config["PidsLimit"] == int(limits[f"{prefix}_PIDS"]), name
         # What the app's process itself holds.
         status = dict(line.split(":", 1) for line in host.check_output(
             f"docker exec {name} cat /proc/1/status").splitlines() if ":" in line)
         assert int(status["CapEff"].strip(), 16) == 0, name
         assert int(status["CapPrm"].strip(), 16) == 0, name
         assert status["NoNewPrivs"].strip() == "1", name
-    assert host.run("docker exec app-backend-1-1 touch /usr/local/x").rc != 0
+        assert host.run(f"docker exec {name} touch /usr/local/x").rc != 0, name
+
+
+@pytest.mark.sample_app
+def test_the_backend_has_a_writable_scratch_tmp(host):
     assert host.run("docker exec app-backend-1-1 touch /tmp/x").rc == 0

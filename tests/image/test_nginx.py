@@ -17,6 +17,7 @@ def test_healthz_reaches_a_backend_replica(host):
     assert http(host, "/healthz") == 200
 
 
+@pytest.mark.sample_app
 def test_requests_spread_over_replicas(host, replicas):
     # Spread over ~8 s: longer than nginx's fail_timeout, in case a replica was still
     # starting when the suite began.
@@ -28,6 +29,7 @@ def test_requests_spread_over_replicas(host, replicas):
     assert len(names) >= min(2, replicas), f"all requests went to {names}"
 
 
+@pytest.mark.sample_app
 def test_frontend_is_served_at_root(host):
     assert http(host, "/") == 200
 
@@ -43,8 +45,12 @@ def response_headers(host, path) -> str:
     return host.check_output(f"curl -s -D - -o /dev/null http://127.0.0.1{path}").lower()
 
 
-# Pages, the API, nginx's own answers (health, a 404 from the frontend).
-@pytest.mark.parametrize("path", ["/", "/chat/", "/api/whoami", "/healthz", "/no-such-page"])
+# Pages, the API, nginx's own answers (health, a 404 from the app's route).
+@pytest.mark.parametrize("path", [
+    "/", "/healthz", "/no-such-page",
+    pytest.param("/chat/", marks=pytest.mark.sample_app),
+    pytest.param("/api/whoami", marks=pytest.mark.sample_app),
+])  # fmt: skip
 def test_security_headers_are_sent(host, path):
     headers = response_headers(host, path)
     missing = [header for header in SECURITY_HEADERS if header not in headers]
@@ -63,6 +69,7 @@ def test_content_security_policy_comes_from_pillar(host, pillar):
     assert conf.count("add_header Content-Security-Policy") == 1
 
 
+@pytest.mark.sample_app
 def test_the_frontend_works_under_its_content_security_policy(host):
     headers = host.check_output("curl -s -D - -o /dev/null http://127.0.0.1/")
     policy = next(line.split(":", 1)[1].strip() for line in headers.splitlines()
@@ -91,6 +98,7 @@ def test_plain_http_behind_lb_is_redirected_to_https(host):
     assert "location: https://app.example/api/whoami" in out.lower()
 
 
+@pytest.mark.sample_app
 def test_api_rate_limit_answers_429_past_burst(host, pillar):
     burst = pillar["nginx"].get("api_burst", 40)
     # One client address (through the trusted proxy header) well past its burst, all at
@@ -105,6 +113,7 @@ def test_api_rate_limit_answers_429_past_burst(host, pillar):
                     timeout=30)
 
 
+@pytest.mark.sample_app
 def test_gzip_for_text_assets(host):
     asset = "/_next/static/chunks/app-8d2b6e1f0c4a9e37.js"
     zipped = host.check_output("curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' "
@@ -114,6 +123,7 @@ def test_gzip_for_text_assets(host):
     assert "content-encoding" not in plain
 
 
+@pytest.mark.sample_app
 def test_upload_limit_from_pillar(host, pillar):
     limit = pillar["nginx"].get("client_max_body_size", "100m")
     assert f"client_max_body_size {limit};" in host.file(
@@ -148,6 +158,7 @@ def test_real_ip_only_from_lb_cidrs(host, pillar):
     assert conf.count("set_real_ip_from") == len(pillar["nginx"]["lb_cidrs"])
 
 
+@pytest.mark.sample_app
 def test_chat_routes_stream_unbuffered(host):
     conf = host.file("/etc/nginx/conf.d/golden.conf").content_string
     chat = conf.split("location /api/chat/")[1].split("}")[0]

@@ -17,13 +17,18 @@ def listeners(host):
     return found
 
 
-def declared(replicas, chroma=None):
+def app_ports(plan) -> list[int]:
+    """The ports of the app's containers (app:services, expanded in services.json)."""
+    return [c["port"] for c in plan["containers"] if c["port"] is not None]
+
+
+def declared(app_plan=None, chroma=None):
     public = {("tcp", "0.0.0.0", 22), ("tcp", "::", 22)}
     local = {("udp", "127.0.0.1", 323), ("udp", "::1", 323)}
     if ROLE == "app":
         public |= {("tcp", "0.0.0.0", 80)}
-        local |= {("tcp", "127.0.0.1", 8081), ("tcp", "127.0.0.1", 3000)}
-        local |= {("tcp", "127.0.0.1", 8001 + i) for i in range(replicas)}
+        local |= {("tcp", "127.0.0.1", 8081)}
+        local |= {("tcp", "127.0.0.1", port) for port in app_ports(app_plan)}
     if ROLE == "chroma":
         # The authenticating proxy on every address; Chroma itself on loopback only.
         chroma = chroma or {}
@@ -32,9 +37,9 @@ def declared(replicas, chroma=None):
     return public, local
 
 
-def test_only_declared_ports_listen(host, pillar):
-    replicas = pillar.get("app", {}).get("backend_replicas", 0)
-    public, local = declared(replicas, pillar.get("chroma"))
+def test_only_declared_ports_listen(request, host, pillar):
+    app_plan = request.getfixturevalue("plan") if ROLE == "app" else None
+    public, local = declared(app_plan, pillar.get("chroma"))
     unexpected = {entry for entry in listeners(host) if entry not in public | local}
     if pillar["golden"]["platform"] == "twin":
         # Docker's embedded DNS for the twin's own network (served by this machine's
@@ -44,8 +49,8 @@ def test_only_declared_ports_listen(host, pillar):
 
 
 @pytest.mark.app_role
-def test_app_ports_listen_on_loopback_only(host, replicas):
+def test_app_ports_listen_on_loopback_only(host, plan):
     found = listeners(host)
-    for port in [3000, 8081] + [8001 + i for i in range(replicas)]:
+    for port in [8081, *app_ports(plan)]:
         assert ("tcp", "127.0.0.1", port) in found, f"nothing on 127.0.0.1:{port}"
         assert ("tcp", "0.0.0.0", port) not in found

@@ -137,7 +137,7 @@ def test_a_fastapi_and_nextjs_declaration_is_told_its_ports_their_way(minion_fac
     assert reserved == "3000,8001-8003,8081"
     web = next(s for s in plan["services"] if s["name"] == "web")
     assert web == {"name": "web", "prefix": "WEB", "replicas": 1, "workers": False,
-                   "memory_mb": 384}
+                   "memory_mb": 384, "routes": ["/"]}
 
 
 def test_the_examples_declaration_deploys_their_own_images_their_way(minion_factory, tmp_path):

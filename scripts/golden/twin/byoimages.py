@@ -361,10 +361,10 @@ def twin_image(*, base: str = DEFAULT_BASE, out: str = DEFAULT_OUT, work: str = 
     image takes. Reused when the staged inputs and the base are unchanged.
 
     ``ca_bundle``: the database CA the image trusts (default: the local stand-ins' CA
-    when it exists, as `golden twin build`). The image suite (tests/image) is not run
-    inside this build: it checks the sample
-    app's own services (backend-N replicas, /api/whoami, the sample's pages); the
-    twin tests of the examples check these images from outside (tests/byo_apps).
+    when it exists, as `golden twin build`). The image suite (tests/image) runs inside
+    this build as in every other: the app contract's checks on the declared services
+    (their health paths, ports, routes, limits); the sample's own endpoints (tests
+    marked sample_app) are deselected for it.
     Returns {"images": build()'s result, "twin": the build record or {image, id,
     built: False}}."""
     started = time.monotonic()
@@ -390,6 +390,6 @@ def twin_image(*, base: str = DEFAULT_BASE, out: str = DEFAULT_OUT, work: str = 
         return {"images": images, "twin": found}
     labels = {**provenance.collect("app"), "inputs": wanted}
     record = twin.provision_image(staged, role="app", base=base, ref=TWIN_IMAGE, labels=labels,
-                                  builder=TWIN_BUILDER, skip_tests=True,
+                                  builder=TWIN_BUILDER,
                                   log=Path(work) / "twin-build.log", started=started)  # fmt: skip
     return {"images": images, "twin": {**record, "built": True}}
