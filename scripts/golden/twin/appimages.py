@@ -377,11 +377,7 @@ def mb(n: int | float) -> float:
 
 
 def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return locks.file_digest(path).split(":", 1)[1]
 
 
 def _current_images(base_info: dict, wanted: dict[str, str]) -> dict[str, dict]:

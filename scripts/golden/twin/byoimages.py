@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from golden.bake import staging
-from golden.core import containers, provenance
+from golden.core import containers, locks, provenance
 from golden.core.errors import ConfigError, OperationFailed, PreflightError
 from golden.core.shell import eprint, run, stream, which_or_fail
 from golden.twin import appimages, wheelhouse
@@ -260,14 +260,6 @@ def _current(wanted: dict[str, str]) -> dict[str, dict]:
     return found
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_archive(images: dict[str, dict], out: Path, started: float) -> dict:
     """docker save the images into OUT/byo-app.tar unless its manifest says it holds them
     already; the manifest (appimages.manifest's format) is rewritten when it changed."""
@@ -285,7 +277,7 @@ def _write_archive(images: dict[str, dict], out: Path, started: float) -> dict:
         _say(started, f"docker save -> {tar}")
         run(["docker", "save", "-o", str(partial), *(i.ref for i in IMAGES)], what="docker save")
         archive = {"path": ARCHIVE_NAME, "bytes": partial.stat().st_size,
-                   "sha256": _sha256(partial)}  # fmt: skip
+                   "sha256": locks.file_digest(partial).split(":", 1)[1]}  # fmt: skip
         partial.replace(tar)
     doc = appimages.manifest(images, archive)
     if doc != existing:
