@@ -185,6 +185,33 @@ def test_the_roll_waits_for_requests_in_flight_before_it_recreates(world):
     assert docker.down_during_up == []
 
 
+def test_the_next_replica_drains_only_once_nginx_would_route_to_the_recreated_one(world):
+    """nginx marks a replica that refused connections while it was down failed for
+    fail_timeout (golden.conf: max_fails=3 fail_timeout=5s) and sends it nothing until
+    then: the roll holds longer than that before draining the next replica of the same
+    service, else nginx is left without a server (the hotfix twin test saw 502s)."""
+    template = (REPO / "salt" / "nginx" / "files" / "golden.conf.j2").read_text()
+    fail_timeout = float(template.split("fail_timeout=")[1].split("s")[0])
+    clock, docker, lines, make = world
+    docker.hashes = {s: "h2" for s in docker.hashes}
+    times = []
+    for name in ("start_stop", "up"):
+        real = getattr(docker, name)
+
+        def timed(*args, _real=real, _name=name, **kwargs):
+            times.append((_name, args[0], clock.now))
+            return _real(*args, **kwargs)
+
+        setattr(docker, name, timed)
+    make().run()
+    up_1 = next(t for kind, what, t in times if (kind, what) == ("up", "backend-1"))
+    stop_2 = next(t for kind, what, t in times if (kind, what) == ("start_stop", "backend-2-old"))
+    assert stop_2 - up_1 > fail_timeout
+    assert any(line.startswith("backend-1: recreated and healthy; held") for line in lines)
+    # A single replica has no peer to wait for.
+    assert not any(line.startswith("frontend: recreated and healthy; held") for line in lines)
+
+
 def test_a_healthy_replica_is_not_stopped_when_no_other_replica_is_healthy(world):
     clock, docker, lines, make = world
     docker.hashes = {s: "h2" for s in docker.hashes}

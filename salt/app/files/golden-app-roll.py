@@ -22,7 +22,10 @@ container's), replicated services first, in turn:
    request), reporting the connections still open on the replica's port;
 3. `docker compose up -d --no-deps REPLICA` recreates it with the new configuration;
 4. waits until it answers its health path on 127.0.0.1 and, for a replica of the service
-   behind nginx's /healthz (app:healthz_service), until /healthz has answered from it.
+   behind nginx's /healthz (app:healthz_service), until /healthz has answered from it;
+5. a replica with peers is then given --settle seconds (more than nginx's fail_timeout)
+   before the next one drains: nginx may still hold it failed from its refused
+   connections while it was down.
 
 A single-replica service has a short gap. Orphans (replicas removed from the compose
 file) are drained last, after nginx has stopped routing to them, then removed.
@@ -360,6 +363,17 @@ class Roll:
             self.clock.sleep(0.2)
         raise RollError(f"nginx did not route to {service} within {self.route_timeout}s")
 
+    def hold_for_nginx(self, service):
+        """`settle` seconds before the roll goes on. While this replica was down nginx
+        counted its refused connections and may have marked it failed (max_fails=3
+        fail_timeout=5s, nginx's golden.conf): it sends it nothing until fail_timeout has
+        passed, whatever the probe says. Draining the next replica of the same service
+        before that would leave nginx no server to send a request to (502). /healthz's
+        own upstream never marks a server failed, so its answer cannot tell."""
+        self.clock.sleep(self.settle)
+        self.say(f"{service}: recreated and healthy; held {self.settle:.0f}s for nginx to "
+                 "route to it again (fail_timeout)")  # fmt: skip
+
     # -- the roll ---------------------------------------------------------------------------
     def roll_one(self, service):
         """Drain, recreate and wait for one service; True when it was recreated."""
@@ -384,9 +398,11 @@ class Roll:
             how = self.wait_routed(service)
             self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s, routed by nginx "
                      f"({how}) after {self.clock.monotonic() - t0:.1f}s")  # fmt: skip
-        else:
+        elif not self.peers(service):
             self.say(f"{service}: recreated, healthy after {healthy_s:.1f}s (single replica: "
                      "a short gap)")  # fmt: skip
+        if self.port(service) and self.peers(service):
+            self.hold_for_nginx(service)
         if killed:
             raise RollError(f"{service} was still serving requests after "
                             f"{self.stop_timeout(service)}s and was killed: a request "
