@@ -371,8 +371,8 @@ class Roll:
         before that would leave nginx no server to send a request to (502). /healthz's
         own upstream never marks a server failed, so its answer cannot tell."""
         self.clock.sleep(self.settle)
-        self.say(f"{service}: recreated and healthy; held {self.settle:.0f}s for nginx to "
-                 "route to it again (fail_timeout)")  # fmt: skip
+        self.say(f"{service}: held {self.settle:.0f}s for nginx to route to it again "
+                 "(fail_timeout) before the roll goes on")  # fmt: skip
 
     # -- the roll ---------------------------------------------------------------------------
     def roll_one(self, service):
