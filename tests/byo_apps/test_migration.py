@@ -24,7 +24,7 @@ from autoscaling import migration
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
 
 POSTGRES = "golden-local-postgres"  # the RDS stand-in (golden.twin.localstack)
-# The SSM agent runs AWS-RunShellScript's commands as one script file with sh.
+# Bound of one script run (seconds): the migration's own timeout (300) plus the boot wait.
 AGENT_TIMEOUT = 600
 
 
@@ -50,6 +50,7 @@ def _psql(sql: str) -> str:
 
 
 def _run_as_agent(container: str, command: str) -> subprocess.CompletedProcess:
+    """The commands of AWS-RunShellScript run as the SSM agent runs them: one sh script."""
     lines = migration.script(migration.Migration(tuple(command.split()), None, 300))
     return subprocess.run(["docker", "exec", container, "sh", "-c", "\n".join(lines)],
                           capture_output=True, text=True, timeout=AGENT_TIMEOUT)  # fmt: skip

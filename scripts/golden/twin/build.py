@@ -136,12 +136,12 @@ def build(role: str = "app", *, base_image: str | None = None, keep: bool = Fals
 
 
 def provision_image(staged: Path, *, role: str, base: str, ref: str, labels: dict[str, str],
-                    builder: str, keep: bool = False, skip_tests: bool = False,
+                    builder: str, keep: bool = False,
                     log: Path | None = None, started: float | None = None) -> dict:  # fmt: skip
     """Run scripts/provision.sh from the ``staged`` upload in a systemd container
     ``builder`` of ``base`` and commit it as ``ref`` (labels io.golden.twin.KEY=VALUE).
-    ``skip_tests``: provision.sh --skip-tests (the image suite is not run in the build);
-    ``log``: the provisioning log (default build/twin-build-ROLE.log).
+    The image suite runs inside the build, as in every bake. ``log``: the provisioning
+    log (default build/twin-build-ROLE.log).
     Returns the build record {image, id, role, tests, packages, seconds, log}; raises
     OperationFailed when a step fails (the builder is removed unless ``keep``)."""
     started = time.monotonic() if started is None else started
@@ -196,7 +196,6 @@ def provision_image(staged: Path, *, role: str, base: str, ref: str, labels: dic
                 "twin",
                 "--src",
                 STAGE_REMOTE,
-                *(["--skip-tests"] if skip_tests else []),
             ],
             on_line=progress,
             log_path=str(log),
