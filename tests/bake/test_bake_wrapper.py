@@ -147,12 +147,18 @@ def test_provisioner_failure_shows_the_failing_step_and_last_lines_and_keeps_the
     assert "failing step: Provisioning with shell script" in message
     assert "Script exited with non-zero exit status: 2" in message
     assert "highstate failed (2 states), see above" in message
+    # The failed state ends the message, where a truncated CI log still shows it.
+    assert message.split("\nfull log:")[0].endswith(
+        "failed Salt states (1):\n    nginx-service-running (service.running): Job for "
+        "nginx.service failed because the control process exited with error code."
+    )
     log = repo / "build" / "bakes" / "app-20260131T120000Z" / "packer.log"
     assert f"full log: {log}" in message
     assert "Killing the container" in log.read_text()
     record = json.loads((repo / "build" / "bakes" / "app-20260131T120000Z.json").read_text())
     assert record["status"] == "failed" and record["tested"] is False
     assert record["failing_step"].startswith("Provisioning with shell script")
+    assert [state["id"] for state in record["failed_states"]] == ["nginx-service-running"]
     assert _label(f"{local_repository}:0.1.0", "golden:tested") is None
 
 

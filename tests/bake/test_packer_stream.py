@@ -69,6 +69,56 @@ def test_provisioner_failure_names_the_failing_step_not_the_cleanup():
     assert "non-zero exit status: 2" in summary.build_errors["golden.docker.twin"]
     assert any("highstate failed (2 states), see above" in line for line in summary.output_tail)
     assert summary.artifact_ids("golden.docker.twin") == []
+    assert summary.failed_states() == [ps.FailedState(
+        "nginx-service-running", "service.running",
+        "Job for nginx.service failed because the control process exited with error code.",
+    )]  # fmt: skip
+
+
+def _salt_lines(text: str) -> list[str]:
+    return [f"{n},,ui,message,    golden.docker.twin: {line}"
+            for n, line in enumerate(text.splitlines(), start=1)]  # fmt: skip
+
+
+def test_failed_salt_states_keep_their_multi_line_comments_and_skip_the_ones_that_passed():
+    output = """\
+----------
+          ID: hardening-auditd-installed
+    Function: pkg.installed
+        Name: auditd
+      Result: False
+     Comment: Problem encountered installing package(s).
+              E: Failed to fetch http://deb.debian.org/debian/pool/auditd.deb
+              E: Unable to fetch some archives
+     Started: 17:46:40.101
+    Duration: 2100.3 ms
+     Changes:
+----------
+          ID: docker-service-running
+    Function: service.running
+      Result: True
+     Comment: Service restarted
+----------
+          ID: hardening-audit-rules-managed
+    Function: file.managed
+      Result: False
+     Comment: One or more requisite failed: hardening.hardening-auditd-installed
+Summary for local
+-------------
+Succeeded: 114 (changed=109)
+Failed:      2"""
+    failed = ps.summarize(_salt_lines(output)).failed_states()
+    assert [(state.id, state.function) for state in failed] == [
+        ("hardening-auditd-installed", "pkg.installed"),
+        ("hardening-audit-rules-managed", "file.managed"),
+    ]
+    assert failed[0].comment == (
+        "Problem encountered installing package(s). E: Failed to fetch "
+        "http://deb.debian.org/debian/pool/auditd.deb E: Unable to fetch some archives"
+    )
+    # The last comment is closed by the summary's keyless lines, not swallowed by them.
+    assert failed[1].comment.startswith("One or more requisite failed")
+    assert "Succeeded" not in failed[1].comment
 
 
 def test_interrupt_transcript_is_recognised_as_interrupted():

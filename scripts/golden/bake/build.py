@@ -13,6 +13,7 @@ Callers build a `BakeRequest` (request.py) and call `bake`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -220,6 +221,7 @@ def _packer_build(
             status="failed",
             failing_step=summary.failing_step or summary.last_step(),
             error=next(iter(summary.build_errors.values()), None),
+            failed_states=[dataclasses.asdict(state) for state in summary.failed_states()],
         )
         raise OperationFailed(f"packer build failed{why}\n" + failure_summary(summary))
     return summary, stream_ids

@@ -171,14 +171,22 @@ def artifacts_from(
 
 
 def failure_summary(summary: packer_stream.StreamSummary, *, lines: int = 20) -> str:
-    """Why a Packer build failed, for the error message: the failing step, the reason and
-    the last ``lines`` lines of output."""
+    """Why a Packer build failed, for the error message: the failing step, the reason, the
+    last ``lines`` lines of output and, last (where a truncated log still shows it), each
+    Salt state the highstate reported failed with its comment."""
     step = summary.failing_step or summary.last_step() or "(before the first step)"
     reason = next(iter(summary.build_errors.values()), None) or (
         summary.errors[-1] if summary.errors else "see the log"
     )
     tail = "\n".join(f"    {line}" for line in summary.output_tail[-lines:])
-    return f"failing step: {step}\nreason: {reason.strip()}\nlast lines of output:\n{tail}"
+    text = f"failing step: {step}\nreason: {reason.strip()}\nlast lines of output:\n{tail}"
+    failed = summary.failed_states()
+    if failed:
+        text += f"\nfailed Salt states ({len(failed)}):" + "".join(
+            f"\n    {state.id} ({state.function}): {state.comment or '(no comment)'}"
+            for state in failed
+        )
+    return text
 
 
 def validate_text(output: Sequence[str]) -> str:

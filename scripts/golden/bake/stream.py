@@ -17,6 +17,13 @@ TEST_SUMMARY = re.compile(
     r"golden-provision: tests passed=(?P<passed>\d+) failed=(?P<failed>\d+)"
     r" skipped=(?P<skipped>\d+)"
 )
+# A state in Salt's highstate output: "          ID: x" / "    Function: pkg.installed" /
+# "      Result: False" / "     Comment: why" (further comment lines indented, no key).
+_SALT_FIELD = re.compile(
+    r"^\s{0,12}(?P<key>ID|Function|Name|Result|Comment|Started|Duration|Changes): ?(?P<value>.*)$"
+)
+_SALT_COMMENT_LINES = 4
+_SALT_INDENT = " " * 12
 # "==> golden.docker.twin: Starting..." (a step) / "    golden.docker.twin: output" (output)
 _STEP = re.compile(r"^==> (?P<source>[\w.-]+): (?P<text>.*)$", re.S)
 _OUTPUT = re.compile(r"^    (?P<source>[\w.-]+): ?(?P<text>.*)$", re.S)
@@ -134,6 +141,58 @@ def parse_amazon_artifact_id(value: str) -> dict[str, str]:
     return regions
 
 
+@dataclass(frozen=True)
+class FailedState:
+    """A Salt state whose Result was False: its ID, state function and comment."""
+
+    id: str
+    function: str
+    comment: str
+
+
+@dataclass
+class SaltStateScan:
+    """Folds Salt's highstate text output, line by line, into the states that failed, so
+    a failed bake names them even when the output's tail shows only the summary."""
+
+    failed: list[FailedState] = field(default_factory=list)
+    _state: dict[str, str] = field(default_factory=dict)
+    _comment: list[str] = field(default_factory=list)
+    _in_comment: bool = False
+
+    def feed(self, line: str) -> None:
+        found = _SALT_FIELD.match(line)
+        if found is None:
+            # Salt indents a comment's further lines under its first; the summary and
+            # the "----------" separators start at the margin.
+            if self._in_comment and line.startswith(_SALT_INDENT) and line.strip():
+                self._comment.append(line.strip())
+            else:
+                self._in_comment = False
+            return
+        key, value = found.group("key"), found.group("value").strip()
+        if key == "ID":
+            self._close()
+            self._state = {"id": value}
+        elif key in ("Function", "Result"):
+            self._state[key] = value
+        elif key == "Comment":
+            self._comment = [value] if value else []
+        self._in_comment = key == "Comment"
+
+    def finish(self) -> list[FailedState]:
+        """The failed states so far, including one still open at the end of the output."""
+        self._close()
+        return self.failed
+
+    def _close(self) -> None:
+        if self._state.get("Result") == "False" and self._state.get("id"):
+            comment = " ".join(self._comment[:_SALT_COMMENT_LINES])
+            self.failed.append(FailedState(self._state["id"], self._state.get("Function", ""),
+                                           comment))  # fmt: skip
+        self._state, self._comment, self._in_comment = {}, [], False
+
+
 @dataclass
 class StreamSummary:
     """What a whole build stream said, folded from its events."""
@@ -148,26 +207,11 @@ class StreamSummary:
     interrupted: bool = False
     failing_step: str | None = None
     tail_size: int = 40
+    salt: SaltStateScan = field(default_factory=SaltStateScan)
 
     def feed(self, event: Event) -> None:
         if isinstance(event, Ui):
-            source, text, is_step = split_ui(event.text)
-            if event.kind == "error":
-                self.errors.append(event.text)
-            if self.failing_step is None and _ends_the_build(event.kind, text, is_step):
-                self.failing_step = self.last_step() or text
-            if is_step and event.kind == "say":
-                self.steps.append((source, text))
-            elif event.kind == "message" and text.startswith(PROVISION_STEP):
-                # The provisioning script's own steps: a finer "where did it fail".
-                self.steps.append((source, text[len("==> ") :]))
-            if "Cancelling build after receiving interrupt" in event.text:
-                self.interrupted = True
-            self.output_tail.extend(plain_lines(event.text))
-            del self.output_tail[: -self.tail_size]
-            summary = parse_test_summary(event.text)
-            if summary is not None:
-                self.tests = summary
+            self._feed_ui(event)
         elif isinstance(event, Artifact):
             slot = self.artifacts.setdefault(event.target, {}).setdefault(event.index, {})
             slot[event.key] = event.value
@@ -179,8 +223,35 @@ class StreamSummary:
             self.output_tail.append(event.text)
             del self.output_tail[: -self.tail_size]
 
+    def _feed_ui(self, event: Ui) -> None:
+        source, text, is_step = split_ui(event.text)
+        if event.kind == "error":
+            self.errors.append(event.text)
+        if self.failing_step is None and _ends_the_build(event.kind, text, is_step):
+            self.failing_step = self.last_step() or text
+        if is_step and event.kind == "say":
+            self.steps.append((source, text))
+        elif event.kind == "message" and text.startswith(PROVISION_STEP):
+            # The provisioning script's own steps: a finer "where did it fail".
+            self.steps.append((source, text[len("==> ") :]))
+        if "Cancelling build after receiving interrupt" in event.text:
+            self.interrupted = True
+        lines = plain_lines(event.text)
+        if event.kind == "message":
+            for line in lines:
+                self.salt.feed(line)
+        self.output_tail.extend(lines)
+        del self.output_tail[: -self.tail_size]
+        summary = parse_test_summary(event.text)
+        if summary is not None:
+            self.tests = summary
+
     def last_step(self) -> str | None:
         return self.steps[-1][1] if self.steps else None
+
+    def failed_states(self) -> list[FailedState]:
+        """The Salt states the provisioning's highstates reported failed, in order."""
+        return self.salt.finish()
 
     def artifact_ids(self, target: str) -> list[str]:
         """Distinct artifact ids of ``target`` in order (a pass-through post-processor
