@@ -7,10 +7,14 @@ cloudwatch-agent-package-for-architecture:
   test.fail_without_changes:
     - name: "cloudwatch: no agent package for architecture {{ cloudwatch.arch or 'unknown' }} (osarch grain); AWS publishes Ubuntu packages for {{ cloudwatch.architectures | join(', ') }}"
 {%- elif cloudwatch.install %}
+{#- Salt fetches the .deb itself (apt's Acquire::Retries does not apply): retried here. #}
 cloudwatch-agent-package-installed:
   pkg.installed:
     - sources:
       - amazon-cloudwatch-agent: {{ cloudwatch.package_source }}
+    - retry:
+        attempts: 4
+        interval: 10
 
 {#- The agent's own loader turns the JSON into its TOML and (re)starts the service;
     there is no Salt state module for it. #}

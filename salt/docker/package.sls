@@ -11,12 +11,16 @@ docker-compose-v2-package-for-architecture:
 {%- elif docker.compose_source %}
 {%- set deb = '/var/cache/golden/' ~ docker.compose_source.url.split('/')[-1] %}
 
+{#- Salt's own HTTP fetch, not apt's (no Acquire::Retries): retried here. #}
 docker-compose-v2-package-downloaded:
   file.managed:
     - name: {{ deb }}
     - source: {{ docker.compose_source.url }}
     - source_hash: sha256={{ docker.compose_source.sha256 }}
     - makedirs: True
+    - retry:
+        attempts: 4
+        interval: 10
 
 docker-compose-v2-installed:
   pkg.installed:

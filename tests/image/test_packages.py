@@ -5,6 +5,7 @@ image records its package set (name, version, origin) in /etc/golden/packages.js
 import json
 
 import pytest
+import yaml
 
 SIMULATE = ("apt-get --simulate -o Debug::NoLocking=1 "
             "-o APT::Get::Always-Include-Phased-Updates=true upgrade --with-new-pkgs")
@@ -36,3 +37,12 @@ def test_the_image_records_its_package_set(host):
     # Packages that came from an archive name it; the security suite is among them.
     assert origins["openssl"] != "local"
     assert any("security" in origin for origin in origins.values())
+
+
+def test_apt_retries_each_download_as_the_pillar_says(host, pillar):
+    # Unattended upgrades on an instance and every package state of a highstate
+    # download through apt: a mirror's passing error is retried, not a failure.
+    defaults = yaml.safe_load(host.file("/srv/salt/base/defaults.yaml").content_string)
+    wanted = (pillar.get("base") or {}).get("apt_retries") or defaults["defaults"]["apt_retries"]
+    dump = host.check_output("apt-config dump Acquire::Retries")
+    assert f'Acquire::Retries "{wanted}";' in dump.splitlines()

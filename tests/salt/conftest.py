@@ -58,6 +58,12 @@ class Minion:
     def show_highstate(self) -> dict:
         return json.loads(self.call("state.show_highstate").stdout)["local"]
 
+    def show_lowstate(self) -> list[dict]:
+        """The highstate's chunks in the order Salt runs them (each has `order`)."""
+        chunks = json.loads(self.call("state.show_lowstate").stdout)["local"]
+        assert isinstance(chunks, list), f"render failed: {chunks}"
+        return sorted(chunks, key=lambda chunk: chunk["order"])
+
     def pillar(self) -> dict:
         return json.loads(self.call("pillar.items", "unmask=True").stdout)["local"]
 
