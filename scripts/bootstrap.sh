@@ -132,8 +132,8 @@ set -e
 export DEBIAN_FRONTEND=noninteractive
 if [ -n "$install_cmd" ]; then
   echo "bootstrap: installing ${missing_packages[*]}"
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null
+  apt-get -o Acquire::Retries=5 update -qq
+  apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
   echo "bootstrap: starting dockerd (log: $DOCKERD_LOG)"

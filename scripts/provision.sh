@@ -46,7 +46,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Options every apt run of the build shares: no prompts about changed conffiles (keep
 # ours), wait for a lock cloud-init or unattended-upgrades may hold, retry downloads.
 APT_OPTS=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
-          -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+          -o DPkg::Lock::Timeout=300 -o Acquire::Retries=5)
 
 update_packages() {
   # The source image (a cloud image, the twin's base) is as old as its build: without
@@ -62,7 +62,7 @@ update_packages() {
 install_salt() {
   step "installing Salt into $SALT_VENV ($INSTALL)"
   if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    apt-get "${APT_OPTS[@]}" update -qq && apt-get "${APT_OPTS[@]}" install -y -qq python3-venv >/dev/null
   fi
   [ "$INSTALL" = onedir ] || [ -x "$SALT_VENV/bin/python" ] || python3 -m venv "$SALT_VENV"
   for file in requirements.txt golden.txt onedir.txt tests.txt; do

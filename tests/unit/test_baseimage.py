@@ -26,9 +26,10 @@ def test_sources_list_the_release_its_updates_and_its_security_suite(suite, expe
 def test_the_image_is_upgraded_from_those_sources_before_anything_is_installed():
     script = baseimage.configure_script(baseimage.BaseImageSpec().resolved())
     sources = script.index("bookworm-security main")
-    upgrade = script.index("apt-get upgrade -y")
-    install = script.index("apt-get install")
-    assert sources < script.index("apt-get update") < upgrade < install
+    apt = "apt-get -o Acquire::Retries=5"
+    upgrade = script.index(f"{apt} upgrade -y")
+    install = script.index(f"{apt} install")
+    assert sources < script.index(f"{apt} update") < upgrade < install
 
 
 def test_mirrors_are_parameters_and_change_the_inputs():

@@ -119,7 +119,7 @@ def test_the_nextjs_image_serves_the_standalone_build_with_debians_node():
     lines = _dockerfile("nextjs-app")
     assert lines[0] == "ARG BASE=golden/base:bookworm"
     assert _cmd(lines) == ["node", "server.js"]
-    assert any("apt-get install" in line and "nodejs" in line for line in lines)
+    assert any("apt-get" in line and " install " in line and "nodejs" in line for line in lines)
     assert "COPY .next/standalone/ ./" in lines
     config = (byoimages.EXAMPLES / "nextjs-app" / "next.config.mjs").read_text()
     assert re.search(r'output:\s*"standalone"', config)

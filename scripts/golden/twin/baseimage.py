@@ -58,9 +58,10 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 cat > /etc/apt/sources.list <<'SOURCES'
 {sources}SOURCES
-apt-get update -qq
-apt-get upgrade -y -q --with-new-pkgs
-apt-get install -y -q --no-install-recommends {packages}
+# A mirror's passing error is retried, not a failed image.
+apt-get -o Acquire::Retries=5 update -qq
+apt-get -o Acquire::Retries=5 upgrade -y -q --with-new-pkgs
+apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends {packages}
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 mkdir -p /etc/cloud/cloud.cfg.d /var/lib/dbus

@@ -59,8 +59,8 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   echo "installing python3-venv with apt"
-  apt-get update -qq
-  apt-get install -y -q --no-install-recommends python3-venv
+  apt-get -o Acquire::Retries=5 update -qq
+  apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends python3-venv
   apt-get clean
   rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 fi

@@ -97,8 +97,9 @@ def standins_inputs() -> str:
 _STANDINS_SCRIPT = """\
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -q --no-install-recommends postgresql redis-server >/dev/null
+apt-get -o Acquire::Retries=5 update -qq
+apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends \\
+  postgresql redis-server >/dev/null
 apt-get clean; rm -rf /var/lib/apt/lists/*
 python3 -m venv /opt/moto
 /opt/moto/bin/pip install -q --no-index --find-links /wh moto[server]
