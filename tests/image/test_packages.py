@@ -47,6 +47,7 @@ def test_apt_retries_each_download_as_the_pillar_says(host, pillar):
     defaults = host.file("/srv/salt/base/defaults.yaml").content_string
     default = re.search(r"^  apt_retries: (\d+)", defaults, re.M)
     assert default, "salt/base/defaults.yaml: no defaults:apt_retries"
-    wanted = (pillar.get("base") or {}).get("apt_retries") or int(default.group(1))
+    wanted = (pillar.get("base") or {}).get("apt_retries")
+    wanted = int(default.group(1)) if wanted is None else wanted
     dump = host.check_output("apt-config dump Acquire::Retries")
     assert f'Acquire::Retries "{wanted}";' in dump.splitlines()

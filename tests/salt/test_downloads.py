@@ -8,10 +8,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import yaml
 
 from .conftest import REPO
 
 RETRIES_FILE = "base-apt-download-retries-managed"
+DEFAULT = yaml.safe_load((REPO / "salt/base/defaults.yaml").read_text())["defaults"]["apt_retries"]
 
 
 def _fetches_a_url(chunk: dict) -> bool:
@@ -33,7 +35,7 @@ def test_every_download_of_a_highstate_is_retried(minion_factory, role):
     assert ids.index(RETRIES_FILE) < min(ids.index(sid) for sid in packages)
     retries = next(chunk for chunk in chunks if chunk["__id__"] == RETRIES_FILE)
     assert retries["name"].startswith("/etc/apt/apt.conf.d/")
-    assert 'Acquire::Retries "5";' in retries["contents"]
+    assert retries["contents"].strip() == f'Acquire::Retries "{DEFAULT}";'
 
     fetched = [chunk for chunk in chunks if _fetches_a_url(chunk)]
     # Debian's Compose v2 .deb and (aws) the CloudWatch agent's.
@@ -43,11 +45,12 @@ def test_every_download_of_a_highstate_is_retried(minion_factory, role):
         assert (chunk.get("retry") or {}).get("attempts", 1) > 1, chunk["__id__"]
 
 
-def test_apt_retries_follow_the_pillar(minion_factory, tmp_path):
+@pytest.mark.parametrize(("value", "expected"), [("2", 2), ("0", 0)])
+def test_apt_retries_follow_the_pillar(minion_factory, tmp_path, value, expected):
     root = tmp_path / "pillar"
     shutil.copytree(REPO / "pillar", root)
     common = root / "common.sls"
-    common.write_text(common.read_text().replace("base:\n", "base:\n  apt_retries: 2\n", 1))
+    common.write_text(common.read_text().replace("base:\n", f"base:\n  apt_retries: {value}\n", 1))
     chunks = minion_factory("base", "aws", "Debian", pillar_root=root).show_lowstate()
     retries = next(chunk for chunk in chunks if chunk["__id__"] == RETRIES_FILE)
-    assert retries["contents"].strip() == 'Acquire::Retries "2";'
+    assert retries["contents"].strip() == f'Acquire::Retries "{expected}";'

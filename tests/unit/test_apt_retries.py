@@ -37,7 +37,7 @@ def _apt_runs() -> list[tuple[str, str]]:
                             text=True, check=True, timeout=60).stdout.split()  # fmt: skip
     found = []
     for name in listed:
-        if name.startswith("tests/") or not name.endswith(SCANNED) and not name.startswith(".ci/"):
+        if name.startswith("tests/") or not (name.endswith(SCANNED) or name.startswith(".ci/")):
             continue
         for number, line in enumerate((REPO / name).read_text(errors="replace").splitlines(), 1):
             if ASSIGNED_TEXT.match(line):
