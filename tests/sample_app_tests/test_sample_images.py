@@ -125,6 +125,39 @@ def test_backend_image_runs_gunicorn_workers_as_a_non_root_user(built, run_image
     assert _docker("exec", name, "touch", "/app/x", check=False).returncode != 0
 
 
+def _uvloop_mapped_by_worker(name: str) -> list[bool]:
+    """For each gunicorn worker (not the master), whether uvloop's library is mapped."""
+    script = (
+        "m=$(pgrep -o -f gunicorn); for p in $(pgrep -P $m); do "
+        "if grep -q uvloop /proc/$p/maps; then echo yes; else echo no; fi; done"
+    )
+    return [line == "yes" for line in _docker("exec", name, "sh", "-c", script).stdout.split()]
+
+
+@pytest.mark.parametrize(("loop", "uvloop_expected"), [(None, False), ("uvloop", True)])
+def test_backend_image_workers_run_the_event_loop_uvicorn_loop_names(
+    built, run_image, loop, uvloop_expected
+):
+    # asyncio unless UVICORN_LOOP=uvloop: uvicorn-worker's own class takes uvloop, which
+    # the image installs, and whose scheduling left requests seconds late at saturation.
+    env = {"WEB_CONCURRENCY": "2", **({"UVICORN_LOOP": loop} if loop else {})}
+    name, port = run_image(appimages.COMPONENTS[0].ref, 8000, env)
+    _wait_healthy(port)
+    assert _uvloop_mapped_by_worker(name) == [uvloop_expected] * 2
+
+
+def test_backend_image_refuses_an_unknown_uvicorn_loop_naming_it(built, run_image):
+    name, _ = run_image(appimages.COMPONENTS[0].ref, 8000, {"UVICORN_LOOP": "trio"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if _docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "false":
+            break
+        time.sleep(0.2)
+    assert _docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() != "0"
+    logs = _docker("logs", name).stderr
+    assert "UVICORN_LOOP must be one of asyncio, uvloop, got 'trio'" in logs
+
+
 def test_backend_image_stops_promptly_on_sigterm(built, run_image):
     name, port = run_image(appimages.COMPONENTS[0].ref, 8000)
     _wait_healthy(port)

@@ -9,6 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sample_backend.logs import logging_config  # noqa: E402
+from sample_backend.workers import WORKER_CLASSES  # noqa: E402
 
 
 def _int_env(name: str, default: int) -> int:
@@ -35,10 +36,20 @@ def _bool_env(name: str, default: bool) -> bool:
     raise SystemExit(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {raw!r}")
 
 
+def _loop_env(name: str, default: str) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in WORKER_CLASSES:
+        raise SystemExit(f"{name} must be one of {', '.join(WORKER_CLASSES)}, got {raw!r}")
+    return raw
+
+
 wsgi_app = "sample_backend.asgi:app"
 bind = [os.environ.get("BIND", "0.0.0.0:8000")]
 workers = _int_env("WEB_CONCURRENCY", 2)
-worker_class = "uvicorn_worker.UvicornWorker"
+# The workers' event loop: asyncio unless UVICORN_LOOP=uvloop. uvloop serves new requests
+# before it resumes awaited ones when the CPU is busy, which left about 1 % of requests
+# seconds late at saturation with no gain in throughput (sample_backend/workers.py).
+worker_class = WORKER_CLASSES[_loop_env("UVICORN_LOOP", "asyncio")]
 
 # Matches net.core.somaxconn in the base formula; bursts queue in the kernel, not at nginx.
 backlog = _int_env("GUNICORN_BACKLOG", 2048)
