@@ -93,6 +93,29 @@ def problems():
         ]
 
 
+def without_nulls(section, keep=()):
+    """A formula's pillar ``section`` (a mapping, or None when the pillar sets none) as
+    its map.jinja merges it over the formula's defaults: every key set to null left out,
+    at any depth, so that null means the formula's default, as the schema says (Salt's
+    slsutil.merge would put None over the default). A key named in ``keep`` (top level)
+    keeps its value as written, nulls inside included: there a null means something
+    (app:services, where `port: null` is a background worker). Lists are kept as they are.
+    Returns a new dict; the pillar is not changed."""
+    if section is None:
+        return {}
+    return {
+        key: value if key in keep else _drop_nulls(value)
+        for key, value in section.items()
+        if value is not None
+    }
+
+
+def _drop_nulls(value):
+    if not isinstance(value, dict):
+        return value
+    return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
+
+
 # -- jsonschema's errors as messages naming the key -------------------------------------------
 def _validator(schema):
     import jsonschema

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-from golden.core.errors import OperationFailed
 from golden.twin import build as twin
 from golden.twin import localstack
 
@@ -141,8 +140,10 @@ def test_bad_instance_document_fails_boot_naming_the_field(tmp_path, local_stand
     name = f"golden-fault-{uuid.uuid4().hex[:6]}"
     spec = twin.TwinSpec(role="app", name=name, port=18083, seed_dir=str(seed))
     try:
-        with pytest.raises(OperationFailed, match="/healthz not 200"):
-            twin.up(spec, wait=40)
+        # `twin up` stops waiting once the boot step has failed, and says why.
+        with pytest.raises(twin.BootFailed, match=r"the boot step \(golden-boot\) failed") as err:
+            twin.up(spec, wait=150)
+        assert field in str(err.value)
         assert docker("exec", name, "systemctl", "is-failed", "golden-boot",
                       check=False).stdout.strip() == "failed"
         journal = docker("exec", name, "journalctl", "-u", "golden-boot", "--no-pager").stdout

@@ -171,3 +171,20 @@ def test_sections_the_schema_does_not_know_are_left_alone(guard):
     pillar = app_pillar()
     pillar["mine"] = {"anything": 1, "token": "x"}
     assert guard.check(pillar, "app") == []
+
+
+def test_without_nulls_leaves_out_null_keys_at_any_depth_but_inside_kept_keys(guard):
+    section = {
+        "apt_retries": None,
+        "tls": {"enabled": None, "certificate": "/c.pem"},
+        "extra_packages": [None],
+        "services": {"jobs": {"port": None, "image": "api"}},
+    }
+    assert guard.without_nulls(section, ["services"]) == {
+        "tls": {"certificate": "/c.pem"},
+        "extra_packages": [None],
+        "services": {"jobs": {"port": None, "image": "api"}},
+    }
+    assert guard.without_nulls(section)["services"] == {"jobs": {"image": "api"}}
+    assert guard.without_nulls(None) == {}
+    assert section["apt_retries"] is None  # the pillar itself is not changed

@@ -143,6 +143,12 @@ def test_backend_image_workers_run_the_event_loop_uvicorn_loop_names(
     env = {"WEB_CONCURRENCY": "2", **({"UVICORN_LOOP": loop} if loop else {})}
     name, port = run_image(appimages.COMPONENTS[0].ref, 8000, env)
     _wait_healthy(port)
+    # /health answers from the first worker; each worker logs this once its event loop
+    # runs (uvicorn's server, inside the loop), so both have chosen theirs by then.
+    deadline = time.monotonic() + 30
+    while _docker("logs", name).stderr.count("Started server process") < 2:
+        assert time.monotonic() < deadline, _docker("logs", name).stderr[-2000:]
+        time.sleep(0.2)
     assert _uvloop_mapped_by_worker(name) == [uvloop_expected] * 2
 
 

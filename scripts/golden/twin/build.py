@@ -31,6 +31,12 @@ STAGE_REMOTE = "/var/tmp/golden"
 # The port inside the twin that serves /healthz: the app's nginx, the chroma proxy
 # (pillar chroma:proxy_port).
 GUEST_PORTS = {"app": 80, "chroma": 8000}
+# The boot step's unit (salt/golden): a oneshot without restarts, so "failed" is final and
+# /healthz will not come; `up` stops waiting then. Checked every BOOT_CHECK_SECONDS (a
+# `docker exec`), not at each /healthz poll.
+BOOT_UNIT = "golden-boot"
+BOOT_CHECK_SECONDS = 2.0
+BOOT_JOURNAL_LINES = 20
 
 
 def image_name(role: str) -> str:
@@ -246,7 +252,11 @@ def healthz(port: int, path: str = "/healthz", timeout: float = 2.0) -> int | No
 
 
 def up(spec: TwinSpec, *, wait: float = 90) -> dict:
-    """Boot a twin instance and wait until /healthz answers 200 through its nginx."""
+    """Boot a twin instance and wait until /healthz answers 200 through its nginx and
+    systemd has no job left, at most ``wait`` seconds; its name, image, URL and times
+    (seconds). ConfigError when the image is missing; BootFailed (an OperationFailed) as
+    soon as the boot step has failed, with its journal's last lines; OperationFailed at the
+    timeout, with the failed units."""
     image = spec.image or image_name(spec.role)
     if containers.image_inspect(image) is None:
         raise ConfigError(f"image {image} not found: run `make image ROLE={spec.role}` first")
@@ -275,7 +285,7 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
     eprint(f"twin {spec.name} started; waiting for http://127.0.0.1:{spec.port}/healthz")
     try:
         seconds = wait_until(
-            lambda: healthz(spec.port) == 200,
+            _healthy_unless_boot_failed(spec, started),
             timeout=wait,
             interval=0.2,
             what=f"{spec.name} /healthz to answer 200",
@@ -289,10 +299,10 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
             interval=0.5,
             what=f"{spec.name} to finish starting (systemctl list-jobs empty)",
         )
+    except BootFailed:
+        raise
     except OperationFailed:
-        state = run(
-            ["docker", "exec", spec.name, "systemctl", "--failed", "--no-legend"], check=False
-        ).stdout.decode()
+        state = _failed_units(spec.name)
         status = healthz(spec.port)
         what = (
             f"/healthz not 200 after {wait:.0f}s (it answered {status})"
@@ -307,6 +317,46 @@ def up(spec: TwinSpec, *, wait: float = 90) -> dict:
         "healthy_after_s": round(time.monotonic() - started, 2),
         "wait_s": round(seconds, 2),
     }
+
+
+class BootFailed(OperationFailed):
+    """The twin's boot step failed: /healthz will not answer (see _healthy_unless_boot_failed)."""
+
+
+def _healthy_unless_boot_failed(spec: TwinSpec, started: float):
+    """A predicate for wait_until: True once /healthz answers 200; raises BootFailed
+    (naming the boot unit, with its journal's last lines and the failed units) as soon as
+    the boot step has failed, instead of waiting out the timeout."""
+    next_check = [0.0]
+
+    def predicate() -> bool:
+        if healthz(spec.port) == 200:
+            return True
+        now = time.monotonic()
+        if now < next_check[0]:
+            return False
+        next_check[0] = now + BOOT_CHECK_SECONDS
+        state = run(["docker", "exec", spec.name, "systemctl", "is-failed", BOOT_UNIT],
+                    check=False).stdout.decode().strip()  # fmt: skip
+        if state != "failed":
+            return False
+        journal = run(
+            ["docker", "exec", spec.name, "journalctl", "-u", BOOT_UNIT, "-b", "--no-pager",
+             "-o", "cat", "-n", str(BOOT_JOURNAL_LINES)],
+            check=False,
+        ).stdout.decode().rstrip()  # fmt: skip
+        raise BootFailed(
+            f"{spec.name}: the boot step ({BOOT_UNIT}) failed {now - started:.0f}s after the "
+            f"start, so /healthz will not answer; its last journal lines:\n"
+            f"{journal or '(none)'}\nfailed units:\n{_failed_units(spec.name) or '(none)'}"
+        )
+
+    return predicate
+
+
+def _failed_units(name: str) -> str:
+    return run(["docker", "exec", name, "systemctl", "--failed", "--no-legend"],
+               check=False).stdout.decode().strip()  # fmt: skip
 
 
 def _systemd_jobs(name: str) -> list[str]:

@@ -83,7 +83,8 @@ def twin_wheelhouse(out, force, as_json):
               help="Image to boot (default golden/twin-ROLE:latest), e.g. golden-byo/twin-app.")
 @click.option("--json", "as_json", is_flag=True)
 def twin_up(role, name, port, seed_dir, wait, image, as_json):
-    """Boot a twin instance and wait until /healthz answers 200."""
+    """Boot a twin instance and wait until /healthz answers 200 (at most --wait seconds;
+    it stops at once, printing the journal's last lines, when the boot step fails)."""
     spec = twin.TwinSpec(
         role=role, name=name or f"golden-twin-{role}", port=port, seed_dir=seed_dir, image=image
     )
