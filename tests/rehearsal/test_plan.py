@@ -60,6 +60,24 @@ def test_only_the_needed_images_are_made_and_v1_is_not_baked():
     assert variants[2].app_environment == {"APP_RELEASE": "v3", "APP_SIMULATE_FAULT": "unhealthy"}
 
 
+@pytest.mark.parametrize("keys", [("a",), ("a", "b"), ("a", "c"), ("a", "b", "c", "d", "e")])
+def test_a_bad_image_is_baked_on_v2s_image_after_it(keys):
+    variants = plan.variants_for(keys)
+    labels = [v.label for v in variants]
+    for variant in variants:
+        if variant.fault:
+            assert variant.starts_from == "v2" and labels.index("v2") < labels.index(variant.label)
+            assert variant.origin == "baked on v2's image"
+    assert [v.origin for v in variants[:2]] == ["the twin image", "baked"]
+
+
+def test_a_scenario_listing_an_image_before_its_source_is_refused(monkeypatch):
+    broken = plan.Scenario("b", "bad image first", (plan.V1, plan.V3, plan.V2))
+    monkeypatch.setitem(plan.SCENARIOS, "b", broken)
+    with pytest.raises(ConfigError, match="v3: its bake starts from v2's image"):
+        plan.variants_for(("b",))
+
+
 def test_port_range_is_checked():
     with pytest.raises(ConfigError, match="--port"):
         plan.Names(80).validate()

@@ -6,6 +6,7 @@ emulator. About 10 minutes; see docs/rehearsal.md for what is real and what is e
 from __future__ import annotations
 
 import pytest
+from golden.core import containers
 from golden.rehearsal import plan, run
 
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
@@ -40,6 +41,10 @@ def test_a_bad_image_rolls_itself_back_without_a_failed_request(rehearsal):
     assert row["refresh"] == "RollbackSuccessful"
     assert row["failed"] == 0 and row["requests"] > 100
     assert row["instances"] == "2 (v2, v2) -> 2 (v2, v2)"
+    # v3 was baked on v2's tested image, not from the base OS image (plan.Variant).
+    labels = containers.image_inspect(rehearsal["images"]["v3"])["Config"]["Labels"]
+    assert labels["golden:source-image"] == rehearsal["images"]["v2"]
+    assert labels["golden:tested"] == "true" and labels["golden:role"] == "app"
 
 
 def test_the_rehearsal_refuses_to_start_while_its_ports_are_taken():

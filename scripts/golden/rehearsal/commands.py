@@ -52,8 +52,7 @@ def rehearse_command(keys, users, port, keep, tear_down, dry_run, as_json):  # n
         run.preflight(opts)
         result = {
             "scenarios": [plan.SCENARIOS[k].title for k in opts.scenarios],
-            "images": [v.label + (" (baked)" if v.baked else " (twin image)")
-                       for v in plan.variants_for(opts.scenarios)],  # fmt: skip
+            "images": [f"{v.label} ({v.origin})" for v in plan.variants_for(opts.scenarios)],
             "ports": opts.names.ports,
             "users": users,
         }

@@ -5,7 +5,8 @@ A release differs from the last one by a commit; a rehearsal's image differs by 
 value in the app role's pillar (`app:environment`: APP_RELEASE, and for a bad image the
 sample backend's APP_SIMULATE_FAULT). Each variant is a copy of the checkout's files with
 that value set, baked with Packer's docker source through `golden bake` (the same
-provisioners, highstate and in-bake tests as an AMI), into its own repository
+provisioners, highstate and in-bake tests as an AMI; a bad variant on v2's tested image,
+see plan.Variant.starts_from), into its own repository
 (golden-rehearsal/twin-app) so the twin image `make local` uses is never replaced.
 A bake is skipped when an image of the same variant inputs was already baked and tested.
 
@@ -93,8 +94,14 @@ def _existing(ref: str, inputs: str) -> str | None:
     return None
 
 
-def bake_variant(repo: Path, workdir: Path, variant: Variant, *, ca_bundle: Path | None) -> str:
-    """Bake ``variant`` (or reuse the image of the same inputs); its docker image id."""
+def bake_variant(repo: Path, workdir: Path, variant: Variant, *, ca_bundle: Path | None,
+                 source_image: str | None = None) -> str:  # fmt: skip
+    """Bake ``variant`` (or reuse the image of the same inputs); its docker image id.
+
+    ``source_image``: the docker image id the bake starts from (Packer's twin_base_image)
+    instead of the base OS image, e.g. v2's tested image for a bad variant; it is one of
+    the inputs, and the image records it in its golden:source-image label. Raises
+    OperationFailed when the bake fails its tests or leaves no image."""
     files = tracked_files(repo)
     images = repo / "build" / "images"
     manifest = images / "sample-app.json"
@@ -103,6 +110,8 @@ def bake_variant(repo: Path, workdir: Path, variant: Variant, *, ca_bundle: Path
     # by another checkout, against other stand-ins, is not this one's.
     ca = ca_bundle.read_text() if ca_bundle is not None and ca_bundle.exists() else ""
     extra = (manifest.read_text() if manifest.exists() else "") + base.get("Id", "") + ca
+    if source_image:
+        extra += f"\0source image {source_image}"
     inputs = variant_inputs(repo, files, variant, extra)
     # The bake's version goes into the image's tag and name: it must look like 1.2.3-x.
     version = f"0.0.0-{variant.label}.{inputs}"
@@ -113,12 +122,16 @@ def bake_variant(repo: Path, workdir: Path, variant: Variant, *, ca_bundle: Path
         return found
     tree = workdir / f"tree-{variant.label}"
     lay_out(repo, tree, files, variant)
-    eprint(f"rehearsal: baking {variant.label} ({variant.app_environment}) from {tree}")
+    on = f" on {variant.starts_from}'s image {source_image[7:19]}" if source_image else ""
+    eprint(f"rehearsal: baking {variant.label} ({variant.app_environment}){on} from {tree}")
+    variables = {"version": version}
+    if source_image:
+        variables["twin_base_image"] = source_image
     record = bake_build.bake(
         BakeRequest(
             role="app",
             target="local",
-            variables={"version": version},
+            variables=variables,
             wheelhouse=repo / "build" / "wheelhouse",
             images=images,
             ca_bundle=ca_bundle,

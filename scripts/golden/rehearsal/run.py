@@ -4,7 +4,8 @@ In order, each step bounded in time:
 1. pre-flight: docker, haproxy and locust present; the listener and emulator ports free;
    no container or process of an earlier rehearsal left (`--down` removes them);
 2. the local stand-ins (PostgreSQL, Redis, Chroma) and the twin image, as `make local`;
-3. the images: the twin image as v1, then a real bake per other variant (plan.Variant);
+3. the images: the twin image as v1, then a real bake per other variant (plan.Variant; a
+   bad one on v2's tested image);
 4. the AWS emulator in its own process with the container runtime
    (golden.rehearsal.instances), listening on 127.0.0.1 and on the twin network's
    gateway (the instances' AWS endpoint: S3, SSM), refreshes and alarms in real time;
@@ -28,7 +29,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -194,6 +195,7 @@ class Stack:
     balancer: Balancer | None = None
     publisher: MetricPublisher | None = None
     monitor: FleetMonitor | None = None
+    images: dict[str, str] = field(default_factory=dict)  # variant label -> docker image id
 
     def stop(self) -> None:
         for part in (self.publisher, self.monitor):
@@ -211,14 +213,16 @@ class Stack:
 
 
 def _bake_images(opts: Options, folder: Path, ca: Path) -> dict[str, str]:
-    """Docker image id per variant label: v1 is the twin image, the rest are baked."""
+    """Docker image id per variant label: v1 is the twin image, the rest are baked (a bad
+    image on the tested image of the variant it starts from)."""
     out = {}
     for variant in plan.variants_for(opts.scenarios):
         if not variant.baked:
             out[variant.label] = containers.image_inspect(twin.image_name("app"))["Id"]
         else:
-            out[variant.label] = images.bake_variant(provenance.REPO, folder / "bakes",
-                                                     variant, ca_bundle=ca)  # fmt: skip
+            source = out[variant.starts_from] if variant.starts_from else None
+            out[variant.label] = images.bake_variant(provenance.REPO, folder / "bakes", variant,
+                                                     ca_bundle=ca, source_image=source)  # fmt: skip
     return out
 
 
@@ -248,7 +252,7 @@ def set_up(opts: Options, stack: Stack) -> scenarios.Context:
     eprint("rehearsal: stand-ins and the twin image (as make local)")
     localstack.start_standins(build_twin=True)
     gateway = plan.gateway(twin.SUBNET)
-    image_ids = _bake_images(opts, folder, localstack.STATE / "tls" / "ca.pem")
+    image_ids = stack.images = _bake_images(opts, folder, localstack.STATE / "tls" / "ca.pem")
     eprint("rehearsal: the AWS emulator with the container runtime")
     stack.emulator = _start_emulator(stack, names, gateway)
     os.environ.update(AWS_ENV)
@@ -295,7 +299,8 @@ def _balancer_dict(spec: BalancerSpec) -> dict:
 
 
 def rehearse(opts: Options) -> dict:
-    """Run the rehearsal; returns {"rows": [...], "ok": bool, "folder": ...}."""
+    """Run the rehearsal; returns {"rows": [...], "ok": bool, "seconds", "folder",
+    "images": variant label -> docker image id}."""
     preflight(opts)
     run_id = uuid.uuid4().hex[:8]
     folder = STATE
@@ -317,4 +322,5 @@ def rehearse(opts: Options) -> dict:
         "ok": all(r["result"] == "pass" for r in rows),
         "seconds": round(time.monotonic() - started),
         "folder": str(folder),
+        "images": stack.images,
     }
