@@ -30,6 +30,10 @@ def test_a_good_release_reaches_every_instance_without_a_failed_request(rehearsa
     assert row["refresh"] == "Successful"
     assert row["requests"] > 100 and row["failed"] == 0
     assert row["details"]["answers after"] == {"v2": 40}
+    # v2 was baked on v1's image (the twin image), not from the base OS image.
+    v2 = containers.image_inspect(rehearsal["images"]["v2"])["Config"]["Labels"]
+    assert v2["golden:source-image"] == rehearsal["images"]["v1"]
+    assert v2["golden:tested"] == "true"
     assert row["instances"] == "2 (v1, v1) -> 2 (v2, v2)"
     assert row["launch_to_healthy_s"] is not None and row["memory_mib"]
 

@@ -5,8 +5,8 @@ A release differs from the last one by a commit; a rehearsal's image differs by 
 value in the app role's pillar (`app:environment`: APP_RELEASE, and for a bad image the
 sample backend's APP_SIMULATE_FAULT). Each variant is a copy of the checkout's files with
 that value set, baked with Packer's docker source through `golden bake` (the same
-provisioners, highstate and in-bake tests as an AMI; a bad variant on v2's tested image,
-see plan.Variant.starts_from), into its own repository
+provisioners, highstate and in-bake tests as an AMI; each on the image before it, v2 on
+the twin image and a bad one on v2, see plan.Variant.starts_from), into its own repository
 (golden-rehearsal/twin-app) so the twin image `make local` uses is never replaced.
 A bake is skipped when an image of the same variant inputs was already baked and tested.
 

@@ -4,8 +4,8 @@ In order, each step bounded in time:
 1. pre-flight: docker, haproxy and locust present; the listener and emulator ports free;
    no container or process of an earlier rehearsal left (`--down` removes them);
 2. the local stand-ins (PostgreSQL, Redis, Chroma) and the twin image, as `make local`;
-3. the images: the twin image as v1, then a real bake per other variant (plan.Variant; a
-   bad one on v2's tested image);
+3. the images: the twin image as v1, then a real bake per other variant, each on the
+   image before it (plan.Variant.starts_from);
 4. the AWS emulator in its own process with the container runtime
    (golden.rehearsal.instances), listening on 127.0.0.1 and on the twin network's
    gateway (the instances' AWS endpoint: S3, SSM), refreshes and alarms in real time;
@@ -213,8 +213,8 @@ class Stack:
 
 
 def _bake_images(opts: Options, folder: Path, ca: Path) -> dict[str, str]:
-    """Docker image id per variant label: v1 is the twin image, the rest are baked (a bad
-    image on the tested image of the variant it starts from)."""
+    """Docker image id per variant label: v1 is the twin image, the rest are baked, each
+    on the tested image of the variant it starts from."""
     out = {}
     for variant in plan.variants_for(opts.scenarios):
         if not variant.baked:
