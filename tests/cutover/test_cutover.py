@@ -245,7 +245,8 @@ def test_run_killed_during_the_database_load_leaves_public_untouched_and_resumes
     with world.pg() as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == \
             made["tables"]["messages"]
-    assert world.golden("verify", root).exit_code == 0
+    verified = world.golden("verify", root)
+    assert verified.exit_code == 0, verified.output
 
 
 def test_run_killed_during_the_uploads_resumes_without_sending_finished_files_again(
@@ -265,7 +266,8 @@ def test_run_killed_during_the_uploads_resumes_without_sending_finished_files_ag
     assert moved["database"]["action"] == "skip"
     assert moved["uploads"]["skipped"] == len(before)
     assert moved["uploads"]["uploaded"] == len(made["uploads"]) - len(before)
-    assert world.golden("verify", root).exit_code == 0
+    verified = world.golden("verify", root)
+    assert verified.exit_code == 0, verified.output
 
 
 def test_final_delta_run_after_the_source_changed_moves_the_changes(world, source_dir,
@@ -273,7 +275,8 @@ def test_final_delta_run_after_the_source_changed_moves_the_changes(world, sourc
     root, _ = source_dir
     delta = tmp_path / "server"
     shutil_copy(root, delta)
-    assert world.golden("run", delta, "--quiet").exit_code == 0
+    first = world.golden("run", delta, "--quiet")
+    assert first.exit_code == 0, first.output
     # The old server kept running: a new message, a new upload, a new vector.
     conn = sqlite3.connect(delta / "app.db")
     conn.execute("INSERT INTO messages (user_id, role, content, created_at) VALUES "
